@@ -1,0 +1,123 @@
+"""Linli: the application factory.
+
+``create_app`` wires configuration, extensions, blueprints, error handlers and
+CLI commands; everything else lives in the domain packages.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from app.clock import SystemClock
+from app.config import load_config
+from billing import register_billing
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+    app.extensions["linli.clock"] = app.config.pop("CLOCK", None) or SystemClock()
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_billing(app)
+    register_error_handlers(app)
+    register_commands(app)
+    register_hooks(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app import i18n
+    from app.db import configure_sqlite
+    from app.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(_root() / "migrations"), compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    import app.auth.services  # noqa: F401  (registers the user loader)
+
+    import_models()
+
+
+def import_models() -> None:
+    """Import every models module so the metadata (and migrations) see all tables."""
+    import app.audit  # noqa: F401
+    import app.models  # noqa: F401
+    import app.notifications  # noqa: F401
+    import billing.models  # noqa: F401
+    import billing.payment_models  # noqa: F401
+    import providers.bookings.models  # noqa: F401
+    import providers.models  # noqa: F401
+    import ratings.models  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import register_api
+    from app.auth.views import bp as auth_bp
+    from app.notifications_views import bp as notifications_bp
+    from app.views import bp as main_bp
+    from billing.settlement_views import register_settlements
+    from providers.views import register_views as register_provider_views
+    from ratings.scorecard_views import register_scorecard
+    from ratings.views import register_views as register_rating_views
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(notifications_bp)
+    register_provider_views(app)
+    register_rating_views(app)
+    register_scorecard(app)
+    register_settlements(app)
+    register_api(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register_commands as register
+
+    register(app)
+
+
+def register_hooks(app: Flask) -> None:
+    from app import i18n
+
+    i18n.register_template_helpers(app)
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.path.startswith(("/account", "/provider", "/official", "/api/")):
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _root():
+    from app.config import ROOT
+
+    return ROOT

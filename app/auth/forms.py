@@ -1,0 +1,36 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    phone = StringField(_l("Mobile phone"), validators=[DataRequired(_l("Enter your phone number."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+    remember = BooleanField(_l("Keep me logged in on this device"))
+
+
+class SignupForm(FlaskForm):
+    name = StringField(_l("Your name"), validators=[DataRequired(_l("Enter your name.")), Length(max=80)])
+    phone = StringField(_l("Mobile phone"), validators=[DataRequired(_l("Enter your phone number."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Choose a password."))])
+    community = SelectField(_l("Your community"), coerce=int)
+
+
+class AccountForm(FlaskForm):
+    name = StringField(_l("Your name"), validators=[DataRequired(_l("Enter your name.")), Length(max=80)])
+    locale = SelectField(_l("Language"), choices=[("zh", "简体中文"), ("en", "English")])
+    large_text = BooleanField(_l("Large text and high contrast"))
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired()])
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=60)])
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token, for buttons that change state."""

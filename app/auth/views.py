@@ -1,0 +1,233 @@
+"""Sign-up, log-in and log-out, the account page, language and text-size switches."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from app.access import login_required, public
+from app.auth import services
+from app.auth.forms import AccountForm, EmptyForm, LoginForm, PasswordForm, SignupForm, TokenForm
+from app.errors import LinliError
+from app.extensions import db
+from app.i18n import LANG_COOKIE, LARGE_TEXT_COOKIE
+from app.models import ApiToken, Community
+
+bp = Blueprint("auth", __name__)
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only redirect to a path on this site (no scheme, no host, no //)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target:
+        return default
+    return target
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def start_session(user, remember: bool = False) -> None:
+    """A fresh session on log-in (no fixation), then remember the user."""
+    session.clear()
+    login_user(user, remember=remember)
+
+
+def apply_form_error(form, error: LinliError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(error)]
+    else:
+        flash(str(error), "error")
+
+
+def community_choices() -> list[tuple[int, str]]:
+    rows = db.session.execute(sa.select(Community.id, Community.name).order_by(Community.name))
+    return [(row.id, row.name) for row in rows]
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@public
+def signup():
+    """Resident sign-up: name, phone (the log-in), password, community."""
+    form = SignupForm()
+    form.community.choices = [(0, _("Choose…"))] + community_choices()
+    if form.validate_on_submit():
+        try:
+            user = services.sign_up_resident(
+                db.session,
+                phone=form.phone.data,
+                name=form.name.data,
+                password=form.password.data,
+                community_id=form.community.data or None,
+            )
+        except LinliError as error:
+            db.session.rollback()
+            apply_form_error(form, error)
+        else:
+            db.session.commit()
+            start_session(user)
+            flash(_("Welcome to Linli, %(name)s!", name=user.name), "success")
+            return redirect(url_for("providers.catalogue"))
+    return render_template("auth/signup.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(
+                db.session, phone=form.phone.data, password=form.password.data, ip=client_ip()
+            )
+        except services.Throttled as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            status = 429
+        except LinliError as error:
+            db.session.commit()  # keep the failed attempt: the throttle counts it
+            apply_form_error(form, error)
+            status = 422
+        else:
+            db.session.commit()
+            start_session(user, remember=form.remember.data)
+            flash(_("You are logged in."), "success")
+            return redirect(safe_next(request.args.get("next"), url_for("main.home")))
+    elif form.errors:
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Log out here and end every other session of this user too."""
+    current_user.end_sessions()
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "success")
+    return redirect(url_for("main.home"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = AccountForm(obj=current_user)
+    if form.validate_on_submit():
+        current_user.name = form.name.data.strip()
+        current_user.locale = form.locale.data
+        current_user.large_text = form.large_text.data
+        db.session.commit()
+        flash(_("Your details are saved."), "success")
+        response = redirect(url_for("auth.account"))
+        response.set_cookie(LANG_COOKIE, form.locale.data, max_age=ONE_YEAR, samesite="Lax")
+        response.set_cookie(
+            LARGE_TEXT_COOKIE, "1" if form.large_text.data else "0", max_age=ONE_YEAR, samesite="Lax"
+        )
+        return response
+    tokens = db.session.scalars(
+        sa.select(ApiToken)
+        .where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at)
+    ).all()
+    return render_template(
+        "auth/account.html",
+        form=form,
+        password_form=PasswordForm(),
+        token_form=TokenForm(),
+        tokens=tokens,
+        empty_form=EmptyForm(),
+    ), 422 if form.errors else 200
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                db.session, current_user, current=form.current_password.data, new=form.new_password.data
+            )
+        except LinliError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return redirect(url_for("auth.account"))
+        db.session.commit()
+        # Every other session has ended; keep this one with the new nonce.
+        start_session(current_user._get_current_object())
+        flash(_("Your password is changed. Other devices have been logged out."), "success")
+    else:
+        flash(_("Enter your current password and a new one."), "error")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/tokens", methods=["POST"])
+@login_required
+def create_token():
+    form = TokenForm()
+    if not form.validate_on_submit():
+        flash(_("Give the token a name (60 characters at most)."), "error")
+        return redirect(url_for("auth.account"))
+    try:
+        _token, raw = services.issue_token(db.session, current_user, form.name.data)
+    except LinliError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("auth.account"))
+    db.session.commit()
+    flash(_("Your new API token (copy it now, it is shown only once): %(token)s", token=raw), "token")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    form = EmptyForm()
+    if form.validate_on_submit():
+        services.revoke_token(db.session, current_user, token_id)
+        db.session.commit()
+        flash(_("The token is revoked."), "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/preferences/language", methods=["POST"])
+@public
+def set_language():
+    form = EmptyForm()
+    lang = request.form.get("lang", "zh")
+    response = redirect(safe_next(request.form.get("next"), url_for("main.home")))
+    if form.validate_on_submit() and lang in ("zh", "en"):
+        response.set_cookie(LANG_COOKIE, lang, max_age=ONE_YEAR, samesite="Lax")
+        if current_user.is_authenticated:
+            current_user.locale = lang
+            db.session.commit()
+    return response
+
+
+@bp.route("/preferences/large-text", methods=["POST"])
+@public
+def toggle_large_text():
+    form = EmptyForm()
+    on = request.form.get("on") == "1"
+    response = redirect(safe_next(request.form.get("next"), url_for("main.home")))
+    if form.validate_on_submit():
+        response.set_cookie(LARGE_TEXT_COOKIE, "1" if on else "0", max_age=ONE_YEAR, samesite="Lax")
+        if current_user.is_authenticated:
+            current_user.large_text = on
+            db.session.commit()
+    return response

@@ -1,0 +1,140 @@
+"""Configuration, read from the environment once at start-up.
+
+Every setting has a safe default for the embedded (SQLite, offline) mode used by
+``make run``; production (``make serve``) sets them through environment variables.
+A value that cannot be parsed stops the app with a clear message instead of
+running half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the usual libpq form."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _bool(env: dict, name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _secret_key(env: dict, instance: Path) -> str:
+    key = env.get("SECRET_KEY")
+    if key:
+        if len(key) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters long")
+        return key
+    if env.get("LINLI_ENV") == "production":
+        raise ConfigError("SECRET_KEY is required in production")
+    # Embedded mode: one random key per checkout, kept under instance/.
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(env: dict | None = None) -> dict:
+    """Build the Flask configuration mapping from environment variables."""
+    env = dict(os.environ if env is None else env)
+    instance = Path(env.get("LINLI_INSTANCE_DIR") or DEFAULT_INSTANCE)
+    production = env.get("LINLI_ENV") == "production"
+    database_url = env.get("DATABASE_URL")
+    if not database_url:
+        if production:
+            raise ConfigError("DATABASE_URL is required in production")
+        instance.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{instance / 'linli.db'}"
+
+    return {
+        "LINLI_ENV": "production" if production else "development",
+        "SECRET_KEY": _secret_key(env, instance),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "UPLOAD_DIR": str(Path(env.get("LINLI_UPLOAD_DIR") or instance / "uploads")),
+        # Whole request; a document itself is capped lower (DOCUMENT_MAX_BYTES).
+        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        "DOCUMENT_MAX_BYTES": _int(env, "LINLI_DOCUMENT_MAX_BYTES", 5 * 1024 * 1024),
+        "LINLI_TIMEZONE": env.get("LINLI_TIMEZONE", "Asia/Shanghai"),
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": env.get("LINLI_TIMEZONE", "Asia/Shanghai"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "app" / "translations"),
+        "LANGUAGES": ("zh", "en"),
+        # Cookies (OWASP ASVS 3.4).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(env, "LINLI_SECURE_COOKIES", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool(env, "LINLI_SECURE_COOKIES", production),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session, which expires itself
+        # Passwords: argon2id (RFC 9106 low-memory profile, above OWASP's minimum).
+        "ARGON2_TIME_COST": _int(env, "LINLI_ARGON2_TIME_COST", 3),
+        "ARGON2_MEMORY_COST_KIB": _int(env, "LINLI_ARGON2_MEMORY_KIB", 65536),
+        "ARGON2_PARALLELISM": 4,
+        # Log-in throttling: failures per phone and per address in a sliding window.
+        "LOGIN_MAX_FAILURES_PER_PHONE": _int(env, "LINLI_LOGIN_MAX_FAILURES", 5),
+        "LOGIN_MAX_FAILURES_PER_IP": _int(env, "LINLI_LOGIN_MAX_FAILURES_IP", 30),
+        "LOGIN_WINDOW_MINUTES": _int(env, "LINLI_LOGIN_WINDOW_MINUTES", 15),
+        # Catalogue.
+        "CATALOGUE_PAGE_SIZE": 20,
+        # Bookings (DOMAIN.md: grace 15 minutes; auto-confirm after 72 hours).
+        "BOOKING_GRACE_MINUTES": _int(env, "LINLI_BOOKING_GRACE_MINUTES", 15),
+        "BOOKING_FREE_CANCEL_HOURS": _int(env, "LINLI_BOOKING_FREE_CANCEL_HOURS", 24),
+        "BOOKING_AUTO_CONFIRM_HOURS": 72,
+        "BOOKING_HORIZON_DAYS": 60,
+        "CONTACT_HIDDEN_AFTER_DAYS": 30,
+        "RATING_WINDOW_DAYS": 14,
+        "COMPLAINT_RESPONSE_HOURS": 48,
+        "SCORECARD_WINDOW_DAYS": 90,
+        # Payments (billing/gateways): offline needs no keys; stripe checks its keys at start-up.
+        "LINLI_PAYMENT_GATEWAY": env.get("LINLI_PAYMENT_GATEWAY", "offline"),
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", ""),
+        "STRIPE_CURRENCY": env.get("STRIPE_CURRENCY", "cny").lower(),
+        "STRIPE_PAYMENT_METHODS": tuple(
+            m.strip() for m in env.get("STRIPE_PAYMENT_METHODS", "card,alipay,wechat_pay").split(",") if m.strip()
+        ),
+        "LINLI_PLATFORM_FEE_PERCENT": _int(env, "LINLI_PLATFORM_FEE_PERCENT", 5),
+        # OpenAPI (flask-smorest generates the document from the code).
+        "API_TITLE": "Linli API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }

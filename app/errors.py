@@ -1,0 +1,101 @@
+"""Domain errors and how they reach the user.
+
+Services raise :class:`LinliError` subclasses with a translatable message and,
+where it applies, the form field at fault.  Under ``/api/`` every error becomes a
+JSON problem document (RFC 9457) with a 4xx status; elsewhere an HTML page.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+
+class LinliError(Exception):
+    """A refused request: the message says why, ``field`` says where."""
+
+    status = 400
+    code = "bad-request"
+
+    def __init__(self, message, *, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+class Invalid(LinliError):
+    status = 422
+    code = "invalid"
+
+
+class NotFound(LinliError):
+    status = 404
+    code = "not-found"
+
+
+class Forbidden(LinliError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(LinliError):
+    status = 409
+    code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal-transition"
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra):
+    """A JSON problem document response."""
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _http_error(error: HTTPException):
+    if wants_json():
+        extra = {}
+        # flask-smorest/webargs put field messages on the exception.
+        data = getattr(error, "data", None) or {}
+        if "messages" in data:
+            extra["errors"] = data["messages"]
+        response = problem(error.code or 500, error.name, error.description, **extra)
+        if error.code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="linli"'
+        return response
+    template = f"errors/{error.code}.html" if error.code in (403, 404, 429) else "errors/generic.html"
+    return render_template(template, error=error), error.code
+
+
+def _domain_error(error: LinliError):
+    if wants_json():
+        extra = {"errors": {error.field: [str(error)]}} if error.field else {}
+        return problem(error.status, error.code, str(error), **extra)
+    return render_template("errors/generic.html", error=error), error.status
+
+
+def _server_error(error: Exception):
+    if wants_json():
+        return problem(500, "Internal Server Error", _("Something went wrong on our side."))
+    return render_template("errors/500.html"), 500
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(LinliError, _domain_error)
+    app.register_error_handler(500, _server_error)

@@ -1,0 +1,149 @@
+"""Shell models: communities, users and their roles, API tokens, log-in attempts.
+
+Domain packages point at these (a provider's staff member is a ``User``); these
+never point back at a domain package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.db import UTCDateTime, enum_column
+from app.extensions import db
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    PROVIDER_STAFF = "provider_staff"
+    OFFICIAL = "official"
+    ADMIN = "admin"
+
+
+class CommunityTier(StrEnum):
+    """Provincial smart-community tiers; they cap yearly subsidies (DOMAIN.md)."""
+
+    BENCHMARK = "benchmark"
+    GROWTH = "growth"
+    BASIC = "basic"
+
+
+class Community(db.Model):
+    __tablename__ = "community"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    district: Mapped[str] = mapped_column(sa.String(80))
+    tier: Mapped[CommunityTier] = mapped_column(enum_column(CommunityTier, "community_tier"))
+    timezone: Mapped[str] = mapped_column(sa.String(40), default="Asia/Shanghai")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    def __repr__(self) -> str:
+        return f"<Community {self.code}>"
+
+
+def new_session_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+    __table_args__ = (
+        # A resident always belongs to a community: the catalogue and every
+        # entitlement are scoped by it.
+        sa.CheckConstraint(
+            "role != 'resident' OR community_id IS NOT NULL", name="resident_has_community"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
+    community_id: Mapped[int | None] = mapped_column(sa.ForeignKey("community.id"), index=True)
+    birth_date: Mapped[date | None] = mapped_column(sa.Date)
+    locale: Mapped[str | None] = mapped_column(sa.String(8))
+    large_text: Mapped[bool] = mapped_column(default=False)
+    # Part of the Flask-Login id: changing it ends every session of the user
+    # (log-out, password change) on the server side.
+    session_nonce: Mapped[str] = mapped_column(sa.String(32), default=new_session_nonce)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    community: Mapped[Community | None] = relationship()
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.disabled_at is None
+
+    @property
+    def is_official(self) -> bool:
+        return self.role in (Role.OFFICIAL, Role.ADMIN)
+
+    @property
+    def is_resident(self) -> bool:
+        return self.role == Role.RESIDENT
+
+    @property
+    def is_provider_staff(self) -> bool:
+        return self.role == Role.PROVIDER_STAFF
+
+    def end_sessions(self) -> None:
+        """Invalidate every existing session of this user."""
+        self.session_nonce = new_session_nonce()
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(db.Model):
+    """A personal API token; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(db.Model):
+    """Every log-in attempt; the throttle counts recent failures from here.
+
+    Kept in the database (not process memory) so the limit holds across
+    several web workers.
+    """
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        sa.Index("ix_login_attempt_phone_at", "phone", "at"),
+        sa.Index("ix_login_attempt_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(sa.String(20))
+    ip: Mapped[str] = mapped_column(sa.String(45))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    succeeded: Mapped[bool] = mapped_column(default=False)

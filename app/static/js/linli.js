@@ -1,0 +1,15 @@
+// Feedback on every action: a submitted form's button says it is working and
+// cannot be pressed twice.  Pages work without this script.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var button = event.submitter || form.querySelector("button[type=submit]");
+  if (!button || button.dataset.busy === undefined) { return; }
+  if (form.dataset.submitted === "1") { event.preventDefault(); return; }
+  form.dataset.submitted = "1";
+  button.setAttribute("aria-busy", "true");
+  button.textContent = button.dataset.busy;
+});
+document.addEventListener("click", function (event) {
+  var target = event.target.closest("[data-confirm]");
+  if (target && !window.confirm(target.dataset.confirm)) { event.preventDefault(); }
+});

@@ -1,0 +1,36 @@
+"""The home page and the health check."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask_login import current_user
+
+from app.access import public
+from app.extensions import db
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+@public
+def home():
+    """Send each kind of user to where their work is."""
+    if current_user.is_authenticated:
+        if current_user.is_official:
+            return redirect(url_for("providers.vetting_queue"))
+        if current_user.is_provider_staff:
+            return redirect(url_for("providers.dashboard"))
+    return render_template("home.html")
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    """200 when the database answers, 503 when it does not."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="unavailable", database=False), 503
+    return jsonify(status="ok", database=True)

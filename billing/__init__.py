@@ -1,0 +1,30 @@
+"""The ledger, gateways, payments, settlements, purchase programmes and subsidy claims."""
+
+from __future__ import annotations
+
+
+def register_billing(app) -> None:
+    """Build the gateway (ConfigError on bad keys), connect receivers, register blueprints."""
+    from flask import g
+
+    from app.extensions import db
+    from billing import receivers
+    from billing.gateways import build_gateway
+    from billing.refunds import submit_pending_refunds
+    from billing.views import bp as billing_bp
+    from billing.views import payment_for
+    from billing.webhooks import bp as webhooks_bp
+
+    app.extensions["linli.gateway"] = build_gateway(app.config)
+    receivers.connect()
+    app.register_blueprint(billing_bp)
+    app.register_blueprint(webhooks_bp)
+    app.jinja_env.globals["linli_payment_for"] = payment_for
+
+    @app.after_request
+    def submit_refunds(response):
+        """Gateway refunds created by this request go out after its commit (idempotent keys)."""
+        ids = g.pop("linli_refunds_to_submit", None)
+        if ids and response.status_code < 400:
+            submit_pending_refunds(db.session, ids)
+        return response

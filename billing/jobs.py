@@ -1,0 +1,96 @@
+"""Scheduled billing jobs (run by the scheduler process, each in one transaction)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
+
+from billing.settlements import current_period, settle_period
+
+
+def settle_previous_month(session: Session) -> int:
+    """Settle last month for every provider (idempotent: a settled month is skipped).
+
+    Stripe payouts are sent afterwards by :func:`send_payouts`, after this commit.
+    """
+    from app.db import write_transaction
+
+    with write_transaction(session):  # BEGIN IMMEDIATE on SQLite; row locks and unique keys on PostgreSQL
+        return len(settle_period(session, current_period().previous()))
+
+
+def send_payouts(session: Session) -> int:
+    """Send pending or failed Stripe payouts (same idempotency key on every attempt).
+
+    Each payout is committed on its own, so a gateway error on one keeps the others.
+    """
+    from billing.payouts import execute_payout, pending_stripe_payouts
+
+    paid = 0
+    for payout_id in pending_stripe_payouts(session):
+        payout = execute_payout(session, payout_id)
+        session.commit()
+        paid += payout.status == "paid"
+    return paid
+
+
+# (job, APScheduler trigger arguments): 02:00 local on the 1st, payouts 30 minutes later
+# and hourly after that (retries of failed transfers).
+JOBS = [
+    (settle_previous_month, {"trigger": "cron", "day": 1, "hour": 2, "minute": 0}),
+    (send_payouts, {"trigger": "cron", "minute": 30}),
+]
+
+
+# --- CLI: flask --app app settle --period 2026-10 ------------------------------------
+
+
+def _summary_table(session: Session, settlements) -> list[str]:
+    from app.money import format_fen
+    from billing.settlements import payout_of
+    from providers.models import Provider
+
+    header = ("provider", "bookings", "gross", "fee", "penalties", "collected", "net", "payout")
+    rows = []
+    for s in settlements:
+        provider = session.get(Provider, s.provider_id)
+        payout = payout_of(session, s)
+        rows.append((f"{provider.name} (#{provider.id})", str(s.booking_count), format_fen(s.gross_fen),
+                     format_fen(s.fee_fen), format_fen(s.penalties_fen), format_fen(s.collected_offline_fen),
+                     format_fen(s.net_fen), f"{payout.method} {payout.status.value}" if payout else "none"))
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return [line(header), *(line(r) for r in rows)]
+
+
+@click.command("settle")
+@click.option("--period", required=True, help="The month to settle, YYYY-MM (Asia/Shanghai).")
+@with_appcontext
+def settle_command(period: str) -> None:
+    """Settle a month for every provider (idempotent), send Stripe payouts, print a summary."""
+    from app.db import write_transaction
+    from app.errors import LinliError
+    from app.extensions import db
+    from billing.payouts import execute_payout, pending_stripe_payouts
+    from billing.settlements import parse_period, settlements_of
+
+    try:
+        parsed = parse_period(period)
+        with write_transaction(db.session):
+            made = settle_period(db.session, parsed)
+    except LinliError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    for payout_id in pending_stripe_payouts(db.session, parsed.key):
+        payout = execute_payout(db.session, payout_id)
+        db.session.commit()
+        if payout.status != "paid":
+            click.echo(f"Payout {payout.id} failed (attempt {payout.attempts}): {payout.last_error}", err=True)
+    every = settlements_of(db.session, parsed)
+    click.echo(f"Settlement {parsed.key}: {len(made)} provider(s) settled now, {len(every)} in all.")
+    if not made:
+        click.echo("Nothing new to settle; nothing changed.")
+    for text in _summary_table(db.session, every):
+        click.echo(text)

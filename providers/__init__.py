@@ -1,0 +1,2 @@
+"""Providers: organisations, staff, qualification documents, listings, the catalogue
+(and, from the bookings issue on, bookings)."""

@@ -1,0 +1,1 @@
+"""Bookings: slots and capacity, the booking state machine, deadlines and lateness."""

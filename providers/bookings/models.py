@@ -1,0 +1,189 @@
+"""Bookings, their slots and their history.
+
+A booking's deadlines are facts stored when it is made (respond-by, start,
+end, grace), and its lateness is recorded when it happens (late response,
+late start, late finish), so the scorecard and the evaluator read facts rather
+than recomputing guesses.
+
+Capacity lives in ``booking_slot``: one row per listing and start time, with a
+``taken`` counter that a CHECK keeps within ``capacity``.  A booking takes a
+place with a conditional ``UPDATE … SET taken = taken + 1 WHERE taken <
+capacity``; the database serialises concurrent updates of the row, so the last
+place goes to exactly one request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.db import UTCDateTime, enum_column
+from app.extensions import db
+from app.models import Community, User
+from providers.models import Listing, Provider
+
+
+class BookingStatus(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    IN_SERVICE = "in_service"
+    COMPLETED = "completed"
+    CANCELLED_BY_RESIDENT = "cancelled_by_resident"
+    CANCELLED_BY_PROVIDER = "cancelled_by_provider"
+    NO_SHOW_PROVIDER = "no_show_provider"
+    NO_SHOW_RESIDENT = "no_show_resident"
+
+
+S = BookingStatus
+
+# The one state machine.  Anything not listed here is refused.
+BOOKING_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
+    S.REQUESTED: frozenset({S.ACCEPTED, S.DECLINED, S.EXPIRED, S.CANCELLED_BY_RESIDENT}),
+    S.ACCEPTED: frozenset(
+        {S.IN_SERVICE, S.CANCELLED_BY_RESIDENT, S.CANCELLED_BY_PROVIDER,
+         S.NO_SHOW_PROVIDER, S.NO_SHOW_RESIDENT}
+    ),
+    S.IN_SERVICE: frozenset({S.COMPLETED}),
+    S.COMPLETED: frozenset(),
+    S.DECLINED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED_BY_RESIDENT: frozenset(),
+    S.CANCELLED_BY_PROVIDER: frozenset(),
+    S.NO_SHOW_PROVIDER: frozenset(),
+    S.NO_SHOW_RESIDENT: frozenset(),
+}
+
+# States that hold a place in the slot.
+HOLDS_PLACE = frozenset({S.REQUESTED, S.ACCEPTED, S.IN_SERVICE, S.COMPLETED})
+OPEN = frozenset({S.REQUESTED, S.ACCEPTED, S.IN_SERVICE})
+
+BOOKING_STATUS_LABELS = {
+    S.REQUESTED: _l("Waiting for the provider"),
+    S.ACCEPTED: _l("Accepted"),
+    S.DECLINED: _l("Declined"),
+    S.EXPIRED: _l("Expired (no answer in time)"),
+    S.IN_SERVICE: _l("In service"),
+    S.COMPLETED: _l("Completed"),
+    S.CANCELLED_BY_RESIDENT: _l("Cancelled by the resident"),
+    S.CANCELLED_BY_PROVIDER: _l("Cancelled by the provider"),
+    S.NO_SHOW_PROVIDER: _l("Provider did not come"),
+    S.NO_SHOW_RESIDENT: _l("Resident was not there"),
+}
+
+
+class BookingSlot(db.Model):
+    """The places of one listing at one start time."""
+
+    __tablename__ = "booking_slot"
+    __table_args__ = (
+        sa.UniqueConstraint("listing_id", "starts_at"),
+        # Capacity is never exceeded, whatever the application does.
+        sa.CheckConstraint("taken >= 0 AND taken <= capacity", name="taken_within_capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_id: Mapped[int] = mapped_column(sa.ForeignKey("listing.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int] = mapped_column(sa.SmallInteger)
+    taken: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+
+
+class Booking(db.Model):
+    __tablename__ = "booking"
+    __table_args__ = (
+        sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        sa.CheckConstraint("price_fen >= 0", name="price_nonnegative"),
+        sa.Index("ix_booking_provider_starts", "provider_id", "starts_at"),
+        sa.Index("ix_booking_resident_starts", "resident_id", "starts_at"),
+        # The expiry job looks for open requests past their respond-by time.
+        sa.Index("ix_booking_status_respond_by", "status", "respond_by"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_id: Mapped[int] = mapped_column(sa.ForeignKey("listing.id"), index=True)
+    listing_version: Mapped[int] = mapped_column()
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("provider.id"))
+    resident_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    community_id: Mapped[int] = mapped_column(sa.ForeignKey("community.id"))
+    slot_id: Mapped[int] = mapped_column(sa.ForeignKey("booking_slot.id"), index=True)
+    status: Mapped[BookingStatus] = mapped_column(
+        enum_column(BookingStatus, "booking_status"), default=BookingStatus.REQUESTED
+    )
+    address: Mapped[str] = mapped_column(sa.String(200))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    price_fen: Mapped[int] = mapped_column()
+    # Deadlines, fixed when the booking is made.
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    respond_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    grace_minutes: Mapped[int] = mapped_column(sa.SmallInteger, default=15)
+    # What happened, and when.
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    auto_confirmed: Mapped[bool] = mapped_column(default=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Lateness facts, recorded at the transition that establishes them.
+    late_response: Mapped[bool] = mapped_column(default=False)
+    late_start: Mapped[bool] = mapped_column(default=False)
+    late_finish: Mapped[bool] = mapped_column(default=False)
+    late_cancellation: Mapped[bool] = mapped_column(default=False)
+    # A resident's report that the provider did not come, awaiting confirmation.
+    no_show_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    listing: Mapped[Listing] = relationship()
+    provider: Mapped[Provider] = relationship()
+    resident: Mapped[User] = relationship()
+    community: Mapped[Community] = relationship()
+    events: Mapped[list[BookingEvent]] = relationship(
+        back_populates="booking", order_by="BookingEvent.id"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return str(BOOKING_STATUS_LABELS[self.status])
+
+    @property
+    def is_late(self) -> bool:
+        return self.late_response or self.late_start or self.late_finish
+
+
+class BookingEvent(db.Model):
+    """One transition of a booking: who, when, from, to, why."""
+
+    __tablename__ = "booking_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(sa.ForeignKey("booking.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    from_status: Mapped[BookingStatus | None] = mapped_column(
+        enum_column(BookingStatus, "booking_event_from")
+    )
+    to_status: Mapped[BookingStatus] = mapped_column(enum_column(BookingStatus, "booking_event_to"))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    booking: Mapped[Booking] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class ContactAccess(db.Model):
+    """An official looked at a resident's contact details, and said why."""
+
+    __tablename__ = "contact_access"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(sa.ForeignKey("booking.id"), index=True)
+    official_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

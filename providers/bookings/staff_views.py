@@ -1,0 +1,252 @@
+"""Booking pages for provider staff (agenda, list, one booking and its actions) and for
+officials (one booking, contact details only with a recorded reason, no-show decisions).
+
+Provider staff see only their own provider's bookings (another provider's
+booking is a 404).  The resident's phone and address reach them as
+``privacy.contact_for_provider`` allows; officials see them masked until they
+give a reason, and then only in the response to that POST (nothing is kept in
+the session).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from app.access import official_required, provider_staff_required
+from app.auth.views import apply_form_error
+from app.clock import now, today
+from app.errors import LinliError, NotFound
+from app.extensions import db
+from app.models import User
+from providers import registration
+from providers.bookings import agenda, privacy, services
+from providers.bookings.forms import ContactRevealForm, ReasonForm
+from providers.bookings.models import BOOKING_STATUS_LABELS, Booking, BookingStatus, ContactAccess
+from providers.bookings.views import bp, detail_context, show_stray_errors
+from providers.listing_forms import WEEKDAY_NAMES, int_or_none
+
+S = BookingStatus
+
+VIEW_LABELS = (("day", _l("Day view")), ("week", _l("Week view")), ("list", _l("List view")))
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _provider_id() -> int:
+    """The current staff member's provider (Forbidden, 403, for anyone else)."""
+    return registration.provider_of(db.session, current_user).id
+
+
+# --- provider staff: agenda and list ---------------------------------------------------
+
+
+@bp.route("/provider/bookings")
+@provider_staff_required
+def provider_agenda():
+    """The provider's bookings: ``view=day|week`` (``date=YYYY-MM-DD``, today by default)
+    as an agenda of local days, or ``view=list`` (``status``, ``page``) with open requests
+    first.  Bad parameters fall back to the defaults with a note; never an error."""
+    provider = registration.provider_of(db.session, current_user)
+    view, day, bad = agenda.parse_agenda_args(request.args)
+    notes = []
+    if "view" in bad:
+        notes.append(_("That view does not exist; showing the day."))
+    if "date" in bad:
+        notes.append(_("That date was not understood; showing today."))
+    context = {"provider": provider, "view": view, "notes": notes, "view_labels": VIEW_LABELS,
+               "today": today(), "now": now(), "status_labels": BOOKING_STATUS_LABELS,
+               "weekday_names": WEEKDAY_NAMES}
+    if view == "list":
+        status_text = (request.args.get("status") or "").strip()
+        status = S(status_text) if status_text in {s.value for s in S} else None
+        if status_text and status is None:
+            notes.append(_("There is no such status; showing all bookings."))
+        page = max(int_or_none(request.args.get("page")) or 1, 1)
+        bookings, has_next = agenda.provider_booking_list(db.session, provider.id, status=status, page=page)
+        context.update(bookings=bookings, has_next=has_next, page=page, status=status)
+    else:
+        shown = agenda.period(view, day)
+        context.update(period=shown, days=agenda.agenda(db.session, provider.id, shown))
+    return render_template("bookings/provider_agenda.html", **context)
+
+
+# --- provider staff: one booking ---------------------------------------------------------
+
+
+def provider_actions(booking: Booking) -> list[dict]:
+    """The buttons the provider gets in the booking's current state."""
+    current = now()
+    grace_over = current >= booking.starts_at + timedelta(minutes=booking.grace_minutes)
+    actions = []
+
+    def add(name, label, *, reason=None, danger=False):
+        actions.append({"name": name, "label": label, "reason": reason, "danger": danger})
+
+    if booking.status == S.REQUESTED:
+        add("accept", _("Accept"))
+        add("decline", _("Decline"), reason="required", danger=True)
+    elif booking.status == S.ACCEPTED:
+        if current >= booking.starts_at - timedelta(hours=1):
+            add("check-in", _("Check in: we have arrived"))
+        if booking.no_show_reported_at is not None:
+            add("confirm-no-show", _("Confirm that we did not come"), reason="optional", danger=True)
+        if grace_over:
+            add("resident-no-show", _("Record that the resident was not there"), reason="optional", danger=True)
+        add("cancel", _("Cancel the booking"), reason="required", danger=True)
+    elif booking.status == S.IN_SERVICE:
+        add("complete", _("Mark as done"))
+    return actions
+
+
+PROVIDER_CHANGES = {
+    "accept": (lambda b, u, r: services.accept(db.session, b, u), _l("You accepted the booking.")),
+    "decline": (lambda b, u, r: services.decline(db.session, b, u, r), _l("You declined the booking.")),
+    "check-in": (lambda b, u, r: services.check_in(db.session, b, u), _l("You checked in: the service has started.")),
+    "complete": (lambda b, u, r: services.complete(db.session, b, u), _l("The service is marked as done.")),
+    "cancel": (lambda b, u, r: services.cancel_by_provider(db.session, b, u, r), _l("You cancelled the booking.")),
+    "confirm-no-show": (lambda b, u, r: services.confirm_provider_no_show(db.session, b, u, r),
+                        _l("The no-show is recorded.")),
+    "resident-no-show": (lambda b, u, r: services.mark_resident_no_show(db.session, b, u, r),
+                         _l("The resident's absence is recorded.")),
+}
+
+
+def _render_provider_booking(booking: Booking, *, form=None, failed: str | None = None, status: int = 200):
+    actions = provider_actions(booking)
+    show_stray_errors(form, failed, {action["name"] for action in actions})
+    return render_template(
+        "bookings/provider_booking.html", contact=privacy.contact_for_provider(booking),
+        contact_note=privacy.provider_contact_note(booking), actions=actions,
+        form=form or ReasonForm(), failed=failed, check_in_from=_check_in_from(booking), **detail_context(booking),
+    ), status
+
+
+def _check_in_from(booking: Booking):
+    """When check-in opens, if the booking waits for it and it is not open yet."""
+    opens = booking.starts_at - timedelta(hours=1)
+    return opens if booking.status == S.ACCEPTED and now() < opens else None
+
+
+@bp.route("/provider/bookings/<int:booking_id>")
+@provider_staff_required
+def provider_booking(booking_id: int):
+    """One booking of the staff member's provider (404 for any other): resident, contact
+    (masked unless the booking is being served), deadlines, history, actions."""
+    return _render_provider_booking(services.provider_booking(db.session, _provider_id(), booking_id))
+
+
+@bp.route("/provider/bookings/<int:booking_id>/<action>", methods=["POST"])
+@provider_staff_required
+def provider_booking_action(booking_id: int, action: str):
+    """accept, decline, check-in, complete, cancel, confirm-no-show or resident-no-show
+    (``reason`` in the form); redirect on success, else the page with the message
+    (422 bad input, 409 illegal in the current state), nothing written."""
+    if action not in PROVIDER_CHANGES:
+        abort(404)
+    change, done = PROVIDER_CHANGES[action]
+    provider_id = _provider_id()
+    booking = services.provider_booking(db.session, provider_id, booking_id, for_update=True)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        return _render_provider_booking(booking, form=form, failed=action, status=422)
+    try:
+        change(booking, _user(), form.reason.data or "")
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        apply_form_error(form, error)
+        booking = services.provider_booking(db.session, provider_id, booking_id)
+        return _render_provider_booking(booking, form=form, failed=action, status=error.status)
+    flash(str(done), "success")
+    return redirect(url_for("bookings.provider_booking", booking_id=booking_id))
+
+
+# --- officials -------------------------------------------------------------------------------
+
+
+def _any_booking(booking_id: int, *, for_update: bool = False) -> Booking:
+    stmt = (
+        sa.select(Booking).where(Booking.id == booking_id)
+        .options(joinedload(Booking.listing), joinedload(Booking.provider), joinedload(Booking.resident))
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=Booking)
+    booking = db.session.scalar(stmt)
+    if booking is None:
+        raise NotFound(_l("No such booking."))
+    return booking
+
+
+def _contact_accesses(booking: Booking) -> list[tuple[ContactAccess, User]]:
+    rows = db.session.execute(
+        sa.select(ContactAccess, User).join(User, User.id == ContactAccess.official_id)
+        .where(ContactAccess.booking_id == booking.id).order_by(ContactAccess.at, ContactAccess.id)
+    )
+    return [(access, official) for access, official in rows]
+
+
+def _render_official_booking(booking: Booking, *, contact=None, reveal_form=None, form=None,
+                             failed: str | None = None, status: int = 200):
+    can_confirm_no_show = booking.status == S.ACCEPTED
+    show_stray_errors(form, failed, {"contact", "no-show"} if can_confirm_no_show else {"contact"})
+    return render_template(
+        "bookings/official_booking.html", contact=contact or privacy.masked(booking),
+        reveal_form=reveal_form or ContactRevealForm(formdata=None), form=form or ReasonForm(formdata=None),
+        failed=failed, accesses=_contact_accesses(booking),
+        can_confirm_no_show=can_confirm_no_show, **detail_context(booking),
+    ), status
+
+
+@bp.route("/official/bookings/<int:booking_id>")
+@official_required
+def official_booking(booking_id: int):
+    """Any booking, with the resident's contact details masked."""
+    return _render_official_booking(_any_booking(booking_id))
+
+
+@bp.route("/official/bookings/<int:booking_id>/contact", methods=["POST"])
+@official_required
+def reveal_contact(booking_id: int):
+    """With a reason: record the access (ContactAccess and an audit event) and answer the
+    page with the contact unmasked (200, not stored anywhere); without: 422, nothing recorded."""
+    booking = _any_booking(booking_id)
+    form = ContactRevealForm()
+    if not form.validate_on_submit():
+        return _render_official_booking(booking, reveal_form=form, failed="contact", status=422)
+    try:
+        contact = privacy.reveal_to_official(db.session, booking, _user(), form.reason.data)
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        apply_form_error(form, error)
+        return _render_official_booking(_any_booking(booking_id), reveal_form=form, failed="contact",
+                                        status=error.status)
+    return _render_official_booking(booking, contact=contact)
+
+
+@bp.route("/official/bookings/<int:booking_id>/no-show", methods=["POST"])
+@official_required
+def official_confirm_no_show(booking_id: int):
+    """Find that the provider did not come (reason required); redirect, or 422/409."""
+    booking = _any_booking(booking_id, for_update=True)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        return _render_official_booking(booking, form=form, failed="no-show", status=422)
+    try:
+        services.confirm_provider_no_show(db.session, booking, _user(), form.reason.data or "")
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        apply_form_error(form, error)
+        return _render_official_booking(_any_booking(booking_id), form=form, failed="no-show", status=error.status)
+    flash(_("The provider's no-show is recorded."), "success")
+    return redirect(url_for("bookings.official_booking", booking_id=booking_id))

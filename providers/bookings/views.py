@@ -1,0 +1,321 @@
+"""Booking pages for residents: book a listing, my bookings, one booking and its actions.
+
+The provider's agenda and the officials' page are in ``staff_views``; both use
+the blueprint and the page helpers defined here.  Only residents book (403 for
+anyone else, anonymous users go to log-in); someone else's booking is a 404.
+Every change is a POST that calls a service, commits once and redirects; a
+refused change re-renders the page with the message and the error's status
+(422 bad input, 409 a conflict or an illegal transition), nothing written.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from app.access import resident_required
+from app.auth.views import apply_form_error
+from app.clock import local, now
+from app.db import write_transaction
+from app.errors import Invalid, LinliError
+from app.extensions import db
+from providers.bookings import agenda, services
+from providers.bookings.forms import BookingForm, ReasonForm, parse_slot, slot_value
+from providers.bookings.models import BOOKING_STATUS_LABELS, Booking, BookingEvent, BookingStatus
+from providers.bookings.slots import MIN_LEAD, available_slots, slot_starts_on
+from providers.catalogue import public_listing
+from providers.listing_forms import WEEKDAY_NAMES
+from providers.models import Listing
+
+S = BookingStatus
+
+bp = Blueprint("bookings", __name__, template_folder="../templates")
+
+COMPLAINABLE = frozenset({S.ACCEPTED, S.IN_SERVICE, S.COMPLETED, S.CANCELLED_BY_PROVIDER, S.NO_SHOW_PROVIDER})
+BOOKING_DAYS = 14  # the booking form offers the next two weeks
+
+LATENESS = (
+    ("late_response", _l("Late response")),
+    ("late_start", _l("Late start")),
+    ("late_finish", _l("Late finish")),
+    ("late_cancellation", _l("Late cancellation")),
+)
+# Reasons the system writes on events, shown in the reader's language.
+SYSTEM_REASONS = {"no answer by the respond-by time": _l("No answer by the respond-by time.")}
+
+
+def register(app: Flask) -> None:
+    from providers.bookings import staff_views  # noqa: F401  (routes on ``bp``)
+
+    app.register_blueprint(bp)
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+# --- page helpers (also used by staff_views) -----------------------------------------
+
+
+def history(booking: Booking) -> list[dict]:
+    """The booking's events, oldest first: when, who, from → to, why (one query)."""
+    events = db.session.scalars(
+        sa.select(BookingEvent).where(BookingEvent.booking_id == booking.id)
+        .options(joinedload(BookingEvent.actor)).order_by(BookingEvent.at, BookingEvent.id)
+    )
+    rows = []
+    for event in events:
+        confirmation = event.from_status == event.to_status == S.COMPLETED
+        rows.append({
+            "at": event.at,
+            "who": event.actor.name if event.actor else _("Linli (automatic)"),
+            "from": BOOKING_STATUS_LABELS[event.from_status] if event.from_status else "",
+            "to": _("Completion confirmed") if confirmation else BOOKING_STATUS_LABELS[event.to_status],
+            "reason": None if confirmation else SYSTEM_REASONS.get(event.reason, event.reason),
+        })
+    return rows
+
+
+def free_cancel_until(booking: Booking) -> datetime:
+    return booking.starts_at - timedelta(hours=int(current_app.config["BOOKING_FREE_CANCEL_HOURS"]))
+
+
+def deadlines(booking: Booking) -> list[tuple[str, datetime]]:
+    """The booking's stored deadlines, labelled, for a facts list."""
+    grace = timedelta(minutes=booking.grace_minutes)
+    return [
+        (_("Respond by"), booking.respond_by),
+        (_("Start"), booking.starts_at),
+        (_("End"), booking.ends_at),
+        (_("On time if checked in by"), booking.starts_at + grace),
+        (_("On time if completed by"), booking.ends_at + grace),
+        (_("Free cancellation until"), free_cancel_until(booking)),
+    ]
+
+
+def happenings(booking: Booking) -> list[tuple[str, datetime]]:
+    """What has happened so far, with its time."""
+    facts = [
+        (_("Requested"), booking.requested_at),
+        (_("Answered"), booking.responded_at),
+        (_("Checked in"), booking.checked_in_at),
+        (_("Completed"), booking.completed_at),
+        (_("Confirmed automatically") if booking.auto_confirmed else _("Confirmed by the resident"),
+         booking.confirmed_at),
+        (_("No-show reported by the resident"), booking.no_show_reported_at),
+        (_("Closed"), booking.closed_at),
+    ]
+    return [(label, at) for label, at in facts if at is not None]
+
+
+def lateness(booking: Booking) -> list[str]:
+    return [str(label) for name, label in LATENESS if getattr(booking, name)]
+
+
+def show_stray_errors(form, failed: str | None, shown: set[str]) -> None:
+    """A refused action whose form is not on the page (not allowed in this state):
+    its field errors go to the top of the page instead."""
+    if form is not None and failed and failed not in shown:
+        for error in form.errors.get("reason", []):
+            flash(str(error), "error")
+
+
+def detail_context(booking: Booking) -> dict:
+    return {
+        "booking": booking,
+        "deadlines": deadlines(booking),
+        "happenings": happenings(booking),
+        "lateness": lateness(booking),
+        "events": history(booking),
+        "now": now(),
+    }
+
+
+# --- booking a listing ----------------------------------------------------------------
+
+
+def _offered_here(listing: Listing) -> bool:
+    return current_user.community_id in {c.id for c in listing.communities}
+
+
+def slot_days(listing: Listing) -> list[dict]:
+    """The free slots of the next two weeks grouped by local day, for radio buttons."""
+    days: dict[date, dict] = {}
+    for starts_at, left in available_slots(db.session, listing, days=BOOKING_DAYS):
+        start = local(starts_at)
+        day = days.setdefault(start.date(), {
+            "date": start.date(), "weekday": WEEKDAY_NAMES[start.weekday()], "slots": [],
+        })
+        end = start + timedelta(minutes=listing.duration_minutes)
+        day["slots"].append({"value": slot_value(starts_at), "start": start.strftime("%H:%M"),
+                             "end": end.strftime("%H:%M"), "left": left})
+    return list(days.values())
+
+
+def check_offered_slot(listing: Listing, starts_at: datetime) -> None:
+    """Refuse (Invalid, on ``starts_at``) a start the form did not offer.
+
+    A start that was offered but is full now is left to the service, which
+    answers with a Conflict (409: just taken).
+    """
+    current = now()
+    if starts_at <= current:
+        raise Invalid(_l("This time is in the past. Choose a later time."), field="starts_at")
+    if starts_at <= current + MIN_LEAD:  # the service refuses it too; say so before anything else
+        raise Invalid(_l("This time is too soon for the provider to answer. Choose a later time."),
+                      field="starts_at")
+    day = local(starts_at).date()
+    offered = {start for start, _window in slot_starts_on(listing, day)}
+    if starts_at not in offered or day >= local(current).date() + timedelta(days=BOOKING_DAYS):
+        raise Invalid(_l("Choose a time from the list."), field="starts_at")
+
+
+def _render_book(listing: Listing, form: BookingForm, status: int = 200, *, refused: str | None = None):
+    return render_template(
+        "bookings/book.html", listing=listing, form=form, refused=refused,
+        days=slot_days(listing) if refused is None else [], booking_days=BOOKING_DAYS,
+    ), status
+
+
+@bp.route("/listings/<int:listing_id>/book", methods=["GET", "POST"])
+@resident_required
+def book(listing_id: int):
+    """GET: the booking form (free slots of the next 14 days, address, note); 403 when the
+    listing is not offered in the resident's community, 404 when it is not published.
+    POST: request the booking and redirect to it; 422 on bad input, 409 when the slot
+    was just taken (the form comes back with fresh slots)."""
+    listing = public_listing(db.session, listing_id)
+    form = BookingForm()
+    if not _offered_here(listing):
+        message = _("This service is not offered in your community.")
+        return _render_book(listing, form, 422 if form.is_submitted() else 403, refused=message)
+    if not form.is_submitted():
+        form.address.data = agenda.last_address(db.session, current_user.id)
+        return _render_book(listing, form)
+    if not form.validate():
+        return _render_book(listing, form, 422)
+    try:
+        starts_at = parse_slot(form.starts_at.data)
+        check_offered_slot(listing, starts_at)
+        with write_transaction(db.session):
+            booking = services.request_booking(
+                db.session, _user(), listing_id=listing_id, starts_at=starts_at,
+                address=form.address.data, note=form.note.data or "",
+            )
+            booking_id = booking.id
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        apply_form_error(form, error)
+        listing = public_listing(db.session, listing_id)
+        return _render_book(listing, form, error.status)
+    flash(_("Your request is sent. The provider will answer by %(when)s.",
+            when=local(booking.respond_by).strftime("%Y-%m-%d %H:%M")), "success")
+    return redirect(url_for("bookings.resident_booking", booking_id=booking_id))
+
+
+# --- the resident's bookings ----------------------------------------------------------
+
+
+@bp.route("/bookings")
+@resident_required
+def my_bookings():
+    """The resident's bookings: open ones first (soonest first), then closed ones."""
+    upcoming, past = agenda.resident_bookings(db.session, current_user.id)
+    return render_template("bookings/my_bookings.html", upcoming=upcoming, past=past)
+
+
+def resident_actions(booking: Booking) -> dict:
+    """Which buttons the resident gets, and what a cancellation would mean."""
+    current = now()
+    grace_over = current >= booking.starts_at + timedelta(minutes=booking.grace_minutes)
+    return {
+        "cancel": booking.status in (S.REQUESTED, S.ACCEPTED),
+        "late_cancel": booking.status == S.ACCEPTED and current > free_cancel_until(booking),
+        "confirm": booking.status == S.COMPLETED and booking.confirmed_at is None,
+        "report_no_show": booking.status == S.ACCEPTED and grace_over and booking.no_show_reported_at is None,
+        "no_show_from": booking.starts_at + timedelta(minutes=booking.grace_minutes),
+        "waiting_no_show": booking.status == S.ACCEPTED and not grace_over,
+        "free_until": free_cancel_until(booking),
+        # The rating and complaint pages (ratings/) decide the finer rules themselves.
+        "rate": booking.status == S.COMPLETED,
+        "complain": booking.status in COMPLAINABLE,
+    }
+
+
+def _own_booking(booking_id: int, *, for_update: bool = False) -> Booking:
+    return services.resident_booking(db.session, _user(), booking_id, for_update=for_update)
+
+
+def _render_resident_booking(booking: Booking, *, form=None, failed: str | None = None, status: int = 200):
+    actions = resident_actions(booking)
+    show_stray_errors(form, failed, {name for name in ("cancel", "confirm", "report_no_show") if actions[name]})
+    return render_template(
+        "bookings/resident_booking.html", actions=actions, form=form or ReasonForm(),
+        failed=failed, **detail_context(booking),
+    ), status
+
+
+@bp.route("/bookings/<int:booking_id>")
+@resident_required
+def resident_booking(booking_id: int):
+    """One of the resident's bookings: status, deadlines, history, next actions; 404 otherwise."""
+    return _render_resident_booking(_own_booking(booking_id))
+
+
+def _resident_change(booking_id: int, action: str, change, done_message):
+    """Run ``change(booking, reason)`` for the resident; redirect, or re-render with the error."""
+    booking = _own_booking(booking_id, for_update=True)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        return _render_resident_booking(booking, form=form, failed=action, status=422)
+    try:
+        change(booking, form.reason.data or "")
+        message = done_message(booking)
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        apply_form_error(form, error)
+        return _render_resident_booking(_own_booking(booking_id), form=form, failed=action, status=error.status)
+    flash(message, "success")
+    return redirect(url_for("bookings.resident_booking", booking_id=booking_id))
+
+
+@bp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
+@resident_required
+def cancel(booking_id: int):
+    """Cancel (optional reason); late cancellations are recorded as such."""
+    return _resident_change(
+        booking_id, "cancel",
+        lambda booking, reason: services.cancel_by_resident(db.session, booking, _user(), reason),
+        lambda booking: _("Your booking is cancelled. It is recorded as a late cancellation.")
+        if booking.late_cancellation else _("Your booking is cancelled."),
+    )
+
+
+@bp.route("/bookings/<int:booking_id>/confirm", methods=["POST"])
+@resident_required
+def confirm(booking_id: int):
+    """Confirm that the service was done."""
+    return _resident_change(
+        booking_id, "confirm",
+        lambda booking, _reason: services.confirm_completion(db.session, booking, _user()),
+        lambda _booking: _("Thank you: you confirmed the service."),
+    )
+
+
+@bp.route("/bookings/<int:booking_id>/report-no-show", methods=["POST"])
+@resident_required
+def report_no_show(booking_id: int):
+    """Report that the provider did not come (after start + grace)."""
+    return _resident_change(
+        booking_id, "report_no_show",
+        lambda booking, _reason: services.report_provider_no_show(db.session, booking, _user()),
+        lambda _booking: _("Your report is sent. The provider or an official will confirm it."),
+    )

@@ -1,0 +1,370 @@
+"""Providers, their staff and qualification documents, listings and availability.
+
+Statuses are explicit state machines: the allowed transitions are listed once
+(``PROVIDER_TRANSITIONS``, ``LISTING_TRANSITIONS``) and ``transition_to`` refuses
+anything else with :class:`app.errors.IllegalTransition`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.db import UTCDateTime, enum_column
+from app.errors import IllegalTransition
+from app.extensions import db
+from app.models import Community, User
+
+# Sanity bounds: a listing priced outside them is a typing error, not a service.
+MIN_PRICE_FEN = 100  # 1 yuan
+MAX_PRICE_FEN = 5_000_000  # 50,000 yuan per visit or hour
+MAX_SLOT_CAPACITY = 50
+MIN_DURATION_MINUTES = 15
+MAX_DURATION_MINUTES = 12 * 60
+MAX_RESPONSE_HOURS = 7 * 24
+
+
+class CategoryKind(StrEnum):
+    SERVICE = "service"
+    INFRASTRUCTURE = "infrastructure"
+
+
+class ServiceCategory(db.Model):
+    """A category of service (Linli default list, seeded by a migration)."""
+
+    __tablename__ = "service_category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(40))
+    name_en: Mapped[str] = mapped_column(sa.String(60))
+    kind: Mapped[CategoryKind] = mapped_column(enum_column(CategoryKind, "category_kind"))
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def name(self) -> str:
+        locale = get_locale()
+        return self.name_en if locale is not None and locale.language == "en" else self.name_zh
+
+
+class ProviderStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+    REMOVED = "removed"
+
+
+PROVIDER_TRANSITIONS: dict[ProviderStatus, frozenset[ProviderStatus]] = {
+    ProviderStatus.PENDING: frozenset({ProviderStatus.ACTIVE, ProviderStatus.REJECTED}),
+    ProviderStatus.REJECTED: frozenset({ProviderStatus.PENDING}),
+    ProviderStatus.ACTIVE: frozenset({ProviderStatus.SUSPENDED, ProviderStatus.REMOVED}),
+    ProviderStatus.SUSPENDED: frozenset({ProviderStatus.ACTIVE, ProviderStatus.REMOVED}),
+    ProviderStatus.REMOVED: frozenset(),
+}
+
+PROVIDER_STATUS_LABELS = {
+    ProviderStatus.PENDING: _l("Pending review"),
+    ProviderStatus.ACTIVE: _l("Active"),
+    ProviderStatus.REJECTED: _l("Rejected"),
+    ProviderStatus.SUSPENDED: _l("Suspended"),
+    ProviderStatus.REMOVED: _l("Removed"),
+}
+
+provider_category = sa.Table(
+    "provider_category",
+    db.metadata,
+    sa.Column("provider_id", sa.ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("category_id", sa.ForeignKey("service_category.id"), primary_key=True),
+)
+
+provider_community = sa.Table(
+    "provider_community",
+    db.metadata,
+    sa.Column("provider_id", sa.ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("community_id", sa.ForeignKey("community.id"), primary_key=True),
+)
+
+
+class Provider(db.Model):
+    """A service organisation, identified by its unified social credit code."""
+
+    __tablename__ = "provider"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    credit_code: Mapped[str] = mapped_column(sa.String(18), unique=True)
+    legal_representative: Mapped[str] = mapped_column(sa.String(60))
+    contact_name: Mapped[str] = mapped_column(sa.String(60))
+    contact_phone: Mapped[str] = mapped_column(sa.String(20))
+    address: Mapped[str] = mapped_column(sa.String(200), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[ProviderStatus] = mapped_column(
+        enum_column(ProviderStatus, "provider_status"), default=ProviderStatus.PENDING, index=True
+    )
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+    categories: Mapped[list[ServiceCategory]] = relationship(
+        secondary=provider_category, order_by=ServiceCategory.sort_order
+    )
+    communities: Mapped[list[Community]] = relationship(
+        secondary=provider_community, order_by=Community.name
+    )
+    documents: Mapped[list[QualificationDocument]] = relationship(
+        back_populates="provider", order_by="QualificationDocument.uploaded_at"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return str(PROVIDER_STATUS_LABELS[self.status])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ProviderStatus.ACTIVE
+
+    def transition_to(self, new: ProviderStatus) -> ProviderStatus:
+        """Move to ``new`` if the state machine allows it; return the old status."""
+        old = self.status
+        if new not in PROVIDER_TRANSITIONS[old]:
+            raise IllegalTransition(
+                _l(
+                    "A provider cannot go from %(old)s to %(new)s.",
+                    old=PROVIDER_STATUS_LABELS[old],
+                    new=PROVIDER_STATUS_LABELS[new],
+                )
+            )
+        self.status = new
+        return old
+
+
+class ProviderStaff(db.Model):
+    """A user who works for exactly one provider."""
+
+    __tablename__ = "provider_staff"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), primary_key=True)
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("provider.id"), index=True)
+    is_owner: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship()
+    provider: Mapped[Provider] = relationship()
+
+
+class DocumentKind(StrEnum):
+    BUSINESS_LICENCE = "business_licence"
+    SERVICE_QUALIFICATION = "service_qualification"
+    HEALTH_CERTIFICATE = "health_certificate"
+    LIABILITY_INSURANCE = "liability_insurance"
+    OTHER = "other"
+
+
+DOCUMENT_KIND_LABELS = {
+    DocumentKind.BUSINESS_LICENCE: _l("Business licence"),
+    DocumentKind.SERVICE_QUALIFICATION: _l("Service qualification"),
+    DocumentKind.HEALTH_CERTIFICATE: _l("Staff health certificate"),
+    DocumentKind.LIABILITY_INSURANCE: _l("Liability insurance"),
+    DocumentKind.OTHER: _l("Other"),
+}
+
+
+class QualificationDocument(db.Model):
+    """An uploaded qualification document, stored outside the web root."""
+
+    __tablename__ = "qualification_document"
+    __table_args__ = (sa.CheckConstraint("size_bytes > 0", name="size_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("provider.id"), index=True)
+    kind: Mapped[DocumentKind] = mapped_column(enum_column(DocumentKind, "document_kind"))
+    original_name: Mapped[str] = mapped_column(sa.String(200))
+    stored_name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size_bytes: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    expires_on: Mapped[date] = mapped_column(sa.Date)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    provider: Mapped[Provider] = relationship(back_populates="documents")
+
+    @property
+    def kind_label(self) -> str:
+        return str(DOCUMENT_KIND_LABELS[self.kind])
+
+    def is_expired(self, on: date) -> bool:
+        return self.expires_on < on
+
+
+class ListingStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+LISTING_TRANSITIONS: dict[ListingStatus, frozenset[ListingStatus]] = {
+    ListingStatus.DRAFT: frozenset({ListingStatus.PUBLISHED, ListingStatus.ARCHIVED}),
+    ListingStatus.PUBLISHED: frozenset({ListingStatus.PAUSED, ListingStatus.ARCHIVED}),
+    ListingStatus.PAUSED: frozenset({ListingStatus.PUBLISHED, ListingStatus.ARCHIVED}),
+    ListingStatus.ARCHIVED: frozenset(),
+}
+
+LISTING_STATUS_LABELS = {
+    ListingStatus.DRAFT: _l("Draft"),
+    ListingStatus.PUBLISHED: _l("Published"),
+    ListingStatus.PAUSED: _l("Paused"),
+    ListingStatus.ARCHIVED: _l("Archived"),
+}
+
+
+class PricingUnit(StrEnum):
+    PER_VISIT = "per_visit"
+    PER_HOUR = "per_hour"
+
+
+PRICING_UNIT_LABELS = {PricingUnit.PER_VISIT: _l("per visit"), PricingUnit.PER_HOUR: _l("per hour")}
+
+listing_community = sa.Table(
+    "listing_community",
+    db.metadata,
+    # community first: the catalogue filters listings by community.
+    sa.Column("community_id", sa.ForeignKey("community.id"), primary_key=True),
+    sa.Column("listing_id", sa.ForeignKey("listing.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Listing(db.Model):
+    """A service a provider offers, at a price, in some communities."""
+
+    __tablename__ = "listing"
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"price_fen BETWEEN {MIN_PRICE_FEN} AND {MAX_PRICE_FEN}", name="price_in_range"
+        ),
+        sa.CheckConstraint(
+            f"duration_minutes BETWEEN {MIN_DURATION_MINUTES} AND {MAX_DURATION_MINUTES}",
+            name="duration_in_range",
+        ),
+        sa.CheckConstraint(
+            f"response_hours BETWEEN 1 AND {MAX_RESPONSE_HOURS}", name="response_in_range"
+        ),
+        sa.CheckConstraint("rating_count >= 0 AND rating_sum >= 0", name="rating_nonnegative"),
+        # The catalogue: published listings by price, and the substring search.
+        sa.Index("ix_listing_status_price", "status", "price_fen"),
+        sa.Index(
+            "ix_listing_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+            info={"only_dialect": "postgresql"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("provider.id"), index=True)
+    category_id: Mapped[int] = mapped_column(sa.ForeignKey("service_category.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(120))
+    description: Mapped[str] = mapped_column(sa.Text)
+    price_fen: Mapped[int] = mapped_column()
+    pricing_unit: Mapped[PricingUnit] = mapped_column(enum_column(PricingUnit, "pricing_unit"))
+    duration_minutes: Mapped[int] = mapped_column()
+    response_hours: Mapped[int] = mapped_column()
+    status: Mapped[ListingStatus] = mapped_column(
+        enum_column(ListingStatus, "listing_status"), default=ListingStatus.DRAFT
+    )
+    version: Mapped[int] = mapped_column(default=1)
+    # Lower-cased title + description: the catalogue's substring search runs on
+    # it (trigram GIN index on PostgreSQL; works for Chinese, which has no spaces).
+    search_text: Mapped[str] = mapped_column(sa.Text, default="")
+    # Maintained by the ratings domain when a rating is published or hidden.
+    rating_sum: Mapped[int] = mapped_column(default=0)
+    rating_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider] = relationship()
+    category: Mapped[ServiceCategory] = relationship()
+    communities: Mapped[list[Community]] = relationship(
+        secondary=listing_community, order_by=Community.name
+    )
+    availability: Mapped[list[AvailabilityWindow]] = relationship(
+        back_populates="listing",
+        cascade="all, delete-orphan",
+        order_by="(AvailabilityWindow.weekday, AvailabilityWindow.start_minute)",
+    )
+
+    @property
+    def status_label(self) -> str:
+        return str(LISTING_STATUS_LABELS[self.status])
+
+    @property
+    def pricing_unit_label(self) -> str:
+        return str(PRICING_UNIT_LABELS[self.pricing_unit])
+
+    def transition_to(self, new: ListingStatus) -> ListingStatus:
+        old = self.status
+        if new not in LISTING_TRANSITIONS[old]:
+            raise IllegalTransition(
+                _l(
+                    "A listing cannot go from %(old)s to %(new)s.",
+                    old=LISTING_STATUS_LABELS[old],
+                    new=LISTING_STATUS_LABELS[new],
+                )
+            )
+        self.status = new
+        return old
+
+
+class AvailabilityWindow(db.Model):
+    """A weekly window in which the listing can be booked.
+
+    The window is cut into slots of the listing's duration; each slot takes at
+    most ``capacity`` bookings.  Weekday 0 is Monday; minutes count from local
+    midnight in the community's time zone.
+    """
+
+    __tablename__ = "availability_window"
+    __table_args__ = (
+        sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_valid"),
+        sa.CheckConstraint(
+            "start_minute >= 0 AND end_minute <= 1440 AND start_minute < end_minute",
+            name="window_valid",
+        ),
+        sa.CheckConstraint(f"capacity BETWEEN 1 AND {MAX_SLOT_CAPACITY}", name="capacity_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("listing.id", ondelete="CASCADE"), index=True
+    )
+    weekday: Mapped[int] = mapped_column(sa.SmallInteger)
+    start_minute: Mapped[int] = mapped_column(sa.SmallInteger)
+    end_minute: Mapped[int] = mapped_column(sa.SmallInteger)
+    capacity: Mapped[int] = mapped_column(sa.SmallInteger)
+
+    listing: Mapped[Listing] = relationship(back_populates="availability")
+
+
+class ListingVersion(db.Model):
+    """A snapshot of a listing as it was before an edit (its history)."""
+
+    __tablename__ = "listing_version"
+    __table_args__ = (sa.UniqueConstraint("listing_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_id: Mapped[int] = mapped_column(sa.ForeignKey("listing.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column()
+    snapshot: Mapped[dict] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))

@@ -1,0 +1,159 @@
+"""The provider's own pages: status, details, qualification documents, resubmission;
+and the download of a document (its provider's staff and officials only)."""
+
+from __future__ import annotations
+
+import io
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.access import login_required, provider_staff_required
+from app.auth.forms import EmptyForm
+from app.auth.views import apply_form_error
+from app.clock import today
+from app.errors import LinliError
+from app.extensions import db
+from providers import registration, uploads
+from providers.forms import DocumentForm, ProviderDetailsForm
+from providers.models import ProviderStatus
+from providers.views import bp
+
+# Statuses in which the official's reason is shown to the provider.
+STATUSES_WITH_REASON = (ProviderStatus.REJECTED, ProviderStatus.SUSPENDED, ProviderStatus.REMOVED)
+
+
+def _my_provider():
+    return registration.provider_of(db.session, current_user)
+
+
+def render_dashboard(provider, *, document_form: DocumentForm | None = None, status: int = 200):
+    """The dashboard page of ``provider`` with the given HTTP status."""
+    return render_template(
+        "providers/dashboard.html",
+        provider=provider,
+        show_reason=provider.status in STATUSES_WITH_REASON and provider.status_reason,
+        can_edit=registration.can_edit(provider),
+        can_upload=registration.can_upload(provider),
+        can_resubmit=provider.status == ProviderStatus.REJECTED,
+        document_form=document_form or DocumentForm(formdata=None),
+        empty_form=EmptyForm(),
+        today=today(),
+        max_size=uploads.readable_size(current_app.config["DOCUMENT_MAX_BYTES"]),
+    ), status
+
+
+@bp.route("/provider")
+@provider_staff_required
+def dashboard():
+    """The staff member's organisation: status, reason, details, documents (200)."""
+    return render_dashboard(_my_provider())
+
+
+@bp.route("/provider/documents", methods=["POST"])
+@provider_staff_required
+def upload_document():
+    """Store a qualification document and redirect to the dashboard; refused
+    input re-renders the dashboard with the message on its field (422), and
+    then no file and no row stay behind."""
+    provider = _my_provider()
+    form = DocumentForm()
+    if not form.validate_on_submit():
+        return render_dashboard(provider, document_form=form, status=422)
+    upload = form.file.data
+    stored = None
+    try:
+        stored = uploads.save_document(
+            upload.stream if upload else io.BytesIO(), upload.filename if upload else None
+        )
+        registration.add_document(
+            db.session, provider, stored, kind=form.kind.data, expires_on=form.expires_on.data,
+            actor=current_user,
+        )
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        if stored is not None:
+            uploads.discard(stored)
+        apply_form_error(form, error)
+        return render_dashboard(provider, document_form=form, status=422)
+    except Exception:
+        db.session.rollback()
+        if stored is not None:
+            uploads.discard(stored)
+        raise
+    flash(_("The document is uploaded."), "success")
+    return redirect(url_for("providers.dashboard"))
+
+
+@bp.route("/provider/edit", methods=["GET", "POST"])
+@provider_staff_required
+def edit_details():
+    """The organisation's details, pre-filled (200); saved with a redirect to the
+    dashboard, or refused with the message on its field (422, nothing changed).
+    A suspended or removed provider is sent back to the dashboard (409 on POST)."""
+    provider = _my_provider()
+    if not registration.can_edit(provider):
+        flash(_("A suspended or removed provider cannot change its details."), "error")
+        if request.method == "POST":
+            return render_dashboard(provider, status=409)
+        return redirect(url_for("providers.dashboard"))
+    if request.method == "POST":
+        form = ProviderDetailsForm()
+    else:
+        form = ProviderDetailsForm(
+            obj=provider,
+            category_ids=[category.id for category in provider.categories],
+            community_ids=[community.id for community in provider.communities],
+        )
+    form.fill_choices()
+    if form.validate_on_submit():
+        try:
+            registration.update_details(db.session, provider, form.details(), actor=current_user)
+            db.session.commit()
+        except LinliError as error:
+            db.session.rollback()
+            apply_form_error(form, error)
+        else:
+            flash(_("The details are saved."), "success")
+            return redirect(url_for("providers.dashboard"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("providers/dashboard_edit.html", form=form, provider=provider), status
+
+
+@bp.route("/provider/resubmit", methods=["POST"])
+@provider_staff_required
+def resubmit():
+    """Ask for review again after a rejection: redirect to the dashboard, now
+    pending; refused (409, nothing changed) unless the provider is rejected."""
+    provider = _my_provider()  # the CSRF token is checked for every POST by CSRFProtect
+    try:
+        registration.resubmit(db.session, provider, actor=current_user)
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return render_dashboard(provider, status=error.status)
+    flash(_("Your organisation is submitted for review again."), "success")
+    return redirect(url_for("providers.dashboard"))
+
+
+@bp.route("/documents/<int:document_id>")
+@login_required
+def document_download(document_id: int):
+    """The stored file as an attachment, for its provider's staff and officials;
+    404 for anyone else (and when the file is missing)."""
+    document = registration.document_for(db.session, document_id, current_user)
+    path = uploads.document_path(document.stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=document.content_type,
+        as_attachment=True,
+        download_name=document.original_name,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,61 @@
+"""Registering an organisation: the public registration form."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from app.access import public
+from app.auth.views import apply_form_error, start_session
+from app.errors import LinliError
+from app.extensions import db
+from providers import registration
+from providers.forms import RegistrationForm
+from providers.views import bp
+
+
+@bp.route("/providers/register", methods=["GET", "POST"])
+@public
+def register():
+    """The registration form (200); refused input re-rendered with the message on its
+    field (422, nothing written); on success a redirect to the new provider's
+    dashboard with its first staff member logged in."""
+    if current_user.is_authenticated:
+        if current_user.is_provider_staff:
+            return redirect(url_for("providers.dashboard"))
+        flash(_("You are logged in. Log out first to register an organisation."), "error")
+        return redirect(url_for("main.home"))
+    form = RegistrationForm()
+    form.fill_choices()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            provider, user = registration.register_provider(
+                db.session,
+                form.details(),
+                staff_name=form.staff_name.data,
+                staff_phone=form.staff_phone.data,
+                password=form.password.data,
+            )
+            db.session.commit()
+        except LinliError as error:
+            db.session.rollback()
+            apply_form_error(form, error)
+            status = 422
+        except IntegrityError:
+            # Someone took the same credit code or phone between our check and the insert.
+            db.session.rollback()
+            flash(_("These details were registered a moment ago. Check them and try again."), "error")
+            status = 409
+        else:
+            start_session(user)
+            flash(
+                _("%(name)s is registered and waits for review by the district.", name=provider.name),
+                "success",
+            )
+            return redirect(url_for("providers.dashboard"))
+    elif form.errors:
+        status = 422
+    return render_template("providers/register.html", form=form), status

@@ -1,0 +1,158 @@
+"""Officials' vetting: the queue of providers by status, one provider's file with
+its documents and audit trail, and the decisions (approve, reject, suspend, reinstate)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app import audit
+from app.access import official_required
+from app.auth.views import apply_form_error
+from app.clock import today
+from app.errors import LinliError
+from app.extensions import db
+from providers import vetting
+from providers.forms import DecisionForm
+from providers.models import DOCUMENT_KIND_LABELS, PROVIDER_STATUS_LABELS, DocumentKind, ProviderStatus
+from providers.views import bp
+
+AUDIT_ACTION_LABELS = {
+    "provider.registered": _l("Registered"),
+    "provider.updated": _l("Details changed"),
+    "provider.resubmitted": _l("Resubmitted for review"),
+    "document.uploaded": _l("Document uploaded"),
+    "provider.approve": _l("Approved"),
+    "provider.reject": _l("Rejected"),
+    "provider.suspend": _l("Suspended"),
+    "provider.reinstate": _l("Reinstated"),
+}
+
+AUDIT_FIELD_LABELS = {
+    "status": _l("Status"),
+    "reason": _l("Reason"),
+    "name": _l("Organisation name"),
+    "credit_code": _l("Unified social credit code"),
+    "legal_representative": _l("Legal representative"),
+    "contact_name": _l("Contact person"),
+    "contact_phone": _l("Contact phone"),
+    "address": _l("Address"),
+    "categories": _l("Service categories"),
+    "communities": _l("Communities served"),
+}
+
+# Internal ids the trail does not show.
+HIDDEN_AUDIT_KEYS = frozenset({"document_id"})
+
+# Document events describe the document, not the organisation.
+DOCUMENT_FIELD_LABELS = {
+    "kind": _l("Kind of document"),
+    "name": _l("File"),
+    "expires_on": _l("Valid until"),
+}
+
+
+def _shown(key: str, value) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if key == "status" and value in ProviderStatus._value2member_map_:
+        return str(PROVIDER_STATUS_LABELS[ProviderStatus(value)])
+    if key == "kind" and value in DocumentKind._value2member_map_:
+        return str(DOCUMENT_KIND_LABELS[DocumentKind(value)])
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def audit_changes(event) -> list[tuple[str, str, str]]:
+    """(what, before, after) for each value the event changed, labels translated."""
+    labels = DOCUMENT_FIELD_LABELS if event.action.startswith("document.") else AUDIT_FIELD_LABELS
+    before, after = event.before or {}, event.after or {}
+    rows = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        if key in HIDDEN_AUDIT_KEYS or before.get(key) == after.get(key):
+            continue
+        label = str(labels.get(key, key))
+        rows.append((label, _shown(key, before.get(key)), _shown(key, after.get(key))))
+    return rows
+
+
+def audit_action_label(action: str) -> str:
+    return str(AUDIT_ACTION_LABELS.get(action, action))
+
+
+@bp.route("/official/providers")
+@official_required
+def vetting_queue():
+    """Providers in one status (``?status=``, pending by default), oldest
+    submission first, with the count of each status (200; 404 for an unknown status)."""
+    try:
+        status = ProviderStatus(request.args.get("status", ProviderStatus.PENDING))
+    except ValueError:
+        abort(404)
+    return render_template(
+        "providers/vetting_queue.html",
+        status=status,
+        providers=vetting.queue(db.session, status),
+        counts=vetting.counts_by_status(db.session),
+        tabs=vetting.QUEUE_STATUSES,
+        labels=PROVIDER_STATUS_LABELS,
+    )
+
+
+def render_provider(provider, *, failed: DecisionForm | None = None, status: int = 200):
+    """One provider's file for officials, with a decision form per allowed action."""
+    forms = {}
+    for action in vetting.actions_for(provider):
+        if failed is not None and failed.action.data == action:
+            forms[action] = failed
+        else:
+            forms[action] = DecisionForm(formdata=None, action=action)
+    return render_template(
+        "providers/vetting_provider.html",
+        provider=provider,
+        forms=forms,
+        decision_labels=vetting.DECISION_LABELS,
+        reason_required={action: vetting.reason_required(action) for action in forms},
+        events=audit.trail(db.session, "provider", provider.id),
+        audit_changes=audit_changes,
+        audit_action_label=audit_action_label,
+        today=today(),
+    ), status
+
+
+@bp.route("/official/providers/<int:provider_id>")
+@official_required
+def vetting_provider(provider_id: int):
+    """All a provider's details, documents, the decisions open now and its audit trail (200; 404)."""
+    return render_provider(vetting.get_provider(db.session, provider_id))
+
+
+@bp.route("/official/providers/<int:provider_id>/decision", methods=["POST"])
+@official_required
+def vetting_decision(provider_id: int):
+    """Apply a decision and redirect to the provider's page; refused decisions
+    re-render it with the message (422 missing or bad input, 409 a transition
+    the provider's status does not allow) and change nothing."""
+    provider = vetting.get_provider(db.session, provider_id, for_update=True)
+    form = DecisionForm()
+    try:
+        vetting.decide(
+            db.session, provider, form.action.data or "", official=current_user,
+            reason=form.reason.data or "",
+        )
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        if error.field == "reason":
+            apply_form_error(form, error)
+        else:
+            flash(str(error), "error")
+        return render_provider(provider, failed=form, status=error.status)
+    flash(
+        _("%(provider)s is now: %(status)s.", provider=provider.name, status=provider.status_label),
+        "success",
+    )
+    return redirect(url_for("providers.vetting_provider", provider_id=provider.id))

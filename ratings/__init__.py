@@ -1,0 +1,1 @@
+"""Ratings, complaints, scorecards, the evaluator, penalty reports and appeals (later issues)."""

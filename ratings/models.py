@@ -1,0 +1,164 @@
+"""Ratings of completed bookings, and residents' complaints.
+
+One rating per booking (unique in the database), scores 1–5 (CHECKs).  A hidden
+rating stays stored and audited; it only leaves the public average.  A
+complaint has a response deadline for the provider (48 hours) and ends upheld
+or dismissed by an official, with a reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.db import UTCDateTime, enum_column
+from app.extensions import db
+from app.models import User
+from app.notifications import register_labels
+from providers.bookings.models import Booking
+
+SCORE_CHECK = "BETWEEN 1 AND 5"
+
+
+class Rating(db.Model):
+    __tablename__ = "rating"
+    __table_args__ = (
+        sa.UniqueConstraint("booking_id"),  # a booking is rated once
+        sa.CheckConstraint(f"overall {SCORE_CHECK}", name="overall_range"),
+        sa.CheckConstraint(f"timeliness {SCORE_CHECK}", name="timeliness_range"),
+        sa.CheckConstraint(f"quality {SCORE_CHECK}", name="quality_range"),
+        sa.CheckConstraint(f"attitude {SCORE_CHECK}", name="attitude_range"),
+        sa.Index("ix_rating_provider_created", "provider_id", "created_at"),
+        sa.Index("ix_rating_listing", "listing_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(sa.ForeignKey("booking.id"))
+    resident_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("provider.id"))
+    listing_id: Mapped[int] = mapped_column(sa.ForeignKey("listing.id"))
+    overall: Mapped[int] = mapped_column(sa.SmallInteger)
+    timeliness: Mapped[int] = mapped_column(sa.SmallInteger)
+    quality: Mapped[int] = mapped_column(sa.SmallInteger)
+    attitude: Mapped[int] = mapped_column(sa.SmallInteger)
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    reply: Mapped[str | None] = mapped_column(sa.Text)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    hidden_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    booking: Mapped[Booking] = relationship()
+    resident: Mapped[User] = relationship(foreign_keys=[resident_id])
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+
+class ComplaintKind(StrEnum):
+    LATE = "late"
+    NO_SHOW = "no_show"
+    POOR_QUALITY = "poor_quality"
+    OVERCHARGE = "overcharge"
+    MISCONDUCT = "misconduct"
+    SAFETY = "safety"
+
+
+COMPLAINT_KIND_LABELS = {
+    ComplaintKind.LATE: _l("Late"),
+    ComplaintKind.NO_SHOW: _l("Did not come"),
+    ComplaintKind.POOR_QUALITY: _l("Poor quality"),
+    ComplaintKind.OVERCHARGE: _l("Overcharged"),
+    ComplaintKind.MISCONDUCT: _l("Misconduct"),
+    ComplaintKind.SAFETY: _l("Safety"),
+}
+
+
+class ComplaintStatus(StrEnum):
+    OPEN = "open"
+    RESPONDED = "responded"
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
+
+
+COMPLAINT_STATUS_LABELS = {
+    ComplaintStatus.OPEN: _l("Waiting for the provider's response"),
+    ComplaintStatus.RESPONDED: _l("Provider responded; waiting for a decision"),
+    ComplaintStatus.UPHELD: _l("Upheld"),
+    ComplaintStatus.DISMISSED: _l("Dismissed"),
+}
+
+COMPLAINT_TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
+    ComplaintStatus.OPEN: frozenset(
+        {ComplaintStatus.RESPONDED, ComplaintStatus.UPHELD, ComplaintStatus.DISMISSED}
+    ),
+    ComplaintStatus.RESPONDED: frozenset({ComplaintStatus.UPHELD, ComplaintStatus.DISMISSED}),
+    ComplaintStatus.UPHELD: frozenset(),
+    ComplaintStatus.DISMISSED: frozenset(),
+}
+
+
+class Complaint(db.Model):
+    __tablename__ = "complaint"
+    __table_args__ = (
+        sa.Index("ix_complaint_status_created", "status", "created_at"),
+        sa.Index("ix_complaint_provider_decided", "provider_id", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(sa.ForeignKey("booking.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("provider.id"))
+    kind: Mapped[ComplaintKind] = mapped_column(enum_column(ComplaintKind, "complaint_kind"))
+    description: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[ComplaintStatus] = mapped_column(
+        enum_column(ComplaintStatus, "complaint_status"), default=ComplaintStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    respond_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    response: Mapped[str | None] = mapped_column(sa.Text)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    booking: Mapped[Booking] = relationship()
+    photos: Mapped[list[ComplaintPhoto]] = relationship(back_populates="complaint")
+
+    @property
+    def kind_label(self) -> str:
+        return str(COMPLAINT_KIND_LABELS[self.kind])
+
+    @property
+    def status_label(self) -> str:
+        return str(COMPLAINT_STATUS_LABELS[self.status])
+
+
+class ComplaintPhoto(db.Model):
+    """A photo attached to a complaint (JPEG/PNG, sniffed, stored outside the web root)."""
+
+    __tablename__ = "complaint_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(sa.ForeignKey("complaint.id"), index=True)
+    original_name: Mapped[str] = mapped_column(sa.String(200))
+    stored_name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size_bytes: Mapped[int] = mapped_column()
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="photos")
+
+
+# Notifications store complaint codes; show them in the reader's language.
+register_labels("complaint_kind", {kind.value: label for kind, label in COMPLAINT_KIND_LABELS.items()})
+register_labels("outcome", {status.value: label for status, label in COMPLAINT_STATUS_LABELS.items()})

@@ -1,0 +1,42 @@
+"""The schema comes only from migrations, and they agree with the models."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from app.extensions import db
+
+
+def _include(obj, name, type_, reflected, compare_to):
+    only = getattr(obj, "info", {}).get("only_dialect")
+    return only is None or only == db.engine.dialect.name
+
+
+def test_models_and_migrations_agree(app, db_session):
+    connection = db_session.connection()
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": _include}
+    )
+    diff = compare_metadata(context, db.metadata)
+    assert diff == []
+
+
+def test_migration_seeds_the_default_categories(db_session):
+    from tests import factories
+
+    assert factories.category("home_medical").name_zh == "上门医疗"
+    assert factories.category("ev_charger").kind == "infrastructure"
+
+
+def test_rollback_isolation_part_one(db_session):
+    from tests import factories
+
+    factories.community(code="isolation-check")
+
+
+def test_rollback_isolation_part_two(db_session):
+    """The row the previous test committed is gone: each test is rolled back."""
+    import sqlalchemy as sa
+
+    from app.models import Community
+
+    assert db_session.scalar(sa.select(Community).where(Community.code == "isolation-check")) is None
