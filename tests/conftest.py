@@ -202,3 +202,10 @@ def csrf_token_from(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "no CSRF token in the page"
     return match.group(1) or match.group(2)
+
+
+@pytest.fixture
+def en(client):
+    """The client reads pages in English, so assertions read the source messages."""
+    client.set_cookie("linli_lang", "en")
+    return client

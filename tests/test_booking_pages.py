@@ -25,12 +25,6 @@ from tests import factories
 from tests.conftest import PASSWORD, csrf_token_from
 
 
-@pytest.fixture
-def en(client):
-    client.set_cookie("linli_lang", "en")
-    return client
-
-
 def utc(local_day: str, hour: int, minute: int = 0) -> datetime:
     """A local (Shanghai) wall-clock time as UTC."""
     y, m, d = map(int, local_day.split("-"))

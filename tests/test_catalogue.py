@@ -24,12 +24,6 @@ _marker = itertools.count(1)
 
 
 @pytest.fixture
-def en(client):
-    client.set_cookie("linli_lang", "en")
-    return client
-
-
-@pytest.fixture
 def word():
     """A word no other test's listing contains."""
     return f"标记{next(_marker)}x{id(object())}"

@@ -82,12 +82,6 @@ def zh(client):
     return client
 
 
-@pytest.fixture
-def en(client):
-    client.set_cookie("linli_lang", "en")
-    return client
-
-
 # --- (a) the catalogue is complete and keeps every placeholder ---------------
 
 

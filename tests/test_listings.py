@@ -19,13 +19,6 @@ from tests.conftest import csrf_token_from
 
 
 @pytest.fixture
-def en(client):
-    """Pages in English, so the assertions read the source messages."""
-    client.set_cookie("linli_lang", "en")
-    return client
-
-
-@pytest.fixture
 def shop(en, auth):
     """An active provider serving communities A and B, its logged-in staff member."""
     a = factories.community(name="城里社区")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -13,12 +12,6 @@ from app.notifications import Notification, notify
 from tests import factories
 from tests.conftest import PASSWORD, csrf_token_from
 from tests.test_booking_pages import counting_queries, html, setting, utc
-
-
-@pytest.fixture
-def en(client):
-    client.set_cookie("linli_lang", "en")
-    return client
 
 
 def nav_count(page: str) -> int:

@@ -29,7 +29,8 @@ def test_payment_at_booking_when_the_listing_says_so(db_session):
                              .where(Payment.booking_id == booking.id)) == 1
 
 
-def test_offline_pay_confirm_complete_posts_the_ledger(db_session, auth, client, clock):
+def test_offline_pay_confirm_complete_posts_the_ledger(db_session, auth, en, clock):
+    client = en
     booking, member = accepted_booking()
     auth.login(booking.resident)
     page = client.post(f"/bookings/{booking.id}/pay")
@@ -78,7 +79,8 @@ def test_someone_elses_booking_is_404(db_session, auth, client):
     assert payments.live_payment(db_session, booking.id).status == PaymentStatus.PENDING
 
 
-def test_nothing_to_pay_is_409(db_session, auth, client):
+def test_nothing_to_pay_is_409(db_session, auth, en):
+    client = en
     booking, member = accepted_booking()
     payments.confirm_offline_receipt(db_session, booking)
     db_session.commit()

@@ -20,12 +20,6 @@ PHONE = "13812345678"
 ADDRESS = "城里社区3号楼2单元101"
 
 
-@pytest.fixture
-def en(client):
-    client.set_cookie("linli_lang", "en")
-    return client
-
-
 # --- pure rules -------------------------------------------------------------------------
 
 

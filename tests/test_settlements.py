@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from app.clock import zone
 from app.errors import Invalid
@@ -211,7 +212,7 @@ def test_a_booking_is_settled_once_even_if_its_month_is_run_for_a_new_settlement
 ])
 def test_bad_periods_are_refused_with_a_specific_message(app, clock, shop, text, message):
     provider, _staff = shop
-    with pytest.raises(Invalid, match=message) as caught:
+    with force_locale("en"), pytest.raises(Invalid, match=message) as caught:
         settlements.settle(db.session, provider.id, text)
     assert caught.value.field == "period"
     assert count(Settlement) == 0
