@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PO := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint install translations db demo browser-deps extract-messages clean
+.PHONY: run test lint install translations db demo browser-deps extract-messages clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ test: install translations browser-deps lint
 	  echo "=== again on PostgreSQL ($$TEST_DATABASE_URL) ==="; \
 	  LINLI_TEST_ON_POSTGRES=1 $(PY) -m pytest; \
 	fi
+
+# The evaluator benchmark on PostgreSQL (BENCH_DATABASE_URL, default the local linli_h_d_bench;
+# BENCH_SCALE=0.01 for a quick run): load a city-sized data set with COPY, then time the
+# evaluator against the plain SQL aggregate and print the ratio and peak memory.
+bench: install
+	$(PY) -m bench.generate
+	$(PY) -m bench.evaluator
 
 extract-messages: install
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot . >/dev/null

@@ -56,9 +56,14 @@ def import_models() -> None:
     import app.notifications  # noqa: F401
     import billing.models  # noqa: F401
     import billing.payment_models  # noqa: F401
+    import billing.programmes.models  # noqa: F401
+    import billing.subsidies.models  # noqa: F401
     import providers.bookings.models  # noqa: F401
     import providers.models  # noqa: F401
     import ratings.models  # noqa: F401
+    import ratings.supervision.models  # noqa: F401
+    import ratings.supervision.sanction_models  # noqa: F401
+    import billing.supervision_receivers  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -67,8 +72,11 @@ def register_blueprints(app: Flask) -> None:
     from app.notifications_views import bp as notifications_bp
     from app.views import bp as main_bp
     from billing.settlement_views import register_settlements
+    from billing.subsidies.views import register_subsidies
     from providers.views import register_views as register_provider_views
     from ratings.scorecard_views import register_scorecard
+    from ratings.supervision.review_views import register_sanctions
+    from ratings.supervision.views import register_supervision
     from ratings.views import register_views as register_rating_views
 
     app.register_blueprint(main_bp)
@@ -77,7 +85,10 @@ def register_blueprints(app: Flask) -> None:
     register_provider_views(app)
     register_rating_views(app)
     register_scorecard(app)
+    register_supervision(app)
+    register_sanctions(app)
     register_settlements(app)
+    register_subsidies(app)
     register_api(app)
 
 

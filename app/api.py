@@ -260,12 +260,17 @@ class Me(MethodView):
 
 
 def api_blueprints() -> list[Blueprint]:
+    from billing.policy_views import api_blp as payment_policy_blp
+    from billing.subsidies.api import blueprints as subsidy_blueprints
+    from billing.programmes.api import blueprints as programme_blueprints
     from providers.api import blueprints as provider_blueprints
     from providers.bookings.api import bookings_blp
     from ratings.api import blueprints as rating_blueprints
     from ratings.scorecard_api import scorecard_blp
+    from ratings.supervision.api import supervision_blp
 
-    return [account_blp, *provider_blueprints(), bookings_blp, *rating_blueprints(), scorecard_blp]
+    return [account_blp, *provider_blueprints(), bookings_blp, *rating_blueprints(), scorecard_blp, *programme_blueprints(),
+            payment_policy_blp, supervision_blp, *subsidy_blueprints()]
 
 
 def register_api(app: Flask) -> None:

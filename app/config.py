@@ -131,6 +131,8 @@ def load_config(env: dict | None = None) -> dict:
             m.strip() for m in env.get("STRIPE_PAYMENT_METHODS", "card,alipay,wechat_pay").split(",") if m.strip()
         ),
         "LINLI_PLATFORM_FEE_PERCENT": _int(env, "LINLI_PLATFORM_FEE_PERCENT", 5),
+        # Purchase programmes: deduction from a below-standard provider's programme payments.
+        "LINLI_PROGRAMME_DEDUCTION_PERCENT": _int(env, "LINLI_PROGRAMME_DEDUCTION_PERCENT", 10),
         # OpenAPI (flask-smorest generates the document from the code).
         "API_TITLE": "Linli API",
         "API_VERSION": "v1",

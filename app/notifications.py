@@ -37,6 +37,10 @@ MESSAGES = {
     "complaint.filed": _l("A complaint (%(complaint_kind)s) was filed about booking #%(booking)s. Please respond within 48 hours."),
     "complaint.responded": _l("The provider responded to your complaint about booking #%(booking)s."),
     "complaint.decided": _l("The complaint about booking #%(booking)s was decided: %(outcome)s."),
+    "supervision.report": _l("Evaluation of %(as_of)s: %(threshold)s over the threshold. Proposed sanction: %(sanction)s. An official will review it; you will be able to appeal."),
+    "supervision.reports_ready": _l("Evaluation of %(as_of)s: %(reports)s penalty report(s) for %(providers)s provider(s) to review."),
+    "supervision.warning": _l("Early warning: %(count)s of your figures are close to a supervision threshold. See your scorecard before the next evaluation."),
+    "supervision.exclusion": _l("An official excluded booking #%(booking)s from your figures: %(reason)s"),
 }
 
 

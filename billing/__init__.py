@@ -10,6 +10,7 @@ def register_billing(app) -> None:
     from app.extensions import db
     from billing import receivers
     from billing.gateways import build_gateway
+    from billing.policy_views import register_policy
     from billing.refunds import submit_pending_refunds
     from billing.views import bp as billing_bp
     from billing.views import payment_for
@@ -17,9 +18,16 @@ def register_billing(app) -> None:
 
     app.extensions["linli.gateway"] = build_gateway(app.config)
     receivers.connect()
+    from billing import supervision_receivers
+
+    supervision_receivers.connect()
     app.register_blueprint(billing_bp)
     app.register_blueprint(webhooks_bp)
     app.jinja_env.globals["linli_payment_for"] = payment_for
+    from billing.programmes import register_programmes
+
+    register_programmes(app)
+    register_policy(app)
 
     @app.after_request
     def submit_refunds(response):

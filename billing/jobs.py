@@ -35,11 +35,27 @@ def send_payouts(session: Session) -> int:
     return paid
 
 
+REFUND_BATCH = 50  # refunds submitted per run at most; the rest wait for the next run
+
+
+def submit_refunds(session: Session) -> int:
+    """Submit gateway refunds still pending and unsent: those created outside a request (a
+    scheduler job expiring a paid request) and those whose submission failed (gateway down).
+
+    Oldest first, at most REFUND_BATCH, each committed on its own with its key ``refund:<id>``
+    (see :func:`billing.refunds.submit_pending_refunds`); safe to run twice or concurrently.
+    """
+    from billing.refunds import submit_pending_refunds
+
+    return submit_pending_refunds(session, limit=REFUND_BATCH)
+
+
 # (job, APScheduler trigger arguments): 02:00 local on the 1st, payouts 30 minutes later
-# and hourly after that (retries of failed transfers).
+# and hourly after that (retries of failed transfers); pending refunds every 5 minutes.
 JOBS = [
     (settle_previous_month, {"trigger": "cron", "day": 1, "hour": 2, "minute": 0}),
     (send_payouts, {"trigger": "cron", "minute": 30}),
+    (submit_refunds, {"trigger": "interval", "minutes": 5}),
 ]
 
 

@@ -38,6 +38,17 @@ STANDARD_ACCOUNTS = {
     "penalty_income": ("Penalty income", AccountKind.INCOME, False),
     "subsidy_fund": ("Build-then-subsidise fund", AccountKind.EQUITY, True),
     "subsidies_paid": ("Subsidies paid", AccountKind.EXPENSE, False),
+    # Purchase-of-services appropriations not yet drawn (billing/programmes): each
+    # programme's budget is committed from it, and each settlement draws its payment.
+    "programme_fund": ("Purchase-of-services fund", AccountKind.EQUITY, True),
+}
+
+
+# Purchase programmes (billing/programmes): budget available → reserved → consumed.
+PROGRAMME_ACCOUNTS = {
+    "programme_budget": ("Budget available, programme", AccountKind.EQUITY),
+    "programme_reserved": ("Budget reserved for accepted visits, programme", AccountKind.LIABILITY),
+    "programme_consumed": ("Budget consumed, awaiting settlement, programme", AccountKind.LIABILITY),
 }
 
 
@@ -56,6 +67,10 @@ def _definition(code: str) -> tuple[str, AccountKind, bool, int | None]:
     prefix, _, suffix = code.partition(":")
     if prefix == "gateway_clearing" and suffix:
         return f"Money held by the {suffix} gateway", AccountKind.ASSET, False, None
+    if prefix in PROGRAMME_ACCOUNTS and suffix.isdigit():
+        # A programme's budget, its reservations and its consumption never go below zero.
+        name, kind = PROGRAMME_ACCOUNTS[prefix]
+        return f"{name} {suffix}", kind, False, None
     if prefix == "provider_payable" and suffix.isdigit():
         # A provider may owe the platform (a fine larger than its earnings): may go negative.
         return f"Payable to provider {suffix}", AccountKind.LIABILITY, True, int(suffix)

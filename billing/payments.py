@@ -50,6 +50,10 @@ def payment_due(session: Session, booking: Booking, new: BookingStatus) -> bool:
     """Is a payment due now that the booking became ``new``?"""
     if booking.price_fen <= 0:
         return False
+    from billing.programmes.entitlements import is_programme_funded
+
+    if is_programme_funded(session, booking.id):
+        return False  # a purchase programme pays it (billing/programmes)
     pay_at = policy_for(session, booking.listing_id).pay_at
     return (new == BookingStatus.REQUESTED and pay_at == PayAt.BOOKING) or (
         new == BookingStatus.ACCEPTED and pay_at == PayAt.ACCEPTANCE)
@@ -113,7 +117,11 @@ def post_earning(session: Session, booking: Booking, payment: Payment) -> None:
 
 def confirm_offline_receipt(session: Session, booking: Booking) -> Payment:
     """The provider says it received the resident's money (offline gateway only)."""
+    from billing.programmes.entitlements import is_programme_funded
+
     payment = live_payment(session, booking.id)
+    if payment is None and is_programme_funded(session, booking.id):
+        raise NotFound(_l("This booking is paid by a purchase programme; there is nothing to confirm."))
     if payment is None and booking.price_fen > 0 and booking.status in (
             BookingStatus.ACCEPTED, BookingStatus.IN_SERVICE, BookingStatus.COMPLETED):
         payment = create_payment(session, booking)

@@ -19,6 +19,10 @@ CLOSED_UNSERVED = frozenset({S.DECLINED, S.EXPIRED, S.CANCELLED_BY_RESIDENT, S.C
 
 
 def on_booking_changed(session: Session, *, booking, old, new, actor) -> None:
+    from billing.programmes.entitlements import on_booking_changed as entitlement_changed
+
+    if entitlement_changed(session, booking=booking, old=old, new=new, actor=actor):
+        return  # paid by a purchase programme: no payment, no refund
     if new in (S.REQUESTED, S.ACCEPTED):
         if payment_due(session, booking, new):
             create_payment(session, booking)

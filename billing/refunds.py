@@ -134,20 +134,36 @@ def submit_refund(session: Session, refund: Refund) -> None:
     session.flush()
 
 
-def submit_pending_refunds(session: Session, ids: list[int] | None = None) -> int:
-    """Submit pending gateway refunds (those named, or all); commit each; return how many were sent."""
-    stmt = sa.select(Refund).where(Refund.status == RefundStatus.PENDING, Refund.gateway_ref.is_(None))
+def submit_pending_refunds(session: Session, ids: list[int] | None = None, *, limit: int | None = None) -> int:
+    """Submit pending gateway refunds (those named, or all, oldest first, at most ``limit``).
+
+    Each refund is read again under a row lock (on PostgreSQL one that another run holds is
+    skipped) and sent only while still pending and unsent, then committed on its own: one run
+    submits a refund at most once, and a concurrent run finds it sent.  Where rows cannot be
+    locked (SQLite) a second sender repeats the call with the same ``refund:<id>`` key, which
+    Stripe answers with the same refund.  A gateway error leaves the refund pending (logged)
+    for the next run.  Returns how many were sent.
+    """
+    unsent = (Refund.status == RefundStatus.PENDING, Refund.gateway_ref.is_(None))
+    stmt = sa.select(Refund.id).where(*unsent).order_by(Refund.id)
     if ids is not None:
         if not ids:
             return 0
         stmt = stmt.where(Refund.id.in_(ids))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     sent = 0
-    for refund in session.scalars(stmt).all():
+    for refund_id in list(session.scalars(stmt)):
+        refund = session.scalar(sa.select(Refund).where(Refund.id == refund_id, *unsent)
+                                .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+        if refund is None:
+            continue  # sent meanwhile, or being sent by another run
         try:
             submit_refund(session, refund)
             session.commit()
             sent += 1
         except GatewayError as error:
             session.rollback()
-            current_app.logger.warning("refund %s not submitted: %s", refund.id, error)
+            current_app.logger.warning("refund %s not submitted (%s), left pending: %s", refund_id,
+                                       "will retry" if error.retryable else "refused", error)
     return sent

@@ -41,7 +41,8 @@ def register_settlements(app: Flask) -> None:
 def source_label(source: str) -> str:
     return {"gateway": _("Paid online"), "offline": _("Paid on site"), "direct": _("Paid outside Linli"),
             "late_fee": _("Late-cancellation fee, paid online"),
-            "late_fee_offline": _("Late-cancellation fee, paid on site")}.get(source, source)
+            "late_fee_offline": _("Late-cancellation fee, paid on site"),
+            "programme": _("Purchase programme (contract price, no fee)")}.get(source, source)
 
 
 @dataclass

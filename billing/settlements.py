@@ -22,6 +22,10 @@ The rule, per booking of the period (``SettlementLine.source``):
     credited it to the payable: a ``late_cancel_fee`` transaction dated in the
     month).  The kept fee is a line like a booking's (the platform fee applies);
     when it was paid on site it is netted like ``offline``.
+``programme``
+    a visit paid by a purchase programme (billing/programmes/settlement.py):
+    the award's contract price less any performance deduction, no platform
+    fee; posted at settlement from ``programme_consumed:<id>`` to the payable.
 ``direct``
     no succeeded payment (demo history, an offline payment never confirmed):
     the provider was paid outside Linli.  Nothing was earned into the ledger and
@@ -58,6 +62,7 @@ from app.money import round_fen
 from billing import ledger
 from billing.models import Account, LedgerEntry, LedgerTransaction
 from billing.payment_models import Payment, PaymentStatus, Payout, Settlement, SettlementLine
+from billing.programmes import settlement as programme_settlement
 from providers.bookings.models import Booking, BookingStatus
 
 OFFLINE = "offline"
@@ -124,9 +129,12 @@ def parse_period(text: str | None, *, must_be_over: bool = True) -> Period:
 def _fee_percent_for(booking: Booking) -> Decimal:
     """The platform fee percentage for one booking.
 
-    The hook for programme-funded work (0 %): bookings carry no purchase
-    programme yet; when they do, return ``Decimal(0)`` for them here.
+    Programme-funded work (billing/programmes) pays no platform fee: 0 %.
     """
+    from billing.programmes.settlement import is_programme_booking
+
+    if is_programme_booking(booking):
+        return Decimal(0)
     config = current_app.config
     percent = config.get("LINLI_PLATFORM_FEE_PERCENT", config.get("PLATFORM_FEE_PERCENT", 5))
     return Decimal(str(percent))
@@ -222,8 +230,16 @@ def settle(session: Session, provider_id: int, period: Period | str) -> Settleme
 
     bookings = _unsettled_bookings(session, provider_id, period)
     payments = _payments_of(session, [b.id for b in bookings])
+    funded = programme_settlement.funded_uses(session, [b.id for b in bookings])
     offline_netted = direct = 0
     for booking in bookings:
+        use = funded.get(booking.id)
+        if use is not None:  # paid by a purchase programme: contract price, no fee
+            paid = programme_settlement.price_use(session, use, provider_id)
+            session.add(SettlementLine(settlement_id=settlement.id, booking_id=booking.id,
+                                       amount_fen=paid, fee_fen=0, source="programme"))
+            settlement.gross_fen += paid
+            continue
         payment = payments.get(booking.id)
         fee = fee_for(booking)
         if payment is None:
@@ -258,6 +274,10 @@ def settle(session: Session, provider_id: int, period: Period | str) -> Settleme
     session.flush()
 
     payable = ledger.provider_payable_code(provider_id)
+    if funded:
+        from billing.payouts import gateway_name
+
+        programme_settlement.post_payments(session, settlement, list(funded.values()), gateway_name())
     if settlement.fee_fen:
         ledger.post(session, kind="platform_fee", cause_type="settlement", cause_id=settlement.id,
                     lines=[(payable, settlement.fee_fen), ("platform_fees", -settlement.fee_fen)],

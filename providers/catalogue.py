@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from app.clock import now
 from app.errors import NotFound
 from app.models import Community
 from providers.models import (
@@ -83,11 +84,13 @@ def escape_like(term: str) -> str:
 
 
 def visible_listings():
-    """Listings a resident may see: published, of an active provider."""
+    """Listings a resident may see: published, of an active provider not under a
+    supervision suspension (providers/sanctions.py; it lifts itself at its end)."""
     return (
         sa.select(Listing)
         .join(Provider, Provider.id == Listing.provider_id)
-        .where(Listing.status == ListingStatus.PUBLISHED, Provider.status == ProviderStatus.ACTIVE)
+        .where(Listing.status == ListingStatus.PUBLISHED, Provider.status == ProviderStatus.ACTIVE,
+               sa.or_(Provider.suspended_until.is_(None), Provider.suspended_until <= now()))
     )
 
 

@@ -113,6 +113,12 @@ class Provider(db.Model):
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    # Supervision sanctions (providers/sanctions.py): a suspension lifts itself when
+    # the clock passes ``suspended_until``; a removal bars the credit code until
+    # ``reregistration_barred_until``.
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reregistration_barred_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     categories: Mapped[list[ServiceCategory]] = relationship(
         secondary=provider_category, order_by=ServiceCategory.sort_order

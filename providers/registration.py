@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.auth.services import check_phone, create_user
-from app.clock import now, today
+from app.clock import local, now, today
 from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, LinliError, NotFound
 from app.models import Community, Role, User
 from providers import creditcode
@@ -125,6 +125,17 @@ def _check_code_free(session: Session, code: str, provider_id: int | None = None
     if other is None or other.id == provider_id:
         return
     if other.status == ProviderStatus.REMOVED:
+        barred = other.reregistration_barred_until
+        if barred is not None and now() < barred:
+            raise Conflict(
+                _l(
+                    "An organisation with this credit code was removed from Linli on %(removed)s and may not "
+                    "register again before %(until)s. Contact the district office.",
+                    removed=local(other.removed_at or barred).strftime("%Y-%m-%d"),
+                    until=local(barred).strftime("%Y-%m-%d"),
+                ),
+                field="credit_code",
+            )
         raise Conflict(
             _l(
                 "An organisation with this credit code was removed from Linli and may not "

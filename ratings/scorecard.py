@@ -17,15 +17,16 @@ use.  Nothing here loops over bookings in Python.
 
 Lateness, deadlines and outcomes are facts stored on the booking when they
 happen (``providers/bookings/models.py``); these definitions only read them.
-Exclusions decided by officials (issue 6) belong in :func:`_counted_booking`,
-the one place every booking figure passes through.
+Exclusions decided by officials (:mod:`ratings.supervision`) apply in
+:func:`_counted_booking`, the one place every booking figure passes through;
+the excluded bookings are a figure of their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app
@@ -37,6 +38,7 @@ from providers.bookings.models import Booking, BookingStatus
 from providers.catalogue import RATING_PRIOR_MEAN, RATING_PRIOR_WEIGHT, bayesian_mean, bayesian_mean_sql
 from providers.models import Provider
 from ratings.models import Complaint, ComplaintStatus, Rating
+from ratings.supervision.models import BookingExclusion
 
 S = BookingStatus
 DEFAULT_WINDOW_DAYS = 90
@@ -50,10 +52,16 @@ DUE_AT_START = (S.COMPLETED, S.NO_SHOW_PROVIDER, S.NO_SHOW_RESIDENT, S.CANCELLED
 
 @dataclass(frozen=True)
 class Window:
-    """The half-open window ``(start, end]`` of aware datetimes."""
+    """The half-open window ``(start, end]`` of aware datetimes.
+
+    With ``whole_days`` it is ``[start, end)`` instead: whole local days from
+    midnight to midnight (the evaluator's windows, :meth:`local_days`), so a
+    fact at 00:00 on the as-of day belongs to the next evaluation.
+    """
 
     start: datetime
     end: datetime
+    whole_days: bool = False
 
     def __post_init__(self):
         if self.start.tzinfo is None or self.end.tzinfo is None:
@@ -65,12 +73,24 @@ class Window:
     def ending(cls, end: datetime, days: int) -> Window:
         return cls(end - timedelta(days=days), end)
 
+    @classmethod
+    def local_days(cls, end: datetime, days: int, zone) -> Window:
+        """The ``days`` whole local days (in ``zone``) before ``end``'s local midnight:
+        ``[midnight - days, midnight)``, each bound a local midnight."""
+        last = end.astimezone(zone).date()
+        midnight = datetime.combine(last, time(0), tzinfo=zone)
+        start = datetime.combine(last - timedelta(days=days), time(0), tzinfo=zone)
+        return cls(start.astimezone(timezone.utc), midnight.astimezone(timezone.utc), whole_days=True)
+
     @property
     def days(self) -> float:
         return (self.end - self.start) / timedelta(days=1)
 
     def holds(self, column) -> sa.ColumnElement[bool]:
-        """``start < column <= end`` (a NULL column is outside)."""
+        """``start < column <= end`` (``start <= column < end`` for whole days;
+        a NULL column is outside)."""
+        if self.whole_days:
+            return sa.and_(column >= self.start, column < self.end)
         return sa.and_(column > self.start, column <= self.end)
 
 
@@ -108,8 +128,17 @@ RATINGS = Subject("rating", Rating)
 
 
 def _counted_booking() -> sa.ColumnElement[bool]:
-    """Bookings that count against their provider (all, until exclusions exist)."""
-    return sa.true()
+    """Bookings that count against their provider: all but those an official excluded
+    (lateness or cancellation outside the provider's control, :mod:`ratings.supervision`).
+
+    ``NOT IN`` (not a correlated ``NOT EXISTS``): the database reads the few
+    exclusions once (a hashed subplan) instead of probing them per booking and figure.
+    """
+    return Booking.id.not_in(sa.select(BookingExclusion.booking_id))
+
+
+def _excluded_booking() -> sa.ColumnElement[bool]:
+    return Booking.id.in_(sa.select(BookingExclusion.booking_id))
 
 
 @dataclass(frozen=True)
@@ -122,10 +151,11 @@ class CountMetric:
     subject: Subject
     rule: Callable[[Window], sa.ColumnElement[bool]]
     kind: str = field(default="count", init=False)
+    counted: bool = True  # False: the figure of excluded bookings itself
 
     def where(self, window: Window) -> sa.ColumnElement[bool]:
         condition = self.rule(window)
-        if self.subject is BOOKINGS:
+        if self.subject is BOOKINGS and self.counted:
             condition = sa.and_(condition, _counted_booking())
         return condition
 
@@ -292,6 +322,13 @@ EXPIRED_REQUESTS = CountMetric(
     _l("Requests nobody answered before the respond-by time, with that time in the window."),
     BOOKINGS, lambda w: sa.and_(Booking.status == S.EXPIRED, w.holds(Booking.respond_by)),
 )
+EXCLUDED_BOOKINGS = CountMetric(
+    "excluded_bookings", _l("Excluded by an official"),
+    _l("Bookings whose lateness or cancellation an official found outside the provider's control "
+       "(the resident's fault, force majeure), with the start in the window. They count in no other "
+       "figure."),
+    BOOKINGS, lambda w: sa.and_(_excluded_booking(), w.holds(Booking.starts_at)), counted=False,
+)
 UPHELD_COMPLAINTS = CountMetric(
     "upheld_complaints", _l("Upheld complaints"),
     _l("Complaints an official upheld, with the decision in the window."),
@@ -326,7 +363,8 @@ RATING_RAW_MEAN = MeanMetric(
 )
 
 BOOKING_COUNTS = (FINISHED, DUE, LATE_RESPONSES, LATE_STARTS, LATE_FINISHES, LATE_BOOKINGS,
-                  PROVIDER_CANCELLATIONS, PROVIDER_NO_SHOWS, CANCELLATIONS_AND_NO_SHOWS, EXPIRED_REQUESTS)
+                  PROVIDER_CANCELLATIONS, PROVIDER_NO_SHOWS, CANCELLATIONS_AND_NO_SHOWS, EXPIRED_REQUESTS,
+                  EXCLUDED_BOOKINGS)
 COUNTS = (*BOOKING_COUNTS, UPHELD_COMPLAINTS, RATING_COUNT)
 RATES = (LATE_RATE, CANCELLATION_RATE)
 MEANS = (RATING_MEAN, RATING_RAW_MEAN)
@@ -337,7 +375,7 @@ METRICS = {
     for metric in (
         FINISHED, DUE, LATE_RESPONSES, LATE_STARTS, LATE_FINISHES, LATE_BOOKINGS, LATE_RATE,
         PROVIDER_CANCELLATIONS, PROVIDER_NO_SHOWS, CANCELLATIONS_AND_NO_SHOWS, CANCELLATION_RATE,
-        EXPIRED_REQUESTS, UPHELD_COMPLAINTS, RATING_COUNT, RATING_MEAN, RATING_RAW_MEAN,
+        EXPIRED_REQUESTS, EXCLUDED_BOOKINGS, UPHELD_COMPLAINTS, RATING_COUNT, RATING_MEAN, RATING_RAW_MEAN,
     )
 }
 Metric = CountMetric | RateMetric | MeanMetric

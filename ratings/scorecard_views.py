@@ -29,6 +29,8 @@ from providers.bookings.models import Booking
 from providers.models import Provider
 from ratings import scorecard as sc
 from ratings.models import Complaint, Rating
+from ratings.supervision.exclusions import exclusion_map
+from ratings.supervision.views import scorecard_section
 
 bp = Blueprint("scorecard", __name__, template_folder="templates")
 
@@ -135,6 +137,7 @@ def render_scorecard(provider: Provider, *, endpoint: str, url_args: dict):
     window = sc.current_window(days)
     card = sc.scorecard(db.session, provider.id, window)
     rows = evidence(metric, window, provider.id) if metric is not None else []
+    excluded = exclusion_map(db.session, [row.id for row in rows]) if metric is not None and metric.subject is sc.BOOKINGS else {}
     return render_template(
         "scorecard/scorecard.html",
         provider=provider,
@@ -153,6 +156,8 @@ def render_scorecard(provider: Provider, *, endpoint: str, url_args: dict):
         lateness=lateness,
         subject_nouns=SUBJECT_NOUNS,
         official_view=current_user.is_official,
+        excluded=excluded,
+        supervision=scorecard_section(provider.id),
     ), 400 if problems else 200
 
 

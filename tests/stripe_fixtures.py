@@ -7,6 +7,9 @@ Use them from a test module with ``from tests.stripe_fixtures import stripe_stub
 - ``stripe_stub`` (function): the same server, its records cleared before each test.
 - ``localstripe`` (session): ``localstripe --port <free port> --from-scratch`` as a subprocess;
   yields its base URL ("http://127.0.0.1:<port>").
+- ``configure_localstripe_webhook(base, url, secret)``: localstripe POSTs its signed events to ``url``.
+- ``localstripe_app(tmp_path_factory, base, suffix)``: a Linli app on a scratch database (real
+  commits, for threads and live servers) with the Stripe gateway pointed at localstripe.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -87,3 +91,35 @@ def localstripe(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def configure_localstripe_webhook(base: str, url: str, secret: str, hook_id: str = "linli") -> None:
+    """Make localstripe POST its signed events to ``url`` (``POST /_config/webhooks/<id>``);
+    registering the same id again replaces the endpoint (localstripe cannot delete one)."""
+    data = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+    urllib.request.urlopen(f"{base}/_config/webhooks/{hook_id}", data=data, timeout=5).close()
+
+
+def localstripe_app(tmp_path_factory, base: str, suffix: str, **config):
+    """A Linli app on a scratch database (really committed: threads and a live server see the
+    data), migrated, with the Stripe gateway pointed at localstripe ``base``."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.clock import FrozenClock
+    from tests.billing_helpers import WEBHOOK_SECRET
+    from tests.conftest import START, scratch_database
+
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": scratch_database(tmp_path_factory, suffix),
+        "UPLOAD_DIR": str(tmp_path_factory.mktemp(f"{suffix}-uploads")),
+        "SECRET_KEY": f"{suffix}-test-secret-key-long-enough-12345",
+        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "ARGON2_PARALLELISM": 1,
+        "CLOCK": FrozenClock(START),
+        "LINLI_PAYMENT_GATEWAY": "stripe", "STRIPE_SECRET_KEY": "sk_test_linli",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": base,
+        **config,
+    })
+    with app.app_context():
+        upgrade()
+    return app

@@ -17,6 +17,8 @@ PUBLIC_PATHS = {
     "/api/v1/listings/{listing_id}/ratings",
     "/api/v1/listings/{listing_id}/slots",
     "/api/v1/providers/{provider_id}",
+    "/api/v1/programmes",
+    "/api/v1/programmes/{programme_id}",
 }
 
 

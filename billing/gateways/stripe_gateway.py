@@ -58,7 +58,10 @@ class StripeGateway:
         return refund.id
 
     def refund_status(self, refund_id: str) -> str:
-        return self.client.v1.refunds.retrieve(refund_id).status
+        try:
+            return self.client.v1.refunds.retrieve(refund_id).status
+        except stripe.StripeError as error:
+            raise GatewayError(f"Stripe: {error.user_message or error}") from error
 
     def transfer(self, *, amount_fen: int, currency: str, destination: str, idempotency_key: str,
                  description: str) -> str:

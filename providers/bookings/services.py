@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import local, now
-from app.errors import Forbidden, IllegalTransition, Invalid, NotFound
+from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
 from app.models import User
 from app.notifications import notify
 from providers.bookings.models import (
@@ -31,7 +31,7 @@ from providers.bookings.models import (
 )
 from providers.bookings.slots import MIN_LEAD, release_place, take_place, window_for
 from providers.catalogue import public_listing
-from providers.models import ProviderStaff
+from providers.models import Listing, Provider, ProviderStaff
 
 S = BookingStatus
 
@@ -120,6 +120,7 @@ def request_booking(
     """A resident asks for a slot of a published listing in their community."""
     if not resident.is_resident:
         raise Forbidden(_l("Only residents can book services."))
+    _refuse_if_suspended(session, listing_id)
     listing = public_listing(session, listing_id)
     if resident.community_id not in {c.id for c in listing.communities}:
         raise Invalid(_l("This service is not offered in your community."), field="starts_at")
@@ -167,6 +168,16 @@ def request_booking(
     notify(session, staff_ids(session, booking.provider_id), "booking.requested",
            link=f"/provider/bookings/{booking.id}", **_params(booking))
     return booking
+
+
+def _refuse_if_suspended(session: Session, listing_id: int) -> None:
+    """A provider under a supervision suspension takes no new bookings until it ends."""
+    until = session.scalar(sa.select(Provider.suspended_until).join(Listing, Listing.provider_id == Provider.id)
+                           .where(Listing.id == listing_id))
+    if until is not None and now() < until:
+        raise Conflict(_l("This provider is suspended until %(until)s and takes no new bookings. "
+                          "Choose another provider.", until=local(until).strftime("%Y-%m-%d %H:%M")),
+                       field="starts_at")
 
 
 def cancel_by_resident(session: Session, booking: Booking, resident: User, reason: str = "") -> None:

@@ -1,0 +1,333 @@
+"""Booking with an entitlement, and what each booking change does to it.
+
+:func:`book_with_entitlement` finds the resident's enrolment and the award
+covering the listing, then calls providers' ``request_booking`` with the
+programme named in ``session.info``; billing's receiver
+(:func:`on_booking_changed`, called first by ``billing.receivers``) creates
+the :class:`EntitlementUse` in the same transaction, so no payment is ever
+created for it.  Then, per booking change:
+
+============  =====================================================================
+requested     one visit of the month's allowance and one unit of the award's quota
+              are taken (conditional UPDATEs under CHECK constraints: never exceeded)
+accepted      the contract price is RESERVED: Dr ``programme_budget:<id>`` /
+              Cr ``programme_reserved:<id>`` (the ledger's CHECK refuses an overdraft)
+completed     CONSUMED: Dr ``programme_reserved`` / Cr ``programme_consumed``
+closed        RELEASED (declined, expired, cancelled, no-show): allowance and quota
+unserved      given back; a reservation goes back to the budget
+============  =====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.clock import local, now, today
+from app.errors import Conflict, Forbidden, IllegalTransition, Invalid
+from app.models import User
+from billing import ledger
+from billing.ledger import InsufficientFunds
+from billing.programmes.models import (
+    USE_TRANSITIONS,
+    AllowanceMonth,
+    Enrolment,
+    EnrolmentStatus,
+    EntitlementUse,
+    ProgrammeAward,
+    ProgrammeStatus,
+    PurchaseProgramme,
+    UseStatus,
+    programme_category,
+    programme_listing,
+)
+from billing.programmes.programmes import budget_code, consumed_code, reserved_code
+from providers.bookings.models import Booking, BookingStatus
+from providers.bookings.services import request_booking
+from providers.catalogue import public_listing
+from providers.models import Listing
+
+S = BookingStatus
+U = UseStatus
+PENDING = "linli.entitlement_booking"
+CLOSED_UNSERVED = frozenset({S.DECLINED, S.EXPIRED, S.CANCELLED_BY_RESIDENT, S.CANCELLED_BY_PROVIDER,
+                             S.NO_SHOW_PROVIDER, S.NO_SHOW_RESIDENT})
+
+
+def month_of(starts_at: datetime) -> str:
+    """The allowance month of a visit: its local (Asia/Shanghai) month, ``YYYY-MM``."""
+    return local(starts_at).strftime("%Y-%m")
+
+
+def covers(programme: PurchaseProgramme, listing: Listing) -> bool:
+    return listing.id in {x.id for x in programme.listings} or listing.category_id in {
+        c.id for c in programme.categories}
+
+
+def award_for(programme: PurchaseProgramme, provider_id: int) -> ProgrammeAward | None:
+    return next((a for a in programme.awards if a.provider_id == provider_id), None)
+
+
+def active_enrolments(session: Session, resident: User) -> list[Enrolment]:
+    return list(session.scalars(
+        sa.select(Enrolment).join(PurchaseProgramme, PurchaseProgramme.id == Enrolment.programme_id)
+        .where(Enrolment.resident_id == resident.id, Enrolment.status == EnrolmentStatus.ENROLLED,
+               PurchaseProgramme.status == ProgrammeStatus.OPEN)
+        .order_by(Enrolment.id)
+    ))
+
+
+def used_in_month(session: Session, enrolment_id: int, month: str) -> int:
+    return session.scalar(sa.select(AllowanceMonth.used).where(AllowanceMonth.enrolment_id == enrolment_id,
+                                                               AllowanceMonth.month == month)) or 0
+
+
+def covered_listings(session: Session, enrolment: Enrolment) -> list[Listing]:
+    """Published listings the programme covers, of awarded providers, offered in the resident's community."""
+    programme = enrolment.programme
+    provider_ids = [a.provider_id for a in programme.awards]
+    in_scope = sa.or_(
+        Listing.id.in_(sa.select(programme_listing.c.listing_id).where(programme_listing.c.programme_id == programme.id)),
+        Listing.category_id.in_(sa.select(programme_category.c.category_id)
+                                .where(programme_category.c.programme_id == programme.id)),
+    )
+    candidates = session.scalars(sa.select(Listing).where(Listing.provider_id.in_(provider_ids or [-1]), in_scope)
+                                 .order_by(Listing.id))
+    result = []
+    for listing in candidates:
+        try:
+            public_listing(session, listing.id)
+        except Exception:  # noqa: BLE001 — unpublished or provider inactive: not offered
+            continue
+        if enrolment.resident.community_id in {c.id for c in listing.communities}:
+            result.append(listing)
+    return result
+
+
+@dataclass
+class Entitlement:
+    enrolment: Enrolment
+    award: ProgrammeAward
+
+
+def find_entitlement(session: Session, resident: User, listing: Listing, starts_at: datetime | None) -> Entitlement:
+    """The enrolment and award that pay for this listing, or a specific refusal."""
+    if not resident.is_resident:
+        raise Forbidden(_l("Only residents book with an entitlement."))
+    enrolments = active_enrolments(session, resident)
+    if not enrolments:
+        raise Invalid(_l("You are not enrolled in an open purchase programme."))
+    for enrolment in enrolments:
+        programme = enrolment.programme
+        award = award_for(programme, listing.provider_id)
+        if award is None or not covers(programme, listing):
+            continue
+        if starts_at is not None:
+            day = local(starts_at).date()
+            if not programme.start_date <= day <= programme.end_date:
+                raise Invalid(_l("Your entitlement covers visits from %(start)s to %(end)s.",
+                                 start=programme.start_date.isoformat(), end=programme.end_date.isoformat()),
+                              field="starts_at")
+        return Entitlement(enrolment, award)
+    raise Invalid(_l("Your entitlement does not cover this service."))
+
+
+def _allowance_exhausted(programme: PurchaseProgramme, month: str) -> Conflict:
+    return Conflict(_l("Your allowance for %(month)s is used up: all %(n)d visits are booked or done. "
+                       "Nothing was booked.", month=month, n=programme.allowance_per_month), field="starts_at")
+
+
+def _budget_exhausted() -> Conflict:
+    return Conflict(_l("The programme's budget is used up: it cannot pay for another visit. Nothing was booked."))
+
+
+def check_room(session: Session, entitlement: Entitlement, month: str) -> None:
+    """Say early (and specifically) when the allowance, quota or budget has no room left."""
+    programme, award = entitlement.enrolment.programme, entitlement.award
+    if used_in_month(session, entitlement.enrolment.id, month) >= programme.allowance_per_month:
+        raise _allowance_exhausted(programme, month)
+    if award.quota_used >= award.quota:
+        raise Conflict(_l("%(name)s has served its whole quota for this programme. Nothing was booked.",
+                          name=award.provider.name))
+    if ledger.balance(session, budget_code(programme.id)) * -1 < award.contract_price_fen:
+        raise _budget_exhausted()
+
+
+def book_with_entitlement(session: Session, resident: User, *, listing_id: int, starts_at: datetime,
+                          address: str, note: str = "") -> Booking:
+    """Request a booking paid by the resident's programme (no payment).  Raises Invalid /
+    Conflict with a specific message (allowance used up, budget used up, not covered)."""
+    listing = public_listing(session, listing_id)
+    entitlement = find_entitlement(session, resident, listing, starts_at)
+    check_room(session, entitlement, month_of(starts_at))
+    session.info[PENDING] = (entitlement.enrolment.id, entitlement.award.id)
+    try:
+        booking = request_booking(session, resident, listing_id=listing_id, starts_at=starts_at,
+                                  address=address, note=note)
+    finally:
+        session.info.pop(PENDING, None)
+    return booking
+
+
+def use_of(session: Session, booking_id: int) -> EntitlementUse | None:
+    return session.scalar(sa.select(EntitlementUse).where(EntitlementUse.booking_id == booking_id))
+
+
+def is_programme_funded(session: Session, booking_id: int) -> bool:
+    if session.info.get(PENDING) is not None:
+        return True
+    return session.scalar(sa.select(sa.exists().where(EntitlementUse.booking_id == booking_id))) or False
+
+
+def _take_allowance(session: Session, enrolment: Enrolment, month: str) -> None:
+    programme = enrolment.programme
+    exists = session.scalar(sa.select(sa.exists().where(AllowanceMonth.enrolment_id == enrolment.id,
+                                                        AllowanceMonth.month == month)))
+    if not exists:
+        try:
+            with session.begin_nested():
+                session.add(AllowanceMonth(enrolment_id=enrolment.id, month=month,
+                                           allowance=programme.allowance_per_month, used=0))
+        except IntegrityError:  # created concurrently: use that row
+            pass
+    taken = session.execute(
+        sa.update(AllowanceMonth)
+        .where(AllowanceMonth.enrolment_id == enrolment.id, AllowanceMonth.month == month,
+               AllowanceMonth.used < AllowanceMonth.allowance)
+        .values(used=AllowanceMonth.used + 1).execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise _allowance_exhausted(programme, month)
+
+
+def _take_quota(session: Session, award: ProgrammeAward) -> None:
+    taken = session.execute(
+        sa.update(ProgrammeAward).where(ProgrammeAward.id == award.id, ProgrammeAward.quota_used < ProgrammeAward.quota)
+        .values(quota_used=ProgrammeAward.quota_used + 1).execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise Conflict(_l("%(name)s has served its whole quota for this programme. Nothing was booked.",
+                          name=award.provider.name))
+    session.expire(award, ["quota_used"])
+
+
+def _give_back(session: Session, use: EntitlementUse) -> None:
+    session.execute(sa.update(AllowanceMonth)
+                    .where(AllowanceMonth.enrolment_id == use.enrolment_id, AllowanceMonth.month == use.month)
+                    .values(used=AllowanceMonth.used - 1).execution_options(synchronize_session=False))
+    session.execute(sa.update(ProgrammeAward).where(ProgrammeAward.id == use.award_id)
+                    .values(quota_used=ProgrammeAward.quota_used - 1).execution_options(synchronize_session=False))
+    session.expire(use.award, ["quota_used"])
+
+
+def _start(session: Session, booking: Booking, enrolment_id: int, award_id: int) -> EntitlementUse:
+    enrolment = session.get(Enrolment, enrolment_id)
+    award = session.get(ProgrammeAward, award_id)
+    if enrolment.resident_id != booking.resident_id or award.provider_id != booking.provider_id:
+        raise Forbidden(_l("This entitlement is not for this booking."))
+    month = month_of(booking.starts_at)
+    _take_allowance(session, enrolment, month)
+    _take_quota(session, award)
+    use = EntitlementUse(booking_id=booking.id, programme_id=enrolment.programme_id, enrolment_id=enrolment.id,
+                         award_id=award.id, month=month, amount_fen=award.contract_price_fen,
+                         status=U.REQUESTED, created_at=now(), deduction_fen=0)
+    session.add(use)
+    session.flush()
+    return use
+
+
+def _move(use: EntitlementUse, to: UseStatus) -> None:
+    if to not in USE_TRANSITIONS[use.status]:
+        raise IllegalTransition(_l("This entitlement is %(old)s; it cannot become %(new)s.",
+                                   old=use.status_label, new=to.value))
+    use.status = to
+
+
+def _reserve(session: Session, use: EntitlementUse) -> None:
+    _move(use, U.RESERVED)
+    use.reserved_at = now()
+    try:
+        ledger.post(session, kind="programme_reserve", cause_type="booking", cause_id=use.booking_id,
+                    lines=[(budget_code(use.programme_id), use.amount_fen),
+                           (reserved_code(use.programme_id), -use.amount_fen)],
+                    idempotency_key=f"entitlement:{use.id}:reserve", memo=f"Visit booking {use.booking_id} reserved")
+    except InsufficientFunds:
+        raise Conflict(_l("The programme's budget cannot pay for this visit any more: decline the request. "
+                          "Nothing was changed.")) from None
+    session.flush()
+
+
+def _consume(session: Session, use: EntitlementUse) -> None:
+    _move(use, U.CONSUMED)
+    use.consumed_at = now()
+    ledger.post(session, kind="programme_consume", cause_type="booking", cause_id=use.booking_id,
+                lines=[(reserved_code(use.programme_id), use.amount_fen),
+                       (consumed_code(use.programme_id), -use.amount_fen)],
+                idempotency_key=f"entitlement:{use.id}:consume", memo=f"Visit booking {use.booking_id} served")
+    session.flush()
+
+
+def _release(session: Session, use: EntitlementUse) -> None:
+    was_reserved = use.status == U.RESERVED
+    _move(use, U.RELEASED)
+    use.released_at = now()
+    _give_back(session, use)
+    if was_reserved:
+        ledger.post(session, kind="programme_release", cause_type="booking", cause_id=use.booking_id,
+                    lines=[(reserved_code(use.programme_id), use.amount_fen),
+                           (budget_code(use.programme_id), -use.amount_fen)],
+                    idempotency_key=f"entitlement:{use.id}:release", memo=f"Visit booking {use.booking_id} released")
+    session.flush()
+
+
+def on_booking_changed(session: Session, *, booking, old, new, actor) -> bool:
+    """Keep the entitlement in step with its booking; True when the booking is
+    programme-funded (then billing creates no payment for it)."""
+    if old is None and new == S.REQUESTED:
+        pending = session.info.get(PENDING)
+        if pending is None:
+            return False
+        _start(session, booking, *pending)
+        return True
+    use = use_of(session, booking.id)
+    if use is None:
+        return False
+    if new == S.ACCEPTED and use.status == U.REQUESTED:
+        _reserve(session, use)
+    elif new == S.COMPLETED and use.status == U.RESERVED:
+        _consume(session, use)
+    elif new in CLOSED_UNSERVED and use.status in (U.REQUESTED, U.RESERVED):
+        _release(session, use)
+    return True
+
+
+@dataclass
+class EntitlementSummary:
+    enrolment: Enrolment
+    month: str
+    used: int
+    left: int
+    listings: list[Listing]
+
+
+def summaries(session: Session, resident: User) -> list[EntitlementSummary]:
+    """The resident's entitlements this month: visits used and left, services covered."""
+    month = today().strftime("%Y-%m")
+    rows = []
+    for enrolment in active_enrolments(session, resident):
+        used = used_in_month(session, enrolment.id, month)
+        rows.append(EntitlementSummary(enrolment, month, used, max(enrolment.programme.allowance_per_month - used, 0),
+                                       covered_listings(session, enrolment)))
+    return rows
+
+
+def uses_of_resident(session: Session, resident: User, limit: int = 50) -> list[EntitlementUse]:
+    return list(session.scalars(
+        sa.select(EntitlementUse).join(Enrolment, Enrolment.id == EntitlementUse.enrolment_id)
+        .where(Enrolment.resident_id == resident.id).order_by(EntitlementUse.id.desc()).limit(limit)
+    ))

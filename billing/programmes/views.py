@@ -1,0 +1,304 @@
+"""Officials' programme pages: create and edit, award, open and close, enrol, decide, budget.
+
+Every change is a POST (CSRF) that calls a service, commits once and redirects
+with a message; a refusal rolls back and shows the page again with the
+message and the error's status (422 bad input, 409 a conflict), nothing written.
+Public and resident pages are in :mod:`billing.programmes.resident_views`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.access import official_required
+from app.audit import trail
+from app.auth.views import apply_form_error, community_choices
+from app.errors import Invalid, LinliError
+from app.extensions import db
+from app.models import User
+from billing.programmes import budget as budget_view
+from billing.programmes import eligibility, programmes
+from billing.programmes.forms import (
+    FIELD_ALIASES,
+    AwardForm,
+    CsvForm,
+    EnrolForm,
+    EvaluationForm,
+    ProgrammeForm,
+    ReasonForm,
+    parse_yuan,
+)
+from billing.programmes.models import EntitlementUse, PurchaseProgramme
+from providers.models import ServiceCategory
+
+bp = Blueprint("programmes", __name__, template_folder="templates")
+
+SOURCE_LABELS = {"official": _l("Enrolled by an official"), "csv": _l("CSV upload"),
+                 "application": _l("Resident's application")}
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def _form_error(form, error: LinliError) -> None:
+    if error.field in FIELD_ALIASES:
+        error.field = FIELD_ALIASES[error.field]
+    apply_form_error(form, error)
+
+
+def _choices(form: ProgrammeForm) -> ProgrammeForm:
+    form.categories.choices = [(c.id, c.name) for c in db.session.scalars(
+        sa.select(ServiceCategory).order_by(ServiceCategory.sort_order))]
+    form.communities.choices = community_choices()
+    return form
+
+
+def _fill(form: ProgrammeForm, programme: PurchaseProgramme) -> None:
+    for name in ("title", "service_content", "start_date", "end_date", "stable_service", "quantity",
+                 "quality_requirements", "settlement_method", "performance_targets", "breach_liability",
+                 "allowance_per_month", "min_age", "requires_living_alone", "requires_low_income",
+                 "requires_disability"):
+        getattr(form, name).data = getattr(programme, name)
+    form.unit_price.data = f"{programme.unit_price_fen / 100:.2f}"
+    form.budget.data = f"{programme.budget_fen / 100:.2f}"
+    form.categories.data = [c.id for c in programme.categories]
+    form.communities.data = [c.id for c in programme.communities]
+    form.listing_ids.data = ", ".join(str(x.id) for x in programme.listings)
+
+
+@bp.route("/official/programmes")
+@official_required
+def official_list():
+    """Every programme, newest first, with its status."""
+    return render_template("programmes/official_list.html", programmes=programmes.programmes(db.session))
+
+
+@bp.route("/official/programmes/new", methods=["GET", "POST"])
+@official_required
+def create():
+    """GET: the contract form. POST: create the draft (422 with the field's message on bad input)."""
+    form = _choices(ProgrammeForm())
+    if not form.is_submitted():
+        return render_template("programmes/form.html", form=form, programme=None)
+    if not form.validate():
+        return render_template("programmes/form.html", form=form, programme=None), 422
+    try:
+        programme = programmes.create_programme(db.session, _user(), form.terms())
+        programme_id = programme.id
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        _form_error(form, error)
+        return render_template("programmes/form.html", form=form, programme=None), error.status
+    flash(_("The programme is saved as a draft. Award it, then open it."), "success")
+    return redirect(url_for("programmes.manage", programme_id=programme_id))
+
+
+@bp.route("/official/programmes/<int:programme_id>/edit", methods=["GET", "POST"])
+@official_required
+def edit(programme_id: int):
+    """Edit a draft's terms (409 once opened)."""
+    programme = programmes.get_programme(db.session, programme_id)
+    form = _choices(ProgrammeForm())
+    if not form.is_submitted():
+        _fill(form, programme)
+        return render_template("programmes/form.html", form=form, programme=programme)
+    if not form.validate():
+        return render_template("programmes/form.html", form=form, programme=programme), 422
+    try:
+        programmes.update_programme(db.session, programme, _user(), form.terms())
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        _form_error(form, error)
+        programme = programmes.get_programme(db.session, programme_id)
+        return render_template("programmes/form.html", form=form, programme=programme), error.status
+    flash(_("The programme's terms are saved."), "success")
+    return redirect(url_for("programmes.manage", programme_id=programme_id))
+
+
+def _render_manage(programme: PurchaseProgramme, status: int = 200, **forms):
+    award_form = forms.get("award_form") or AwardForm()
+    award_form.provider_id.choices = [(p.id, p.name) for p in programmes.active_providers(db.session)]
+    uses = list(db.session.scalars(sa.select(EntitlementUse).where(EntitlementUse.programme_id == programme.id)
+                                   .order_by(EntitlementUse.id.desc()).limit(100)))
+    return render_template(
+        "programmes/manage.html", programme=programme, award_form=award_form,
+        enrol_form=forms.get("enrol_form") or EnrolForm(), csv_form=forms.get("csv_form") or CsvForm(),
+        reason_form=ReasonForm(), evaluation_form=forms.get("evaluation_form") or EvaluationForm(),
+        enrolments=eligibility.enrolments(db.session, programme.id), csv_report=forms.get("csv_report"),
+        events=trail(db.session, "programme", programme.id), uses=uses,
+        source_labels=SOURCE_LABELS,
+    ), status
+
+
+@bp.route("/official/programmes/<int:programme_id>")
+@official_required
+def manage(programme_id: int):
+    """The programme's terms, awards, enrolments, decisions and audit trail."""
+    return _render_manage(programmes.get_programme(db.session, programme_id))
+
+
+def _decide(programme_id: int, action, success: str, **render_forms):
+    """Run ``action(programme)``; commit and redirect, or roll back and show why."""
+    try:
+        programme = programmes.get_programme(db.session, programme_id, for_update=True)
+        action(programme)
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        for form in render_forms.values():
+            if form is not None:
+                _form_error(form, error)
+        return _render_manage(programmes.get_programme(db.session, programme_id), error.status, **render_forms)
+    flash(success, "success")
+    return redirect(url_for("programmes.manage", programme_id=programme_id))
+
+
+def _valid(form) -> bool:
+    return form.validate_on_submit()
+
+
+@bp.post("/official/programmes/<int:programme_id>/open")
+@official_required
+def open_(programme_id: int):
+    """Open the programme (422 with budget 0 or no award)."""
+    if not _valid(ReasonForm()):
+        return redirect(url_for("programmes.manage", programme_id=programme_id))
+    return _decide(programme_id, lambda p: programmes.open_programme(db.session, p, _user()),
+                   _("The programme is open and published; its budget is committed."))
+
+
+@bp.post("/official/programmes/<int:programme_id>/close")
+@official_required
+def close(programme_id: int):
+    form = ReasonForm()
+    if not _valid(form):
+        return redirect(url_for("programmes.manage", programme_id=programme_id))
+    return _decide(programme_id, lambda p: programmes.close_programme(db.session, p, _user(), form.reason.data),
+                   _("The programme is closed: no new bookings; accepted visits are still served and paid."))
+
+
+@bp.post("/official/programmes/<int:programme_id>/withdraw")
+@official_required
+def withdraw(programme_id: int):
+    form = ReasonForm()
+    if not _valid(form):
+        return redirect(url_for("programmes.manage", programme_id=programme_id))
+    return _decide(programme_id, lambda p: programmes.withdraw_programme(db.session, p, _user(), form.reason.data),
+                   _("The draft is withdrawn."))
+
+
+@bp.post("/official/programmes/<int:programme_id>/evaluation")
+@official_required
+def evaluate(programme_id: int):
+    form = EvaluationForm()
+    if not form.validate_on_submit():
+        return _render_manage(programmes.get_programme(db.session, programme_id), 422, evaluation_form=form)
+    return _decide(programme_id, lambda p: programmes.record_evaluation(db.session, p, _user(), form.result.data),
+                   _("The evaluation result is recorded and published."), evaluation_form=form)
+
+
+@bp.post("/official/programmes/<int:programme_id>/awards")
+@official_required
+def award(programme_id: int):
+    """Award to an active provider at a contract price and quota (422 on bad input)."""
+    form = AwardForm()
+    form.provider_id.choices = [(p.id, p.name) for p in programmes.active_providers(db.session)]
+    if not form.validate_on_submit():
+        return _render_manage(programmes.get_programme(db.session, programme_id), 422, award_form=form)
+
+    def act(programme):
+        price = parse_yuan(form.contract_price.data, "contract_price")
+        programmes.award(db.session, programme, _user(), provider_id=form.provider_id.data,
+                         contract_price_fen=price, quota=form.quota.data)
+
+    return _decide(programme_id, act, _("The programme is awarded."), award_form=form)
+
+
+@bp.post("/official/programmes/<int:programme_id>/enrolments")
+@official_required
+def enrol(programme_id: int):
+    """Enrol one resident by phone, with their eligibility facts (422 with the reason when not eligible)."""
+    form = EnrolForm()
+    if not form.validate_on_submit():
+        return _render_manage(programmes.get_programme(db.session, programme_id), 422, enrol_form=form)
+    return _decide(programme_id, lambda p: eligibility.enrol(db.session, p, _user(), phone=form.phone.data,
+                                                             facts=form.facts()),
+                   _("The resident is enrolled and notified."), enrol_form=form)
+
+
+@bp.post("/official/programmes/<int:programme_id>/enrolments/upload")
+@official_required
+def upload(programme_id: int):
+    """Enrol from a CSV: each good row is enrolled, each bad row reported (nothing else rejected)."""
+    form = CsvForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("programmes.manage", programme_id=programme_id))
+    file = request.files.get("file")
+    try:
+        programme = programmes.get_programme(db.session, programme_id, for_update=True)
+        if file is None or not file.filename:
+            raise Invalid(_("Choose a CSV file."), field="file")
+        report = eligibility.enrol_csv(db.session, programme, _user(), file.read(2_000_001))
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        _form_error(form, error)
+        return _render_manage(programmes.get_programme(db.session, programme_id), error.status, csv_form=form)
+    good = sum(1 for row in report if row.ok)
+    flash(_("%(good)d of %(total)d rows enrolled; see the report for the others.", good=good, total=len(report)),
+          "success" if good == len(report) else "error")
+    return _render_manage(programmes.get_programme(db.session, programme_id), 200, csv_report=report)
+
+
+@bp.post("/official/programmes/<int:programme_id>/enrolments/<int:enrolment_id>/<any(approve,reject,withdraw):verb>")
+@official_required
+def decide(programme_id: int, enrolment_id: int, verb: str):
+    """Approve or reject an application, or withdraw an enrolment (a reason is required to refuse)."""
+    form = ReasonForm()
+    if not _valid(form):
+        return redirect(url_for("programmes.manage", programme_id=programme_id))
+
+    def act(_programme):
+        enrolment = eligibility.get_enrolment(db.session, programme_id, enrolment_id)
+        if verb == "withdraw":
+            eligibility.withdraw(db.session, enrolment, _user(), form.reason.data)
+        else:
+            eligibility.decide(db.session, enrolment, _user(), approve=verb == "approve", reason=form.reason.data)
+
+    return _decide(programme_id, act, _("The decision is recorded and the resident notified."))
+
+
+@bp.post("/official/programmes/<int:programme_id>/enrolments/<int:enrolment_id>/details")
+@official_required
+def details(programme_id: int, enrolment_id: int):
+    """With a reason: the resident's sensitive eligibility details; the access is logged
+    (who, whom, when, why).  Without a reason: back to the programme with a message (422)."""
+    form = ReasonForm()
+    enrolment = eligibility.get_enrolment(db.session, programme_id, enrolment_id)
+    if not form.validate_on_submit() or not (form.reason.data or "").strip():
+        flash(_("Say why you need the eligibility details: the reason is recorded."), "error")
+        return _render_manage(enrolment.programme, 422)
+    profile = eligibility.read_profile(db.session, _user(), enrolment.resident, form.reason.data.strip())
+    db.session.commit()
+    age = eligibility.age_on(profile.birth_date, budget_view.today()) if profile and profile.birth_date else None
+    return render_template("programmes/details.html", enrolment=enrolment, profile=profile, age=age,
+                           programme=enrolment.programme)
+
+
+@bp.route("/official/programmes/<int:programme_id>/budget")
+@official_required
+def budget(programme_id: int):
+    """Committed, reserved, consumed, remaining; a chart over time; when it runs out at this rate."""
+    programme = programmes.get_programme(db.session, programme_id)
+    points = budget_view.series(db.session, programme)
+    chart = budget_view.chart_svg(points, labels=(_("Remaining"), _("Reserved or consumed")))
+    return render_template("programmes/budget.html", programme=programme, chart=chart,
+                           figures=budget_view.figures(db.session, programme), points=points)

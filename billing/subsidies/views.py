@@ -1,0 +1,216 @@
+"""Subsidy pages for providers (projects, claims), anyone logged in (public notices,
+objections) and the evidence download.  Officials' pages: official_views.py.
+
+Views are thin: parse, call the service, commit once; a refusal rolls back and
+re-renders with the message on its field (4xx), nothing changed.
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.access import login_required, provider_staff_required
+from app.auth.views import apply_form_error
+from app.clock import today
+from app.errors import LinliError
+from app.extensions import db
+from billing.subsidies import claims, policies, projects, review
+from billing.subsidies.forms import ClaimForm, ObjectionForm, ProjectForm, yuan_field_to_fen
+from billing.subsidies.models import ClaimStatus, EvidenceKind, SubsidyClaim
+from providers import registration, uploads
+
+bp = Blueprint("subsidies", __name__, template_folder="templates")
+
+
+def register_subsidies(app: Flask) -> None:
+    from billing.subsidies import official_views  # noqa: F401  (routes on bp)
+
+    app.register_blueprint(bp)
+
+
+def _my_provider():
+    return registration.provider_of(db.session, current_user)
+
+
+# --- Provider staff --------------------------------------------------------------------
+
+
+@bp.route("/provider/subsidies")
+@provider_staff_required
+def my_subsidies():
+    """The provider's registered projects and claims, with the current policies (200)."""
+    provider = _my_provider()
+    return render_template("subsidies/my.html", provider=provider, projects=projects.projects_of(db.session, provider),
+                           policies=policies.current_policies(db.session))
+
+
+@bp.route("/provider/subsidies/projects/new", methods=["GET", "POST"])
+@provider_staff_required
+def new_project():
+    """Register a project before building (200 form; redirect when saved; 422 refused)."""
+    provider = _my_provider()
+    form = ProjectForm()
+    form.fill_choices()
+    if form.validate_on_submit():
+        try:
+            data = projects.ProjectInput(
+                community_id=form.community_id.data or None, project_type=form.project_type.data,
+                title=form.title.data or "", planned_quantity=form.planned_quantity.data or "",
+                planned_investment_fen=yuan_field_to_fen(form.planned_investment.data, "planned_investment"))
+            project = projects.register_project(db.session, provider, data, actor=current_user)
+            db.session.commit()
+        except LinliError as error:
+            db.session.rollback()
+            if error.field == "planned_investment_fen":
+                error.field = "planned_investment"
+            apply_form_error(form, error)
+        else:
+            flash(_("The project is registered. File the claim after its acceptance."), "success")
+            return redirect(url_for("subsidies.my_project", project_id=project.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("subsidies/project_form.html", form=form, provider=provider,
+                           policies=policies.current_policies(db.session)), status
+
+
+def _render_project(project, form: ClaimForm | None = None, status: int = 200):
+    policy = policies.current_policy(db.session, project.project_type)
+    return render_template("subsidies/project.html", project=project, policy=policy,
+                           tier_cap=policies.current_tier_cap(db.session, project.community.tier),
+                           awarded=policies.awarded_in(db.session, project.community_id, today().year),
+                           form=form or ClaimForm(formdata=None),
+                           max_size=uploads.readable_size(current_app.config["DOCUMENT_MAX_BYTES"])), status
+
+
+@bp.route("/provider/subsidies/projects/<int:project_id>")
+@provider_staff_required
+def my_project(project_id: int):
+    """One of the provider's projects, with the claim form or its claim (200; 404 not ours)."""
+    try:
+        project = projects.own_project(db.session, _my_provider(), project_id)
+    except LinliError:
+        abort(404)
+    return _render_project(project)
+
+
+@bp.route("/provider/subsidies/projects/<int:project_id>/claim", methods=["POST"])
+@provider_staff_required
+def file_claim(project_id: int):
+    """File the project's claim with its evidence: redirect to the claim, or re-render
+    the project with the message on its field (4xx; no file and no row stay)."""
+    provider = _my_provider()
+    try:
+        project = projects.own_project(db.session, provider, project_id)
+    except LinliError:
+        abort(404)
+    form = ClaimForm()
+    if not form.validate_on_submit():
+        return _render_project(project, form, 422)
+    stored = []
+    try:
+        files = []
+        if form.acceptance_certificate.data:
+            upload = form.acceptance_certificate.data
+            files.append((EvidenceKind.ACCEPTANCE_CERTIFICATE, upload.stream, upload.filename))
+        for kind, field in ((EvidenceKind.INVOICE, form.invoices), (EvidenceKind.PHOTO, form.photos)):
+            files += [(kind, f.stream, f.filename) for f in (field.data or []) if f and f.filename]
+        stored = claims.store_evidence(files)
+        data = claims.ClaimInput(
+            accepted_on=form.accepted_on.data, verified_quantity=form.verified_quantity.data or "",
+            verified_investment_fen=yuan_field_to_fen(form.verified_investment.data, "verified_investment"),
+            requested_fen=yuan_field_to_fen(form.requested.data, "requested", required=False), evidence=stored)
+        claim = claims.file_claim(db.session, provider, project.id, data, actor=current_user)
+        db.session.commit()
+    except LinliError as error:
+        db.session.rollback()
+        claims.discard_all(stored)
+        error.field = {"verified_investment_fen": "verified_investment", "requested_fen": "requested"}.get(
+            error.field, error.field)
+        apply_form_error(form, error)
+        return _render_project(project, form, error.status)
+    except Exception:
+        db.session.rollback()
+        claims.discard_all(stored)
+        raise
+    flash(_("The claim is filed; the district verifies it next."), "success")
+    return redirect(url_for("subsidies.my_claim", claim_id=claim.id))
+
+
+@bp.route("/provider/subsidies/claims/<int:claim_id>")
+@provider_staff_required
+def my_claim(claim_id: int):
+    """The provider's claim: status, every term of the computation, evidence, decisions (200; 404 not ours)."""
+    try:
+        claim = claims.own_claim(db.session, _my_provider(), claim_id)
+    except LinliError:
+        abort(404)
+    from billing.subsidies.obligations import obligation_of
+
+    return render_template("subsidies/claim.html", claim=claim, official_view=False,
+                           obligation=obligation_of(db.session, claim.id), term_labels=policies.TERM_LABELS)
+
+
+# --- Anyone logged in: the public notice ---------------------------------------------------
+
+
+@bp.route("/subsidies/notices")
+@login_required
+def notices():
+    """Claims in public notice (or paused by an objection) (200)."""
+    return render_template("subsidies/notices.html", claims=review.in_notice(db.session))
+
+
+def _render_notice(claim, form: ObjectionForm | None = None, status: int = 200):
+    return render_template("subsidies/notice.html", claim=claim, form=form or ObjectionForm(formdata=None),
+                           term_labels=policies.TERM_LABELS), status
+
+
+def _notice_claim(claim_id: int):
+    claim = db.session.get(SubsidyClaim, claim_id)
+    if claim is None or claim.status not in (ClaimStatus.NOTICE, ClaimStatus.OBJECTED, ClaimStatus.DISBURSED):
+        abort(404)
+    return claim
+
+
+@bp.route("/subsidies/notices/<int:claim_id>")
+@login_required
+def notice(claim_id: int):
+    """One claim's public notice with the objection form (200; 404 when not published)."""
+    return _render_notice(_notice_claim(claim_id))
+
+
+@bp.route("/subsidies/notices/<int:claim_id>/object", methods=["POST"])
+@login_required
+def object_to(claim_id: int):
+    """Object during the notice: redirect back, or the message with 4xx (nothing changed)."""
+    claim = _notice_claim(claim_id)
+    form = ObjectionForm()
+    if form.validate_on_submit():
+        try:
+            review.object_to(db.session, claim.id, user=current_user, text=form.text.data or "")
+            db.session.commit()
+        except LinliError as error:
+            db.session.rollback()
+            apply_form_error(form, error)
+            return _render_notice(db.session.get(SubsidyClaim, claim_id), form, error.status)
+        flash(_("Your objection is recorded; an official will look into it."), "success")
+        return redirect(url_for("subsidies.notice", claim_id=claim_id))
+    return _render_notice(claim, form, 422)
+
+
+@bp.route("/subsidies/evidence/<int:evidence_id>")
+@login_required
+def evidence_download(evidence_id: int):
+    """An evidence file, for its provider's staff and officials; 404 for anyone else."""
+    try:
+        evidence = claims.evidence_for(db.session, evidence_id, current_user)
+        path = uploads.document_path(evidence.stored_name)
+    except LinliError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    return send_file(io.BytesIO(path.read_bytes()), mimetype=evidence.content_type, as_attachment=True,
+                     download_name=evidence.original_name)

@@ -1,0 +1,156 @@
+"""Appeals: the provider answers a confirmed sanction with a plan of action
+(root cause, corrective actions, preventive steps, evidence files) within the
+appeal window; an official who did NOT approve the sanction decides it.
+
+Upheld → the report is *overturned* (it counts on no ladder); rejected → the
+sanction takes effect at once (:func:`.sanctions.take_effect`).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.clock import local, now
+from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
+from app.models import User
+from app.notifications import MESSAGES, notify, register_labels
+from providers.bookings.services import staff_ids
+from providers.uploads import StoredFile
+from ratings.supervision.models import PenaltyReport, ReportStatus
+from ratings.supervision.review import lock_report, official_ids, review_of
+from ratings.supervision.sanction_models import (
+    APPEAL_OUTCOME_LABELS,
+    AppealFile,
+    AppealOutcome,
+    PenaltyAppeal,
+)
+from ratings.supervision.sanctions import take_effect
+
+MAX_TEXT = 4000
+MAX_FILES = 5
+
+PLAN_FIELDS = {
+    "root_cause": _l("Root cause"),
+    "corrective_actions": _l("Corrective actions"),
+    "preventive_steps": _l("Preventive steps"),
+}
+
+MESSAGES.update({
+    "supervision.appealed": _l("%(provider)s appealed penalty report #%(report)s with a plan of action. An official "
+                               "who did not approve the sanction decides."),
+    "supervision.appeal_decided": _l("Your appeal on penalty report #%(report)s was decided: %(appeal_outcome)s. "
+                                     "%(reason)s"),
+})
+register_labels("appeal_outcome", {o.value: label for o, label in APPEAL_OUTCOME_LABELS.items()})
+
+
+def appeal_of(session: Session, report_id: int) -> PenaltyAppeal | None:
+    return session.scalar(sa.select(PenaltyAppeal).where(PenaltyAppeal.report_id == report_id))
+
+
+def _text(value: str | None, name: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise Invalid(_l("%(label)s is required.", label=PLAN_FIELDS[name]), field=name)
+    if len(value) > MAX_TEXT:
+        raise Invalid(_l("%(label)s is too long (%(n)d characters at most).", label=PLAN_FIELDS[name], n=MAX_TEXT),
+                      field=name)
+    return value
+
+
+def can_appeal(report: PenaltyReport, review) -> bool:
+    return (report.status == ReportStatus.CONFIRMED and review is not None and review.appeal_deadline is not None
+            and now() < review.appeal_deadline)
+
+
+def submit(session: Session, report_id: int, *, provider_id: int, staff: User, root_cause: str,
+           corrective_actions: str, preventive_steps: str, files: list[StoredFile] = ()) -> PenaltyAppeal:
+    """Appeal the provider's own confirmed report within its window (404 for another provider's)."""
+    report = lock_report(session, report_id)
+    if report.provider_id != provider_id:
+        raise NotFound(_l("No such penalty report."))
+    if report.status == ReportStatus.APPEALED:
+        raise Conflict(_l("This report is already appealed; an official will decide."))
+    if report.status != ReportStatus.CONFIRMED:
+        raise IllegalTransition(_l("Only a confirmed sanction can be appealed."))
+    review = review_of(session, report.id)
+    if now() >= review.appeal_deadline:
+        raise Conflict(_l("The appeal window closed on %(deadline)s (7 days after the sanction was confirmed).",
+                          deadline=local(review.appeal_deadline).strftime("%Y-%m-%d %H:%M")))
+    plan = {"root_cause": _text(root_cause, "root_cause"),
+            "corrective_actions": _text(corrective_actions, "corrective_actions"),
+            "preventive_steps": _text(preventive_steps, "preventive_steps")}
+    if len(files) > MAX_FILES:
+        raise Invalid(_l("Attach at most %(n)d files.", n=MAX_FILES), field="files")
+    appeal = PenaltyAppeal(report_id=report.id, submitted_by_id=staff.id, submitted_at=now(), **plan)
+    session.add(appeal)
+    session.flush()
+    for stored in files:
+        session.add(AppealFile(appeal_id=appeal.id, original_name=stored.original_name, stored_name=stored.stored_name,
+                               content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256,
+                               uploaded_at=now()))
+    old = report.transition_to(ReportStatus.APPEALED)
+    session.flush()
+    audit.record(session, actor=staff, action="penalty_report.appealed", object_type="penalty_report",
+                 object_id=report.id, before={"status": old},
+                 after={"status": report.status, "appeal_id": appeal.id, "files": [f.original_name for f in files]})
+    notify(session, official_ids(session, besides=review.officials), "supervision.appealed",
+           link=f"/official/supervision/reports/{report.id}/decide", report=report.id, provider=report.provider.name)
+    return appeal
+
+
+def decide(session: Session, report_id: int, official: User, *, outcome, reason: str) -> PenaltyAppeal:
+    """Decide an appeal: an official who did not approve the sanction, with a reason."""
+    if not official.is_official:
+        raise Forbidden(_l("Only officials decide appeals."))
+    report = lock_report(session, report_id)
+    if report.status != ReportStatus.APPEALED:
+        raise IllegalTransition(_l("There is no appeal waiting for a decision on this report."))
+    review = review_of(session, report.id)
+    if official.id in review.officials:
+        raise Conflict(_l("A different official must decide this appeal: you approved the sanction."),
+                       field="official")
+    try:
+        chosen = AppealOutcome(outcome)
+    except ValueError:
+        raise Invalid(_l("Choose whether the appeal is upheld or rejected."), field="outcome") from None
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_l("Give a reason for the decision: the provider will see it."), field="reason")
+    if len(reason) > 2000:
+        raise Invalid(_l("The reason is too long (%(n)d characters at most).", n=2000), field="reason")
+    appeal = appeal_of(session, report.id)
+    appeal.decided_by_id = official.id
+    appeal.decided_at = now()
+    appeal.outcome = chosen
+    appeal.decision_reason = reason
+    if chosen == AppealOutcome.UPHELD:
+        old = report.transition_to(ReportStatus.OVERTURNED)
+        session.flush()
+        audit.record(session, actor=official, action="penalty_report.overturned", object_type="penalty_report",
+                     object_id=report.id, before={"status": old}, after={"status": report.status}, reason=reason)
+    else:
+        session.flush()
+        audit.record(session, actor=official, action="penalty_report.appeal_rejected", object_type="penalty_report",
+                     object_id=report.id, before={"status": report.status}, after={"outcome": chosen}, reason=reason)
+        take_effect(session, report, review, actor=official)
+    notify(session, staff_ids(session, report.provider_id), "supervision.appeal_decided",
+           link=f"/provider/supervision/reports/{report.id}/appeal", report=report.id,
+           appeal_outcome=chosen.value, reason=reason)
+    return appeal
+
+
+def appeal_file_for(session: Session, file_id: int, user: User, provider_id: int | None) -> AppealFile:
+    """An evidence file, for officials or the appealing provider's staff (404 for anyone else)."""
+    found = session.get(AppealFile, file_id)
+    if found is None:
+        raise NotFound(_l("No such file."))
+    if user.is_official:
+        return found
+    report = session.get(PenaltyReport, found.appeal.report_id)
+    if provider_id is None or report.provider_id != provider_id:
+        raise NotFound(_l("No such file."))
+    return found

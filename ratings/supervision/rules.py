@@ -1,0 +1,376 @@
+"""The rule set: its fields, validation, versions, thresholds and the grade rule.
+
+Officials change the rule set by saving a NEW version (:func:`create_version`);
+an old version is never edited, and every version is audited.  Version 1 is
+the Linli default of DOMAIN.md, seeded by the migration.
+
+Breach rule: a threshold with a rate is breached when the rate is ABOVE it
+(strictly: 10 % of 50 is not above 10 %) AND the count reaches the floor
+(≥ 5 late); a count-only threshold when the count reaches the floor; the rating
+threshold when the Bayesian mean is strictly BELOW the cut-off with at least
+the minimum number of ratings.  All comparisons are exact (fractions).
+
+Grade rule (documented on the rules page):
+
+- **new**: active for fewer than ``new_provider_days`` at the as-of time
+  (no breaches, no reports);
+- **unqualified (不合格)**: at least ``unqualified_breaches`` breaches (default 2);
+- **qualified (合格)**: one breach, or none but a rating mean below the "good"
+  cut-off (with enough ratings to judge);
+- **excellent (优秀)**: no breach, nothing close to a threshold, and a rating
+  mean at or above the "excellent" cut-off with enough ratings;
+- **good (良好)**: every other provider without a breach.
+
+"Close" (the early warning) is reaching ``warning_percent`` (default 80 %) of a
+threshold: the count at least that share of the floor (rounded up) and, for a
+rate, the rate at least that share of the limit; for the rating, the mean
+below ``cut-off + (5 − cut-off) × (100 − warning_percent) %``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.errors import Conflict, Forbidden, Invalid
+from app.models import User
+from providers.catalogue import RATING_PRIOR_MEAN, RATING_PRIOR_WEIGHT
+from ratings import scorecard as sc
+from ratings.supervision.models import Grade, RuleSet
+
+MAX_WINDOW_DAYS = 730
+MAX_NOTE = 2000
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the rule set as officials see it (``name``) and as it is stored (``column``)."""
+
+    name: str
+    kind: str  # int, percent (stored as basis points), score (stored ×100), zone
+    label: object
+    low: int | Decimal | None = None
+    high: int | Decimal | None = None
+    column: str | None = None
+
+    @property
+    def stored(self) -> str:
+        return self.column or self.name
+
+
+FIELDS = (
+    Field("evaluation_day", "int", _l("Evaluation day of the month"), 1, 28),
+    Field("timezone", "zone", _l("Time zone of the evaluation day and the windows")),
+    Field("window_days", "int", _l("Window (days)"), 1, MAX_WINDOW_DAYS),
+    Field("long_window_days", "int", _l("Long window for providers with few bookings (days)"), 1, MAX_WINDOW_DAYS),
+    Field("min_finished_bookings", "int", _l("Finished bookings needed for the normal window"), 0, 100_000),
+    Field("new_provider_days", "int", _l("New-provider period (days, not graded)"), 0, 365),
+    Field("late_rate_percent", "percent", _l("Late rate above (%)"), column="late_rate_bp"),
+    Field("late_min_count", "int", _l("and at least this many late bookings"), 1, 100_000),
+    Field("cancellation_rate_percent", "percent", _l("Cancellation and no-show rate above (%)"),
+          column="cancellation_rate_bp"),
+    Field("cancellation_min_count", "int", _l("and at least this many cancellations and no-shows"), 1, 100_000),
+    Field("expired_rate_percent", "percent", _l("Expired request rate above (%)"), column="expired_rate_bp"),
+    Field("expired_min_count", "int", _l("and at least this many expired requests"), 1, 100_000),
+    Field("complaint_min_count", "int", _l("Upheld complaints: at least"), 1, 100_000),
+    Field("rating_below", "score", _l("Rating (weighted mean) below"), column="rating_below_x100"),
+    Field("rating_min_count", "int", _l("with at least this many ratings"), 1, 100_000),
+    Field("expired_document_min_count", "int", _l("Expired qualification documents: at least"), 1, 100),
+    Field("excellent_rating", "score", _l("Excellent: rating at least"), column="excellent_rating_x100"),
+    Field("good_rating", "score", _l("Good: rating at least"), column="good_rating_x100"),
+    Field("unqualified_breaches", "int", _l("Unqualified: breaches at least"), 1, 6),
+    Field("warning_percent", "int", _l("Early warning at this share of a threshold (%)"), 1, 99),
+    Field("ladder_days", "int", _l("Sanction ladder looks back (days)"), 1, MAX_WINDOW_DAYS),
+)
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+
+# The Linli default (DOMAIN.md), in officials' units.
+DEFAULTS = {
+    "evaluation_day": 1, "timezone": "Asia/Shanghai", "window_days": 90, "long_window_days": 365,
+    "min_finished_bookings": 20, "new_provider_days": 90,
+    "late_rate_percent": Decimal("10"), "late_min_count": 5,
+    "cancellation_rate_percent": Decimal("5"), "cancellation_min_count": 3,
+    "expired_rate_percent": Decimal("10"), "expired_min_count": 3,
+    "complaint_min_count": 3, "rating_below": Decimal("3.5"), "rating_min_count": 10,
+    "expired_document_min_count": 1, "excellent_rating": Decimal("4.5"), "good_rating": Decimal("4.0"),
+    "unqualified_breaches": 2, "warning_percent": 80, "ladder_days": 180,
+}
+
+
+def to_stored(values: dict) -> dict:
+    """Officials' units (percent, scores) → stored integers (basis points, ×100)."""
+    out = {}
+    for f in FIELDS:
+        value = values[f.name]
+        if f.kind == "percent":
+            value = int(Decimal(value) * 100)
+        elif f.kind == "score":
+            value = int(Decimal(value) * 100)
+        out[f.stored] = value
+    return out
+
+
+def human(rule_set: RuleSet) -> dict:
+    """Stored integers → officials' units."""
+    out = {}
+    for f in FIELDS:
+        value = getattr(rule_set, f.stored)
+        if f.kind in ("percent", "score"):
+            value = (Decimal(value) / 100).normalize()
+            value = value.quantize(Decimal(1)) if value == value.to_integral() else value
+        out[f.name] = value
+    return out
+
+
+# --- Validation ------------------------------------------------------------------
+
+
+def _int(f: Field, raw) -> int:
+    if isinstance(raw, bool):
+        raise Invalid(_l("Enter a whole number."), field=f.name)
+    try:
+        value = int(raw) if not isinstance(raw, str) else int(raw.strip())
+    except (TypeError, ValueError):
+        raise Invalid(_l("Enter a whole number."), field=f.name) from None
+    if isinstance(raw, float) and raw != value:
+        raise Invalid(_l("Enter a whole number."), field=f.name)
+    if value < 0 and f.name in ("window_days", "long_window_days"):
+        raise Invalid(_l("A window cannot be negative."), field=f.name)
+    if value < 0:
+        raise Invalid(_l("This cannot be negative."), field=f.name)
+    if f.low is not None and value < f.low:
+        raise Invalid(_l("Enter at least %(low)s.", low=f.low), field=f.name)
+    if f.high is not None and value > f.high:
+        raise Invalid(_l("Enter at most %(high)s.", high=f.high), field=f.name)
+    return value
+
+
+def _decimal(f: Field, raw) -> Decimal:
+    try:
+        value = Decimal(str(raw).strip().rstrip("%").strip())
+    except (InvalidOperation, ValueError):
+        raise Invalid(_l("Enter a number."), field=f.name) from None
+    if not value.is_finite():
+        raise Invalid(_l("Enter a number."), field=f.name)
+    if value != value.quantize(Decimal("0.01")):
+        raise Invalid(_l("Use at most two decimals."), field=f.name)
+    if f.kind == "percent":
+        if value < 0:
+            raise Invalid(_l("A rate cannot be negative."), field=f.name)
+        if value > 100:
+            raise Invalid(_l("A rate cannot be above 100 %."), field=f.name)
+    else:
+        if not Decimal(1) <= value <= Decimal(5):
+            raise Invalid(_l("A rating is between 1 and 5."), field=f.name)
+    return value
+
+
+def validate(values: dict) -> dict:
+    """Check every field and the rules between them; the first problem is raised
+    as :class:`Invalid` naming the field."""
+    clean = {}
+    for f in FIELDS:
+        if values.get(f.name) is None or (isinstance(values[f.name], str) and not values[f.name].strip()):
+            raise Invalid(_l("This is required."), field=f.name)
+        raw = values[f.name]
+        if f.kind == "int":
+            clean[f.name] = _int(f, raw)
+        elif f.kind == "zone":
+            try:
+                ZoneInfo(str(raw).strip())
+            except (ZoneInfoNotFoundError, ValueError):
+                raise Invalid(_l("Unknown time zone: use a name like Asia/Shanghai."), field=f.name) from None
+            clean[f.name] = str(raw).strip()
+        else:
+            clean[f.name] = _decimal(f, raw)
+    if clean["long_window_days"] < clean["window_days"]:
+        raise Invalid(_l("The long window cannot be shorter than the normal window."), field="long_window_days")
+    if clean["excellent_rating"] < clean["good_rating"]:
+        raise Invalid(_l("The cut-off for excellent cannot be below the one for good."), field="excellent_rating")
+    return clean
+
+
+# --- Versions ----------------------------------------------------------------------
+
+
+def current(session: Session) -> RuleSet:
+    """The newest version (the migration seeds version 1)."""
+    rule_set = session.scalar(sa.select(RuleSet).order_by(RuleSet.version.desc()).limit(1))
+    if rule_set is None:  # a database made without the seed: make version 1 now
+        rule_set = RuleSet(version=1, note="Linli default (DOMAIN.md)", **to_stored(DEFAULTS))
+        session.add(rule_set)
+        session.flush()
+    return rule_set
+
+
+def versions(session: Session) -> list[RuleSet]:
+    return list(session.scalars(sa.select(RuleSet).order_by(RuleSet.version.desc())))
+
+
+def get_version(session: Session, version: int) -> RuleSet | None:
+    return session.scalar(sa.select(RuleSet).where(RuleSet.version == version))
+
+
+def create_version(session: Session, official: User, changes: dict, note: str) -> RuleSet:
+    """Save a new version: the current one with ``changes`` (officials' units).
+
+    Refuses nonsense with :class:`Invalid` naming the field, a version equal to
+    the current one (nothing changed), and a concurrent save of the same version
+    number (:class:`Conflict`).  Audited.
+    """
+    if not official.is_official:
+        raise Forbidden(_l("Only officials change the rule set."))
+    note = (note or "").strip()
+    if not note:
+        raise Invalid(_l("Say what you changed and why: it goes into the audit trail."), field="note")
+    if len(note) > MAX_NOTE:
+        raise Invalid(_l("The note is too long (2000 characters at most)."), field="note")
+    unknown = set(changes) - set(FIELD_NAMES)
+    if unknown:
+        raise Invalid(_l("Unknown field: %(name)s.", name=sorted(unknown)[0]), field=sorted(unknown)[0])
+    base = current(session)
+    before = human(base)
+    clean = validate({**before, **changes})
+    stored = to_stored(clean)
+    if all(getattr(base, column) == value for column, value in stored.items()):
+        raise Invalid(_l("Nothing changed: this is the current rule set."), field="note")
+    rule_set = RuleSet(version=base.version + 1, created_by_id=official.id, note=note, **stored)
+    try:
+        with session.begin_nested():
+            session.add(rule_set)
+            session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict(_l("Someone saved a new version at the same time: reload and try again.")) from None
+    audit.record(
+        session, actor=official, action="supervision.rule_set.version", object_type="supervision_rule_set",
+        object_id=rule_set.id, before={"version": base.version, **_plain(before)},
+        after={"version": rule_set.version, **_plain(clean)}, reason=note,
+    )
+    return rule_set
+
+
+def _plain(values: dict) -> dict:
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
+
+
+def zone_of(rule_set: RuleSet) -> ZoneInfo:
+    return ZoneInfo(rule_set.timezone)
+
+
+# --- Thresholds ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """What one threshold compares: a count (and a rate over bookings due, or a mean)."""
+
+    key: str
+    label: object
+    count_key: str
+    count_field: str
+    rate_field: str | None = None  # basis points, over ``due_bookings``
+    below_field: str | None = None  # the rating cut-off ×100
+    evidence: object = None  # the count metric whose ids are the evidence (None: documents)
+
+    def value(self, figures: dict) -> float | None:
+        count = figures[self.count_key] or 0
+        if self.rate_field:
+            due = figures[sc.DUE.key] or 0
+            return count / due if due else 0.0
+        if self.below_field:
+            return figures[sc.RATING_MEAN.key]
+        return None
+
+    def limits(self, rule_set: RuleSet) -> dict:
+        out = {"min_count": getattr(rule_set, self.count_field)}
+        if self.rate_field:
+            out["rate_bp"] = getattr(rule_set, self.rate_field)
+        if self.below_field:
+            out["below_x100"] = getattr(rule_set, self.below_field)
+        return out
+
+    def reached(self, rule_set: RuleSet, figures: dict, percent: int = 100) -> bool:
+        """The threshold is breached (``percent`` 100) or reached to ``percent`` % (the warning).
+
+        Integer arithmetic only (exact, and fast for 10,000 providers): a rate above
+        ``bp / 10000`` is ``count × 10000 > bp × due``; a Bayesian mean below ``cut / 100`` is
+        ``(prior × weight + sum) × 100 < cut × (weight + count)``.
+        """
+        count = figures[self.count_key] or 0
+        floor = getattr(rule_set, self.count_field)
+        if count * 100 < floor * percent:  # count below ⌈floor × percent⌉
+            return False
+        if self.rate_field:
+            due = figures[sc.DUE.key] or 0
+            bp = getattr(rule_set, self.rate_field)
+            if percent == 100:
+                return count * 10_000 > bp * due
+            return count * 10_000 * 100 >= bp * percent * due
+        if self.below_field:
+            cut = getattr(rule_set, self.below_field)  # ×100
+            if percent != 100:  # cut + (5 − cut) × (100 − percent) %, still ×100
+                cut = cut * 100 + (500 - cut) * (100 - percent)
+                scale = 100 * 100
+            else:
+                scale = 100
+            prior = PRIOR_TOTAL_X100 * scale // 100  # prior mean × weight, at the same scale
+            total = prior + (figures.get("rating_sum") or 0) * scale
+            return total < cut * (RATING_PRIOR_WEIGHT + count)
+        return True
+
+
+# The prior's weight in score points ×100 (4.0 × 5 = 20 → 2000), exact.
+PRIOR_TOTAL_X100 = int(Fraction(str(RATING_PRIOR_MEAN)) * RATING_PRIOR_WEIGHT * 100)
+
+
+EXPIRED_DOCUMENTS = "expired_documents"  # a figure the evaluator adds (documents, as of the day)
+
+THRESHOLDS = {
+    t.key: t
+    for t in (
+        Threshold("late", _l("Late bookings"), sc.LATE_BOOKINGS.key, "late_min_count", rate_field="late_rate_bp",
+                  evidence=sc.LATE_BOOKINGS),
+        Threshold("cancellations", _l("Provider cancellations and no-shows"), sc.CANCELLATIONS_AND_NO_SHOWS.key,
+                  "cancellation_min_count", rate_field="cancellation_rate_bp", evidence=sc.CANCELLATIONS_AND_NO_SHOWS),
+        Threshold("expired_requests", _l("Expired requests"), sc.EXPIRED_REQUESTS.key, "expired_min_count",
+                  rate_field="expired_rate_bp", evidence=sc.EXPIRED_REQUESTS),
+        Threshold("complaints", _l("Upheld complaints"), sc.UPHELD_COMPLAINTS.key, "complaint_min_count",
+                  evidence=sc.UPHELD_COMPLAINTS),
+        Threshold("rating", _l("Rating"), sc.RATING_COUNT.key, "rating_min_count", below_field="rating_below_x100",
+                  evidence=sc.RATING_COUNT),
+        Threshold("documents", _l("Expired qualification documents"), EXPIRED_DOCUMENTS,
+                  "expired_document_min_count"),
+    )
+}
+
+
+def breaches(rule_set: RuleSet, figures: dict) -> list[str]:
+    return [key for key, t in THRESHOLDS.items() if t.reached(rule_set, figures)]
+
+
+def near(rule_set: RuleSet, figures: dict) -> list[str]:
+    return [key for key, t in THRESHOLDS.items() if t.reached(rule_set, figures, rule_set.warning_percent)]
+
+
+def grade(rule_set: RuleSet, figures: dict, breached: list[str], close: list[str], *, is_new: bool) -> Grade:
+    """The grade rule of the module docstring."""
+    if is_new:
+        return Grade.NEW
+    if len(breached) >= rule_set.unqualified_breaches:
+        return Grade.UNQUALIFIED
+    if breached:
+        return Grade.QUALIFIED
+    rated = (figures[sc.RATING_COUNT.key] or 0) >= rule_set.rating_min_count
+    mean = figures[sc.RATING_MEAN.key]
+    if rated and mean is not None and mean * 100 < rule_set.good_rating_x100:
+        return Grade.QUALIFIED
+    if rated and mean is not None and mean * 100 >= rule_set.excellent_rating_x100 and not close:
+        return Grade.EXCELLENT
+    return Grade.GOOD

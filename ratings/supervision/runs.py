@@ -1,0 +1,112 @@
+"""Evaluation runs: stored once per as-of time, with every provider's snapshot.
+
+:func:`run_evaluation` first CLAIMS the as-of time with ``INSERT … ON CONFLICT
+DO NOTHING`` on the unique ``supervision_run.as_of``: a second caller (a re-run,
+a second scheduler process) inserts nothing and so writes nothing else.  On
+PostgreSQL the second insert waits for the first transaction and then finds
+the row; on SQLite callers serialise with ``BEGIN IMMEDIATE``
+(:func:`app.db.write_transaction`, used by the CLI and the jobs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, contains_eager, joinedload
+
+from app import audit
+from app.clock import now
+from app.models import User
+from ratings.supervision import rules
+from ratings.supervision.evaluator import Evaluation, evaluate
+from ratings.supervision.models import EvaluationRun, ProviderSnapshot, RuleSet
+from ratings.supervision.reports import Proposal, create_reports, plan
+
+
+@dataclass
+class Outcome:
+    evaluation: Evaluation | None  # None when the run existed already
+    run: EvaluationRun | None  # None for a dry run
+    created: bool
+    proposals: list[Proposal]
+
+
+def insert_ignoring_conflict(session: Session, model, values: dict | list[dict]):
+    """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).values(values).on_conflict_do_nothing()
+
+
+def claim(session: Session, rule_set: RuleSet, as_of: datetime, trigger: str, actor: User | None) -> int | None:
+    """The new run's id, or None when a run for ``as_of`` exists (or is being made)."""
+    stmt = insert_ignoring_conflict(session, EvaluationRun, {
+        "as_of": as_of, "rule_set_id": rule_set.id, "trigger": trigger,
+        "started_by_id": actor.id if actor is not None else None, "created_at": now(),
+        "provider_count": 0, "breach_count": 0, "report_count": 0, "grade_counts": {},
+    }).returning(EvaluationRun.id)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def run_for(session: Session, as_of: datetime) -> EvaluationRun | None:
+    return session.scalar(sa.select(EvaluationRun).where(EvaluationRun.as_of == as_of))
+
+
+def run_evaluation(session: Session, as_of: datetime, *, trigger: str, actor: User | None = None,
+                   dry_run: bool = False) -> Outcome:
+    """Evaluate as of ``as_of`` with the current rule set; store it unless ``dry_run``.
+
+    Idempotent: when a run for ``as_of`` exists nothing is written and the
+    existing run is returned (``created`` False).  Flushes, never commits.
+    """
+    rule_set = rules.current(session)
+    if dry_run:
+        evaluation = evaluate(session, rule_set, as_of)
+        return Outcome(evaluation, None, False, plan(session, evaluation))
+    run_id = claim(session, rule_set, as_of, trigger, actor)
+    if run_id is None:
+        return Outcome(None, run_for(session, as_of), False, [])
+    run = session.get(EvaluationRun, run_id)
+    evaluation = evaluate(session, rule_set, as_of)
+    if evaluation.results:
+        session.execute(sa.insert(ProviderSnapshot), [
+            {
+                "run_id": run.id, "provider_id": r.provider_id, "grade": r.grade, "active_since": r.active_since,
+                "window_start": r.window.start, "window_end": r.window.end, "window_days": r.window_days,
+                "figures": r.figures, "breaches": r.breaches, "near": r.near,
+            }
+            for r in evaluation.results
+        ])
+    proposals = plan(session, evaluation)
+    run.report_count = create_reports(session, run, evaluation, proposals)
+    run.provider_count = len(evaluation.results)
+    run.breach_count = evaluation.breach_count
+    run.grade_counts = evaluation.grade_counts()
+    session.flush()
+    if actor is not None:
+        audit.record(session, actor=actor, action="supervision.run", object_type="supervision_run",
+                     object_id=run.id, after={"as_of": as_of, "rule_set_version": rule_set.version,
+                                              "reports": run.report_count})
+    return Outcome(evaluation, run, True, proposals)
+
+
+def runs(session: Session, limit: int = 100) -> list[EvaluationRun]:
+    return list(session.scalars(
+        sa.select(EvaluationRun).options(joinedload(EvaluationRun.rule_set))
+        .order_by(EvaluationRun.as_of.desc()).limit(limit)))
+
+
+def snapshots(session: Session, run_id: int) -> list[ProviderSnapshot]:
+    return list(session.scalars(
+        sa.select(ProviderSnapshot).options(joinedload(ProviderSnapshot.provider))
+        .where(ProviderSnapshot.run_id == run_id).order_by(ProviderSnapshot.provider_id)))
+
+
+def latest_snapshot(session: Session, provider_id: int) -> ProviderSnapshot | None:
+    return session.scalar(
+        sa.select(ProviderSnapshot).join(EvaluationRun, EvaluationRun.id == ProviderSnapshot.run_id)
+        .options(contains_eager(ProviderSnapshot.run))
+        .where(ProviderSnapshot.provider_id == provider_id).order_by(EvaluationRun.as_of.desc()).limit(1))

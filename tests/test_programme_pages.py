@@ -1,0 +1,128 @@
+"""The programme pages: officials' forms with specific messages, residents booking with the entitlement."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from billing.payment_models import Payment
+from billing.programmes import entitlements, programmes
+from billing.programmes.models import ProgrammeStatus, PurchaseProgramme
+from providers.bookings.forms import slot_value
+from providers.bookings.models import Booking
+from tests import factories
+from tests.programme_helpers import enrolled_resident, open_programme, terms
+
+
+def _form(community_id, category_id, **overrides):
+    data = {
+        "title": "居家养老上门服务", "service_content": "上门助洁", "categories": [str(category_id)],
+        "start_date": "2026-11-01", "end_date": "2027-10-31", "quantity": "1000",
+        "quality_requirements": "持证上岗", "unit_price": "80", "settlement_method": "按月结算",
+        "performance_targets": "满意度 ≥ 90%", "breach_liability": "按次扣减", "budget": "100000",
+        "allowance_per_month": "8", "communities": [str(community_id)], "min_age": "60",
+        "requires_living_alone": "y",
+    }
+    data.update(overrides)
+    return data
+
+
+def _count():
+    return db.session.scalar(sa.select(sa.func.count()).select_from(PurchaseProgramme))
+
+
+def test_an_official_creates_a_programme_and_bad_terms_come_back_with_specific_messages(client, auth, en):
+    official, community = factories.official(), factories.community()
+    category = factories.category("housekeeping")
+    auth.login(official)
+    four_years = client.post("/official/programmes/new", data=_form(community.id, category.id,
+                                                                     end_date="2030-10-31"))
+    assert four_years.status_code == 422
+    assert "A purchase runs for at most 1 year" in four_years.get_data(as_text=True)
+    assert 'value="居家养老上门服务"' in four_years.get_data(as_text=True)  # the input is kept
+    negative = client.post("/official/programmes/new", data=_form(community.id, category.id, budget="-5"))
+    assert negative.status_code == 422 and "The budget cannot be negative." in negative.get_data(as_text=True)
+    assert _count() == 0
+    created = client.post("/official/programmes/new", data=_form(community.id, category.id, budget="0"))
+    assert created.status_code == 302
+    programme = db.session.scalar(sa.select(PurchaseProgramme))
+    assert programme.budget_fen == 0 and programme.unit_price_fen == 8000 and programme.min_age == 60
+    refused = client.post(f"/official/programmes/{programme.id}/open")
+    assert refused.status_code == 422
+    assert "No budget, no purchase" in refused.get_data(as_text=True)
+    assert db.session.get(PurchaseProgramme, programme.id).status == ProgrammeStatus.DRAFT
+
+
+def test_an_official_awards_opens_and_enrols_through_the_pages(client, auth, en):
+    official = factories.official()
+    provider = factories.provider()
+    community = provider.communities[0]
+    programme = programmes.create_programme(db.session, official, terms([community.id]))
+    db.session.commit()
+    auth.login(official)
+    bad = client.post(f"/official/programmes/{programme.id}/awards",
+                      data={"provider_id": provider.id, "contract_price": "abc", "quota": "10"})
+    assert bad.status_code == 422 and "Enter an amount in yuan" in bad.get_data(as_text=True)
+    assert client.post(f"/official/programmes/{programme.id}/awards",
+                       data={"provider_id": provider.id, "contract_price": "60", "quota": "100"}).status_code == 302
+    assert client.post(f"/official/programmes/{programme.id}/open").status_code == 302
+    resident = factories.resident(community)
+    young = client.post(f"/official/programmes/{programme.id}/enrolments",
+                        data={"phone": resident.phone, "birth_date": "1990-01-01", "lives_alone": "y"})
+    assert young.status_code == 422 and "The resident is under 60." in young.get_data(as_text=True)
+    ok = client.post(f"/official/programmes/{programme.id}/enrolments",
+                     data={"phone": resident.phone, "birth_date": "1950-01-01", "lives_alone": "y"})
+    assert ok.status_code == 302
+    assert entitlements.active_enrolments(db.session, resident)[0].programme_id == programme.id
+
+
+def test_a_resident_books_with_the_entitlement_and_is_refused_when_it_is_used_up(client, auth, en):
+    programme, award, listing, member, official, community = open_programme(allowance=1)
+    resident = enrolled_resident(programme, official, community)
+    auth.login(resident)
+    page = client.get("/my/entitlements").get_data(as_text=True)
+    assert "1 visit left in 2026-11" in page and f"/my/entitlements/book/{listing.id}" in page
+    assert client.get(f"/my/entitlements/book/{listing.id}").status_code == 200
+    first = client.post(f"/my/entitlements/book/{listing.id}",
+                        data={"starts_at": slot_value(factories.next_slot(listing, 1)), "address": "3号楼"})
+    assert first.status_code == 302
+    booking = db.session.scalar(sa.select(Booking))
+    assert entitlements.use_of(db.session, booking.id) is not None
+    assert "Paid by a purchase programme" in client.get(f"/bookings/{booking.id}").get_data(as_text=True)
+    second = client.post(f"/my/entitlements/book/{listing.id}",
+                         data={"starts_at": slot_value(factories.next_slot(listing, 2)), "address": "3号楼"})
+    assert second.status_code == 409
+    assert "Your allowance for 2026-11 is used up" in second.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Booking)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 0
+
+
+def test_pages_are_for_their_roles(client, auth):
+    programme, award, listing, member, official, community = open_programme()
+    resident = factories.resident(community)
+    auth.login(resident)
+    assert client.get("/official/programmes").status_code == 403
+    assert client.get(f"/official/programmes/{programme.id}/budget").status_code == 403
+    auth.logout()
+    auth.login(member)
+    assert client.get("/my/entitlements").status_code == 403
+    auth.logout()
+    assert client.get("/programmes").status_code == 200
+    auth.login(official)
+    assert client.get("/official/programmes").status_code == 200
+    resident = enrolled_resident(programme, official, community)
+    booking = entitlements.book_with_entitlement(db.session, resident, listing_id=listing.id,
+                                                 starts_at=factories.next_slot(listing, 1), address="楼下")
+    db.session.commit()
+    page = client.get(f"/official/programmes/{programme.id}").get_data(as_text=True)
+    assert f"/official/bookings/{booking.id}" in page and "¥60.00" in page
+
+
+def test_the_listing_page_offers_the_entitlement_to_an_enrolled_resident_only(client, auth, en):
+    programme, award, listing, member, official, community = open_programme()
+    resident = enrolled_resident(programme, official, community)
+    auth.login(resident)
+    assert f"/my/entitlements/book/{listing.id}" in client.get(f"/listings/{listing.id}").get_data(as_text=True)
+    auth.logout()
+    auth.login(factories.resident(community))
+    assert "/my/entitlements/book/" not in client.get(f"/listings/{listing.id}").get_data(as_text=True)
