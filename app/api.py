@@ -268,9 +268,10 @@ def api_blueprints() -> list[Blueprint]:
     from ratings.api import blueprints as rating_blueprints
     from ratings.scorecard_api import scorecard_blp
     from ratings.supervision.api import supervision_blp
+    from ratings.supervision.sanction_api import sanctions_blp
 
     return [account_blp, *provider_blueprints(), bookings_blp, *rating_blueprints(), scorecard_blp, *programme_blueprints(),
-            payment_policy_blp, supervision_blp, *subsidy_blueprints()]
+            payment_policy_blp, supervision_blp, sanctions_blp, *subsidy_blueprints()]
 
 
 def register_api(app: Flask) -> None:

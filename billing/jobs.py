@@ -67,13 +67,14 @@ def _summary_table(session: Session, settlements) -> list[str]:
     from billing.settlements import payout_of
     from providers.models import Provider
 
-    header = ("provider", "bookings", "gross", "fee", "penalties", "collected", "net", "payout")
+    header = ("provider", "bookings", "gross", "fee", "penalties", "subsidies", "collected", "net", "payout")
     rows = []
     for s in settlements:
         provider = session.get(Provider, s.provider_id)
         payout = payout_of(session, s)
         rows.append((f"{provider.name} (#{provider.id})", str(s.booking_count), format_fen(s.gross_fen),
-                     format_fen(s.fee_fen), format_fen(s.penalties_fen), format_fen(s.collected_offline_fen),
+                     format_fen(s.fee_fen), format_fen(s.penalties_fen), format_fen(s.subsidies_fen),
+                     format_fen(s.collected_offline_fen),
                      format_fen(s.net_fen), f"{payout.method} {payout.status.value}" if payout else "none"))
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731

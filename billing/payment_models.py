@@ -142,6 +142,8 @@ class Settlement(db.Model):
     gross_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     fee_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     penalties_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Build-then-subsidise awards disbursed in the month, paid out with the settlement.
+    subsidies_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     collected_offline_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     net_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

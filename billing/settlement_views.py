@@ -27,7 +27,8 @@ from app.money import fen_to_yuan
 from billing import payouts as payout_service
 from billing.overview import billing_overview
 from billing.payment_models import Payout, Settlement, SettlementLine
-from billing.settlements import Period, find_settlement, parse_period, payout_of, penalty_transactions
+from billing.settlements import (Period, find_settlement, parse_period, payout_of, penalty_transactions,
+                                 subsidy_transactions)
 from providers import registration
 from providers.bookings.models import Booking
 from providers.models import Provider
@@ -52,6 +53,7 @@ class Statement:
     lines: list[SettlementLine]
     penalties: list
     payout: Payout | None
+    subsidies: list
 
     def collected(self, *sources: str) -> int:
         return sum(line.amount_fen for line in self.lines if line.source in sources)
@@ -81,7 +83,7 @@ def load_statement(provider: Provider, period_text: str) -> Statement:
     for line in lines:
         line.booking = bookings[line.booking_id]
     return Statement(provider, settlement, lines, penalty_transactions(db.session, provider.id, period),
-                     payout_of(db.session, settlement))
+                     payout_of(db.session, settlement), subsidy_transactions(db.session, provider.id, period))
 
 
 def statement_csv(statement: Statement) -> Response:
@@ -97,6 +99,7 @@ def statement_csv(statement: Statement) -> Response:
     s = statement.settlement
     writer.writerow([])
     for label, fen in (("gross", s.gross_fen), ("platform_fee", s.fee_fen), ("penalties", s.penalties_fen),
+                       ("subsidies", s.subsidies_fen),
                        ("collected_by_provider", s.collected_offline_fen), ("net", s.net_fen)):
         writer.writerow([label, "", "", "", yuan(fen), ""])
     payout = statement.payout

@@ -36,9 +36,13 @@ Figures: ``gross`` = sum of the bookings' prices; ``fee`` = per booking
 ``round_fen(price × percent / 100)`` (Decimal, half-up; see
 :func:`_fee_percent_for`), posted Dr payable / Cr ``platform_fees``;
 ``penalties`` = the ledger's ``penalty`` transactions on the provider's payable
-dated in the month (posted by supervision, only read here); ``collected
-offline`` = offline payments (less refunds) plus ``direct`` prices; ``net`` =
-gross − fee − penalties − collected offline.  A positive net becomes one
+dated in the month (fines and subsidy clawbacks, posted elsewhere, only read
+here); ``subsidies`` = the ``subsidy`` transactions crediting the payable in the
+month (disbursed build-then-subsidise claims; the subsidy fund then puts that
+money into the payment channel: Dr ``gateway_clearing:<gw>`` / Cr
+``subsidy_fund``); ``collected offline`` = offline payments (less refunds) plus
+``direct`` prices; ``net`` = gross − fee − penalties − collected offline +
+subsidies.  A positive net becomes one
 :class:`Payout` (billing/payouts.py); a net at or below zero pays nothing and
 the provider's payable keeps the debit (the provider owes Linli).
 """
@@ -68,6 +72,7 @@ from providers.bookings.models import Booking, BookingStatus
 OFFLINE = "offline"
 PENALTY_KIND = "penalty"
 LATE_FEE_KIND = "late_cancel_fee"
+SUBSIDY_KIND = "subsidy"  # a disbursed subsidy claim: Dr subsidies_paid / Cr provider_payable
 _PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -145,21 +150,34 @@ def fee_for(booking: Booking) -> int:
     return round_fen(Decimal(booking.price_fen) * _fee_percent_for(booking) / 100)
 
 
-def penalty_transactions(session: Session, provider_id: int, period: Period) -> list[tuple[LedgerTransaction, int]]:
-    """The ``penalty`` transactions on the provider's payable dated in the month, with
-    the amount each took from it (positive = a debit, money the provider lost)."""
+def _payable_transactions(session: Session, provider_id: int, period: Period,
+                          kind: str) -> list[tuple[LedgerTransaction, int]]:
+    """The ``kind`` transactions on the provider's payable dated in the month, with what
+    each moved on it (positive = a debit, money the provider lost; negative = a credit)."""
     start, end = period.bounds()
     rows = session.execute(
         sa.select(LedgerTransaction, sa.func.sum(LedgerEntry.amount_fen))
         .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
         .join(Account, Account.id == LedgerEntry.account_id)
         .where(Account.code == ledger.provider_payable_code(provider_id),
-               LedgerTransaction.kind == PENALTY_KIND,
+               LedgerTransaction.kind == kind,
                LedgerTransaction.at >= start, LedgerTransaction.at < end)
         .group_by(LedgerTransaction.id)
         .order_by(LedgerTransaction.at, LedgerTransaction.id)
     ).all()
     return [(txn, int(amount)) for txn, amount in rows]
+
+
+def penalty_transactions(session: Session, provider_id: int, period: Period) -> list[tuple[LedgerTransaction, int]]:
+    """The ``penalty`` transactions of the month (fines, subsidy clawbacks), each with
+    the amount it took from the provider's payable."""
+    return _payable_transactions(session, provider_id, period, PENALTY_KIND)
+
+
+def subsidy_transactions(session: Session, provider_id: int, period: Period) -> list[tuple[LedgerTransaction, int]]:
+    """The build-then-subsidise awards disbursed in the month, each with the amount it
+    credited to the provider's payable (positive)."""
+    return [(txn, -amount) for txn, amount in _payable_transactions(session, provider_id, period, SUBSIDY_KIND)]
 
 
 def _unsettled_bookings(session: Session, provider_id: int, period: Period) -> list[Booking]:
@@ -268,9 +286,10 @@ def settle(session: Session, provider_id: int, period: Period | str) -> Settleme
         settlement.fee_fen += fee
     settlement.booking_count = len(bookings)
     settlement.penalties_fen = sum(amount for _txn, amount in penalty_transactions(session, provider_id, period))
+    settlement.subsidies_fen = sum(amount for _txn, amount in subsidy_transactions(session, provider_id, period))
     settlement.collected_offline_fen = offline_netted + direct
     settlement.net_fen = (settlement.gross_fen - settlement.fee_fen - settlement.penalties_fen
-                          - settlement.collected_offline_fen)
+                          - settlement.collected_offline_fen + settlement.subsidies_fen)
     session.flush()
 
     payable = ledger.provider_payable_code(provider_id)
@@ -278,6 +297,15 @@ def settle(session: Session, provider_id: int, period: Period | str) -> Settleme
         from billing.payouts import gateway_name
 
         programme_settlement.post_payments(session, settlement, list(funded.values()), gateway_name())
+    if settlement.subsidies_fen:
+        # The subsidy fund puts the awarded money into the payment channel that pays the provider.
+        from billing.payouts import gateway_name
+
+        ledger.post(session, kind="subsidy_funding", cause_type="settlement", cause_id=settlement.id,
+                    lines=[(ledger.gateway_code(gateway_name()), settlement.subsidies_fen),
+                           ("subsidy_fund", -settlement.subsidies_fen)],
+                    idempotency_key=f"settlement:{settlement.id}:subsidies",
+                    memo=f"Subsidies paid with {period.key}")
     if settlement.fee_fen:
         ledger.post(session, kind="platform_fee", cause_type="settlement", cause_id=settlement.id,
                     lines=[(payable, settlement.fee_fen), ("platform_fees", -settlement.fee_fen)],
@@ -296,7 +324,8 @@ def settle(session: Session, provider_id: int, period: Period | str) -> Settleme
 
 
 def providers_to_settle(session: Session, period: Period) -> list[int]:
-    """Providers with completed unsettled bookings, late-cancellation fees or penalties in the month."""
+    """Providers with completed unsettled bookings, late-cancellation fees, penalties or
+    disbursed subsidies in the month."""
     start, end = period.bounds()
     settled = sa.select(SettlementLine.id).where(SettlementLine.booking_id == Booking.id)
     with_bookings = sa.select(Booking.provider_id).where(
@@ -306,7 +335,7 @@ def providers_to_settle(session: Session, period: Period) -> list[int]:
         sa.select(Account.provider_id)
         .join(LedgerEntry, LedgerEntry.account_id == Account.id)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(Account.provider_id.is_not(None), LedgerTransaction.kind.in_([PENALTY_KIND, LATE_FEE_KIND]),
+        .where(Account.provider_id.is_not(None), LedgerTransaction.kind.in_([PENALTY_KIND, LATE_FEE_KIND, SUBSIDY_KIND]),
                LedgerTransaction.at >= start, LedgerTransaction.at < end)
     )
     ids = set(session.scalars(with_bookings)) | set(session.scalars(with_penalties))

@@ -19,6 +19,7 @@ PUBLIC_PATHS = {
     "/api/v1/providers/{provider_id}",
     "/api/v1/programmes",
     "/api/v1/programmes/{programme_id}",
+    "/api/v1/supervision/grades",
 }
 
 

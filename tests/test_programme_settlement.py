@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -78,9 +78,24 @@ def test_a_below_standard_grade_deducts_the_configured_percentage(app, clock, mo
     assert figures.committed == figures.reserved + figures.consumed + figures.remaining
 
 
-def test_the_grade_lookup_says_new_until_supervision_exists():
+def test_the_grade_is_the_latest_evaluations_and_new_before_any():
+    from ratings.supervision.models import EvaluationRun, Grade, ProviderSnapshot
+    from ratings.supervision.rules import current as current_rule_set
+
     provider = factories.provider()
     assert programme_settlement.provider_grade(db.session, provider.id) == "new"
+    rule_set = current_rule_set(db.session)
+    for day, grade in ((1, Grade.GOOD), (2, Grade.UNQUALIFIED)):
+        as_of = datetime(2026, 10 + day - 1, 1, tzinfo=timezone.utc)
+        run = EvaluationRun(as_of=as_of, rule_set_id=rule_set.id, trigger="cli")
+        db.session.add(run)
+        db.session.flush()
+        db.session.add(ProviderSnapshot(run_id=run.id, provider_id=provider.id, grade=grade, active_since=as_of,
+                                        window_start=as_of, window_end=as_of, window_days=90, figures={},
+                                        breaches=[], near=[]))
+    db.session.flush()
+    assert programme_settlement.provider_grade(db.session, provider.id) == "unqualified"
+    assert "unqualified" in programme_settlement.BELOW_STANDARD
 
 
 def test_budget_figures_chart_and_burn_rate(clock, client, auth):

@@ -311,12 +311,12 @@ def test_notice_then_the_job_pays_through_the_ledger(db_session, clock):
     assert disburse_subsidies(db_session) == 0  # idempotent
     assert claim.status == ClaimStatus.DISBURSED
     assert ledger.balance(db_session, "subsidies_paid") == 550_000
-    assert ledger.balance(db_session, "subsidy_fund") == -550_000
-    assert ledger.balance(db_session, ledger.provider_payable_code(provider.id)) == 0
+    # Owed to the provider until the month's settlement pays it out.
+    assert ledger.balance(db_session, ledger.provider_payable_code(provider.id)) == -550_000
     assert ledger.is_balanced(db_session)
     kinds = db_session.scalars(sa.select(LedgerTransaction.kind).where(
         LedgerTransaction.cause_type == "subsidy_claim", LedgerTransaction.cause_id == claim.id)).all()
-    assert sorted(kinds) == ["subsidy", "subsidy_payout"]
+    assert kinds == ["subsidy"]
     obligation = obligations.obligation_of(db_session, claim.id)
     assert obligation.ends_on == obligations.add_years(claim.accepted_on, 5)
 
@@ -447,6 +447,8 @@ def test_the_clawback_is_deducted_by_the_monthly_settlement(db_session, clock):
     claim, provider, staff, district, city = approved_claim(clock, quantity="10", investment_fen=10_000_000)
     clock.advance(days=8)
     review.disburse(db_session, claim.id, actor=district)
+    payable = ledger.provider_payable_code(provider.id)
+    assert ledger.balance(db_session, payable) == -550_000  # owed to the provider
     clock.set(clock.now().replace(year=clock.now().year + 1))
     obligation = obligations.record_early_stop(db_session, claim.id, official=city, stopped_on=today(),
                                                reason="设备停运")
@@ -455,7 +457,31 @@ def test_the_clawback_is_deducted_by_the_monthly_settlement(db_session, clock):
     settlement = settle(db_session, provider.id, month)
     assert (settlement.penalties_fen, settlement.net_fen) == (275_000, -275_000)  # 50 % of ¥5,500
     assert obligation.clawback_fen == 275_000
-    assert ledger.balance(db_session, ledger.provider_payable_code(provider.id)) == 275_000  # owed to Linli
+    assert ledger.balance(db_session, payable) == -550_000 + 275_000
+
+
+def test_a_disbursed_subsidy_is_paid_out_with_the_months_settlement(db_session, clock):
+    from billing import payouts
+    from billing.payment_models import PayoutStatus
+    from billing.settlements import payout_of, settle
+
+    claim, provider, staff, district, city = approved_claim(clock, quantity="10", investment_fen=10_000_000)
+    clock.advance(days=8)
+    review.disburse(db_session, claim.id, actor=district)
+    month = Period(today().year, today().month)
+    clock.set(clock.now() + timedelta(days=32))
+    settlement = settle(db_session, provider.id, month)
+    assert (settlement.subsidies_fen, settlement.net_fen) == (550_000, 550_000)
+    payout = payout_of(db_session, settlement)
+    assert payout is not None and payout.amount_fen == 550_000 and payout.status == PayoutStatus.PENDING
+    payouts.confirm_bank_file(db_session, month.key, actor=city)  # the offline gateway: the bank file
+    assert payout.status == PayoutStatus.PAID
+    assert ledger.balance(db_session, ledger.provider_payable_code(provider.id)) == 0
+    assert ledger.balance(db_session, "subsidy_fund") == -550_000
+    assert ledger.balance(db_session, "subsidies_paid") == 550_000
+    assert ledger.is_balanced(db_session)
+    assert settle(db_session, provider.id, month) is settlement  # settling again pays nothing twice
+    assert settlement.subsidies_fen == 550_000
 
 
 def test_only_an_active_provider_registers_projects(db_session):

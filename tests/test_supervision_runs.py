@@ -87,9 +87,15 @@ def test_new_providers_get_no_reports():
     assert snapshot.grade == Grade.NEW
 
 
-def monthly(provider_id: int, *days: date) -> list[PenaltyReport]:
+def monthly(provider_id: int, *days: date, confirm: bool = True) -> list[PenaltyReport]:
+    """Run each month; with ``confirm`` an official confirms the new reports (only confirmed
+    sanctions count on the ladder: reports.COUNTED)."""
     for day in days:
         run_evaluation(db.session, as_of(day), trigger="scheduler")
+        if confirm:
+            for report in db.session.scalars(sa.select(PenaltyReport).where(
+                    PenaltyReport.provider_id == provider_id, PenaltyReport.status == ReportStatus.PROPOSED)):
+                report.transition_to(ReportStatus.CONFIRMED)
         db.session.commit()
     return list(db.session.scalars(
         sa.select(PenaltyReport).join(EvaluationRun).where(PenaltyReport.provider_id == provider_id)
@@ -114,7 +120,7 @@ def test_dismissed_reports_and_reports_older_than_180_days_do_not_count():
     first, = monthly(provider.id, date(2026, 1, 1))
     # 181 days later the January report has dropped off the ladder
     assert monthly(provider.id, date(2026, 7, 1))[-1].proposed_sanction == Sanction.WARNING
-    second = monthly(provider.id, date(2026, 8, 1))[-1]
+    second = monthly(provider.id, date(2026, 8, 1), confirm=False)[-1]
     assert second.proposed_sanction == Sanction.FINE
     second.transition_to(ReportStatus.DISMISSED)
     db.session.commit()
@@ -144,7 +150,7 @@ def test_ladder_steps():
 
 def test_report_state_machine_refuses_illegal_moves():
     provider, _made, _ = late_provider()
-    report, = monthly(provider.id, date(2026, 11, 1))
+    report, = monthly(provider.id, date(2026, 11, 1), confirm=False)
     with pytest.raises(IllegalTransition):
         report.transition_to(ReportStatus.EFFECTIVE)
     report.transition_to(ReportStatus.CONFIRMED)

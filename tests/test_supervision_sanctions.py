@@ -17,7 +17,7 @@ from providers.bookings import services as bookings
 from providers.bookings.models import BookingStatus
 from providers.models import ProviderStatus
 from ratings.supervision import review, sanctions
-from ratings.supervision.models import ReportStatus, Sanction
+from ratings.supervision.models import Sanction
 from tests import factories
 from tests.rating_helpers import audit_events, completed_booking, notifications
 from tests.sanction_helpers import report
@@ -170,3 +170,29 @@ def test_a_removed_provider_trying_to_register_again_gets_a_clear_message(client
     text = response.get_data(as_text=True)
     until = (provider.reregistration_barred_until.astimezone(timezone(timedelta(hours=8)))).strftime("%Y-%m-%d")
     assert "may not register again before" in text and until in text
+
+
+def test_a_removal_ends_the_providers_programme_awards(clock):
+    from billing.supervision_receivers import ProgrammeAwardEnding, is_ended
+    from tests.programme_helpers import open_programme
+
+    _programme, award, listing, _member, _official, _community = open_programme()
+    make_effective(listing.provider, Sanction.REMOVAL, clock)
+    assert is_ended(db.session, award.id)
+    assert db.session.get(ProgrammeAwardEnding, award.id).reason == listing.provider.status_reason
+    assert audit_events("programme.award_ended", award.programme_id)
+
+
+def test_a_removal_refunds_a_paid_future_booking_in_full(clock):
+    from billing import payments
+    from billing.payment_models import Refund, RefundStatus
+    from tests.billing_helpers import accepted_booking
+
+    booking, _member = accepted_booking(days_ahead=12)
+    payment = payments.confirm_offline_receipt(db.session, booking)
+    db.session.commit()
+    make_effective(booking.provider, Sanction.REMOVAL, clock)
+    assert booking.status == BookingStatus.CANCELLED_BY_PROVIDER
+    refund = db.session.scalar(sa.select(Refund).where(Refund.payment_id == payment.id))
+    assert refund.amount_fen == booking.price_fen and refund.status == RefundStatus.SUCCEEDED
+    assert ledger.is_balanced(db.session)

@@ -31,13 +31,12 @@ BELOW_STANDARD = frozenset({"unqualified", "below_standard"})
 
 
 def provider_grade(session: Session, provider_id: int) -> str:
-    """The provider's latest evaluation grade.
+    """The provider's grade in its latest stored evaluation (ratings/supervision);
+    "new" when it has never been evaluated, which means no deduction."""
+    from ratings.supervision.runs import latest_snapshot
 
-    The supervision issue (6) will provide the monthly grades; until it does,
-    every provider is "new", which means no deduction.  This is the one place
-    to connect it: return its latest grade code here.
-    """
-    return "new"
+    snapshot = latest_snapshot(session, provider_id)
+    return "new" if snapshot is None else str(snapshot.grade)
 
 
 def deduction_percent() -> Decimal:

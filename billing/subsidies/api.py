@@ -43,7 +43,7 @@ from billing.subsidies.api_schemas import (
     SubsidyTierCapInputSchema,
     SubsidyTierCapSchema,
 )
-from billing.subsidies.models import EvidenceKind
+from billing.subsidies.models import ClaimStatus, EvidenceKind, SubsidyClaim
 from providers import registration
 
 class _MultipartParser(ApiParser):
@@ -339,7 +339,8 @@ def list_notices():
 def object_to(data, claim_id: int):
     """Object during the notice (pauses the claim).  409 outside the notice or a second objection."""
     user = require_user()
-    if claim_id not in {c.id for c in review.in_notice(db.session)}:
+    claim = db.session.get(SubsidyClaim, claim_id)
+    if claim is None or claim.status not in (ClaimStatus.NOTICE, ClaimStatus.OBJECTED):
         raise NotFound(_l("This claim is not in public notice."))
     with unit_of_work():
         return review.object_to(db.session, claim_id, user=user, text=data["text"])

@@ -21,12 +21,11 @@ disbursement.
   was left when it was paused (the end moves by the length of the pause).
 - Disbursement (the scheduler's job, or an official once the notice is over):
   Dr ``subsidies_paid`` / Cr ``provider_payable:<id>`` (the subsidy is owed to
-  the provider), then the fund pays it directly — Dr ``provider_payable`` / Cr
-  ``subsidy_fund`` — as city finance pays the applicant (DOMAIN.md).  It is a
-  direct payout, not part of the monthly settlement: settlements net only the
-  month's bookings, fees and penalties, so a payable credit would never be paid
-  out by them.  Net effect: Dr subsidies_paid / Cr subsidy_fund; the provider's
-  payable is back where it was.  Keys ``subsidy_claim:<id>:award`` / ``:payout``.
+  the provider; key ``subsidy_claim:<id>:award``).  The month's settlement
+  (billing/settlements.py) adds it to the provider's net, the subsidy fund puts
+  the money into the payment channel (Dr ``gateway_clearing`` / Cr
+  ``subsidy_fund``), and the settlement's payout — a Connect transfer or a line
+  of the bank file — pays it, so a subsidy goes through the ledger and the gateway.
   The operating obligation starts then (obligations.py).
 """
 
@@ -60,7 +59,6 @@ from billing.subsidies.policies import compute
 from billing.subsidies.projects import staff_ids
 
 SUBSIDY_KIND = "subsidy"
-SUBSIDY_PAYOUT_KIND = "subsidy_payout"
 CAUSE = "subsidy_claim"
 
 
@@ -312,10 +310,6 @@ def disburse(session: Session, claim_id: int, *, actor: User | None = None) -> S
     ledger.post(session, kind=SUBSIDY_KIND, cause_type=CAUSE, cause_id=claim.id,
                 lines=[("subsidies_paid", amount), (payable, -amount)],
                 idempotency_key=f"subsidy_claim:{claim.id}:award", memo=f"Subsidy claim {claim.id}")
-    ledger.post(session, kind=SUBSIDY_PAYOUT_KIND, cause_type=CAUSE, cause_id=claim.id,
-                lines=[(payable, amount), ("subsidy_fund", -amount)],
-                idempotency_key=f"subsidy_claim:{claim.id}:payout",
-                memo=f"Subsidy claim {claim.id} paid by the fund")
     claim.disbursed_at = now()
     obligation = start_obligation(session, claim)
     session.flush()

@@ -255,9 +255,14 @@ def upgrade():
         for tier, cap in DEFAULT_TIER_CAPS
     ])
     _versions_are_immutable()
+    # A disbursed subsidy is owed to the provider and paid with its next monthly settlement.
+    with op.batch_alter_table('settlement', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('subsidies_fen', sa.BigInteger(), nullable=False, server_default='0'))
 
 
 def downgrade():
+    with op.batch_alter_table('settlement', schema=None) as batch_op:
+        batch_op.drop_column('subsidies_fen')
     dialect = op.get_bind().dialect.name
     for table in VERSIONED:
         for verb in ("update", "delete"):

@@ -102,6 +102,30 @@ def submit(session: Session, report_id: int, *, provider_id: int, staff: User, r
     return appeal
 
 
+def add_files(session: Session, report_id: int, *, provider_id: int, staff: User,
+              files: list[StoredFile]) -> PenaltyAppeal:
+    """Add evidence files to the provider's own appeal while it waits for a decision (5 in all)."""
+    report = lock_report(session, report_id)
+    if report.provider_id != provider_id:
+        raise NotFound(_l("No such penalty report."))
+    appeal = appeal_of(session, report.id)
+    if report.status != ReportStatus.APPEALED or appeal is None or appeal.outcome is not None:
+        raise IllegalTransition(_l("Evidence can be added only to an appeal waiting for a decision."))
+    if not files:
+        raise Invalid(_l("Choose a file to upload."), field="files")
+    if len(appeal.files) + len(files) > MAX_FILES:
+        raise Invalid(_l("Attach at most %(n)d files.", n=MAX_FILES), field="files")
+    for stored in files:
+        session.add(AppealFile(appeal_id=appeal.id, original_name=stored.original_name, stored_name=stored.stored_name,
+                               content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256,
+                               uploaded_at=now()))
+    session.flush()
+    session.refresh(appeal, ["files"])
+    audit.record(session, actor=staff, action="penalty_report.appeal_evidence_added", object_type="penalty_report",
+                 object_id=report.id, after={"files": [f.original_name for f in files]})
+    return appeal
+
+
 def decide(session: Session, report_id: int, official: User, *, outcome, reason: str) -> PenaltyAppeal:
     """Decide an appeal: an official who did not approve the sanction, with a reason."""
     if not official.is_official:

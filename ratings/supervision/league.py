@@ -69,8 +69,7 @@ def league(session: Session, *, community_id: int | None = None,
                                   PenaltyReport.status.in_(UNSETTLED))
     stmt = (sa.select(ProviderSnapshot).join(Provider, Provider.id == ProviderSnapshot.provider_id)
             .options(contains_eager(ProviderSnapshot.provider))
-            .where(ProviderSnapshot.run_id == run.id, Provider.status != ProviderStatus.REMOVED,
-                   Provider.status == ProviderStatus.ACTIVE, ~unsettled))
+            .where(ProviderSnapshot.run_id == run.id, Provider.status == ProviderStatus.ACTIVE, ~unsettled))
     if community_id is not None:
         stmt = stmt.where(Provider.id.in_(sa.select(provider_community.c.provider_id)
                                           .where(provider_community.c.community_id == community_id)))

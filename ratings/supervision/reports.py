@@ -32,9 +32,10 @@ from ratings.supervision.models import (
     Sanction,
 )
 
-# Reports that do NOT count on the ladder.  Until review exists (the next issue),
-# every report that is not dismissed counts; then only confirmed/effective ones should.
-NOT_COUNTED = (ReportStatus.DISMISSED, ReportStatus.OVERTURNED)
+# Reports that count on the ladder: sanctions an official confirmed (review.py) —
+# while the appeal window runs, under appeal, or in effect.  A report still waiting
+# for review, dismissed, or overturned on appeal does not count.
+COUNTED = (ReportStatus.CONFIRMED, ReportStatus.APPEALED, ReportStatus.EFFECTIVE)
 
 register_labels("threshold", {key: t.label for key, t in rules.THRESHOLDS.items()})
 register_labels("sanction", {s.value: label for s, label in SANCTION_LABELS.items()})
@@ -50,7 +51,7 @@ def counted_earlier(session: Session, provider_ids, as_of: datetime, days: int) 
         .join(EvaluationRun, EvaluationRun.id == PenaltyReport.run_id)
         .where(
             PenaltyReport.provider_id.in_(list(provider_ids)),
-            PenaltyReport.status.not_in(NOT_COUNTED),
+            PenaltyReport.status.in_(COUNTED),
             EvaluationRun.as_of < as_of,
             EvaluationRun.as_of >= as_of - timedelta(days=days),
         )

@@ -21,6 +21,7 @@ from datetime import datetime, time, timedelta, timezone
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -94,6 +95,16 @@ def _sanction(value) -> Sanction | None:
         raise Invalid(_l("Choose a sanction from the list."), field="sanction") from None
 
 
+def _flush_or_conflict(session: Session) -> None:
+    """Flush in a savepoint: two decisions racing on SQLite (where FOR UPDATE is ignored)
+    meet the unique report row or the two-officials CHECK, and get a 409, not a 500."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_l("Another official decided this report at the same moment. Reload the page.")) from None
+
+
 def _must_be_proposed(report: PenaltyReport) -> None:
     if report.status != ReportStatus.PROPOSED:
         raise IllegalTransition(_l("This report is already decided: %(status)s.",
@@ -112,8 +123,9 @@ def confirm(session: Session, report_id: int, official: User, *, sanction=None, 
     report = lock_report(session, report_id)
     _must_be_proposed(report)
     review = review_of(session, report.id)
-    chosen = _sanction(sanction) or (review.sanction if review else report.proposed_sanction)
-    changed = chosen != report.proposed_sanction
+    on_the_table = review.sanction if review else report.proposed_sanction
+    chosen = _sanction(sanction) or on_the_table
+    changed = chosen != on_the_table
     reason = _reason(reason, required=changed,
                      message=_l("Give a reason for changing the sanction: the provider will see it."))
     at = now()
@@ -121,7 +133,7 @@ def confirm(session: Session, report_id: int, official: User, *, sanction=None, 
         review = PenaltyReview(report_id=report.id, sanction=chosen, reason=reason, first_official_id=official.id,
                                first_at=at)
         session.add(review)
-        session.flush()
+        _flush_or_conflict(session)
         if chosen == Sanction.REMOVAL:
             audit.record(session, actor=official, action="penalty_report.removal_first_approval",
                          object_type="penalty_report", object_id=report.id,
@@ -136,7 +148,7 @@ def confirm(session: Session, report_id: int, official: User, *, sanction=None, 
                               "approve it."), field="official")
         review.second_official_id = official.id
         review.second_at = at
-        if chosen != review.sanction:
+        if changed:
             review.sanction = chosen
             review.reason = reason
     _confirm(session, report, review, official)
@@ -144,6 +156,7 @@ def confirm(session: Session, report_id: int, official: User, *, sanction=None, 
 
 
 def _confirm(session: Session, report: PenaltyReport, review: PenaltyReview, official: User) -> None:
+    _flush_or_conflict(session)
     old = report.transition_to(ReportStatus.CONFIRMED)
     review.confirmed_at = report.status_changed_at
     review.appeal_deadline = appeal_deadline(review.confirmed_at)
@@ -177,6 +190,7 @@ def dismiss(session: Session, report_id: int, official: User, *, reason: str) ->
         review.second_official_id = official.id
         review.second_at = now()
         review.reason = reason
+    _flush_or_conflict(session)
     old = report.transition_to(ReportStatus.DISMISSED)
     session.flush()
     audit.record(session, actor=official, action="penalty_report.dismissed", object_type="penalty_report",

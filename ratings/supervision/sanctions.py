@@ -29,6 +29,8 @@ from ratings.supervision.models import PenaltyReport, ReportStatus, Sanction
 from ratings.supervision.sanction_models import PenaltyReview
 
 CAUSE_TYPE = "penalty_report"
+# A sanction on record: confirmed (appeal window running), appealed, or in effect.
+SANCTIONED = (ReportStatus.CONFIRMED, ReportStatus.APPEALED, ReportStatus.EFFECTIVE)
 
 MESSAGES.update({
     "supervision.effective": _l("The sanction of penalty report #%(report)s is now in effect: %(sanction)s."),
@@ -90,7 +92,7 @@ def history(session: Session, provider_id: int, limit: int = 50) -> list[Penalty
         sa.select(PenaltyReview).join(PenaltyReport, PenaltyReport.id == PenaltyReview.report_id)
         .options(joinedload(PenaltyReview.report))
         .where(PenaltyReport.provider_id == provider_id,
-               PenaltyReport.status.in_((ReportStatus.CONFIRMED, ReportStatus.APPEALED, ReportStatus.EFFECTIVE)))
+               PenaltyReport.status.in_(SANCTIONED))
         .order_by(PenaltyReview.confirmed_at.desc(), PenaltyReview.id.desc()).limit(limit)))
 
 

@@ -25,6 +25,7 @@ from providers.registration import provider_of
 from ratings.models import Complaint, Rating
 from ratings.supervision import exclusions, reports, rules, runs
 from ratings.supervision.forms import ExclusionForm, RuleSetForm
+from ratings.supervision.sanctions import SANCTIONED
 from ratings.supervision.sanctions import history as sanction_history
 from ratings.supervision.models import (
     GRADE_LABELS,
@@ -221,10 +222,12 @@ def my_report(report_id: int):
 def scorecard_section(provider_id: int) -> dict:
     """What the scorecard page shows about supervision: the latest grade and the reports
     (two statements, whatever the number of reports)."""
+    items = db.session.scalars(reports.reports_query(provider_id=provider_id).limit(50)).all()
     return {
         "snapshot": runs.latest_snapshot(db.session, provider_id),
-        "reports": db.session.scalars(reports.reports_query(provider_id=provider_id).limit(50)).all(),
-        "sanctions": sanction_history(db.session, provider_id),  # review half (ratings/supervision/sanctions.py)
+        "reports": items,
+        # Review half (ratings/supervision/sanctions.py); no statement when nothing was confirmed.
+        "sanctions": sanction_history(db.session, provider_id) if any(r.status in SANCTIONED for r in items) else [],
         "grade_labels": GRADE_LABELS,
         "threshold_label": reports.threshold_label,
         "threshold_labels": reports.threshold_labels,
