@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PO := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint install translations db demo browser-deps extract-messages clean bench
+.PHONY: run test lint install translations db demo browser-deps extract-messages clean bench bench-deps serve
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ run: demo
 	  trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	  $(FLASK) run --host 127.0.0.1 --port 5000
 
+# Production (docs/deploy.md): configuration only from the environment (DATABASE_URL, SECRET_KEY, …),
+# checked first (one line per problem, nothing started); then `flask db upgrade`, gunicorn serving
+# app:create_app() with LINLI_WORKERS workers on LINLI_BIND, and the one scheduler; Ctrl-C stops both.
+serve: install translations
+	@LINLI_ENV=production $(PY) -m app.serve
+
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -51,12 +57,20 @@ test: install translations browser-deps lint
 	  LINLI_TEST_ON_POSTGRES=1 $(PY) -m pytest; \
 	fi
 
-# The evaluator benchmark on PostgreSQL (BENCH_DATABASE_URL, default the local linli_h_d_bench;
-# BENCH_SCALE=0.01 for a quick run): load a city-sized data set with COPY, then time the
-# evaluator against the plain SQL aggregate and print the ratio and peak memory.
-bench: install
-	$(PY) -m bench.generate
-	$(PY) -m bench.evaluator
+# Every benchmark (docs/performance.md) on PostgreSQL (BENCH_DATABASE_URL, default the local
+# linli_bench, dropped and made again) at two sizes (BENCH_SCALES, default "0.1 1"; 1 = 10,000
+# providers, 50,000 listings, 1,000,000 bookings): the evaluator, a monthly settlement, catalogue
+# search through gunicorn + wrk, booking creation.  Prints the table; writes bench/results.json.
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/linli_bench
+bench: install translations bench-deps
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.run
+
+# gunicorn (a dependency; installed if an older .venv lacks it) and Debian's wrk for make bench.
+bench-deps: install
+	@$(PY) -c 'import gunicorn' 2>/dev/null || $(PY) -m pip install --quiet gunicorn
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk for the web benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 extract-messages: install
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot . >/dev/null

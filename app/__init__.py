@@ -19,6 +19,11 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.extensions["linli.clock"] = app.config.pop("CLOCK", None) or SystemClock()
+    if app.config.get("LINLI_PROXY_HOPS"):  # behind a load balancer: its client address and scheme
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["LINLI_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     register_extensions(app)
     register_blueprints(app)
@@ -67,7 +72,7 @@ def import_models() -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import register_api
+    from app.api import IdConverter, register_api
     from app.auth.views import bp as auth_bp
     from app.notifications_views import bp as notifications_bp
     from app.views import bp as main_bp
@@ -79,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from ratings.supervision.views import register_supervision
     from ratings.views import register_views as register_rating_views
 
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(notifications_bp)

@@ -27,6 +27,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from marshmallow import Schema, fields, validate
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from app.extensions import api, csrf, db, login_manager
 
@@ -68,6 +69,29 @@ def require_user(*roles):
     return current_user._get_current_object()
 
 
+# Rows' ids are ``integer`` columns (32-bit on PostgreSQL): a larger or
+# non-positive number in a URL names no row, so it is a 404, not an overflow in
+# the database driver.  The bounds also appear in the OpenAPI document.
+ID_MAX = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: a positive id that fits the column."""
+
+    def __init__(self, map, fixed_digits=0, min=1, max=ID_MAX, signed=False):  # noqa: A002 - werkzeug's names
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def decimal_as_string(converter, field, ret, **kwargs) -> dict:
+    """Document ``fields.Decimal(as_string=True)`` as the string it dumps, not a number."""
+    if not (isinstance(field, fields.Decimal) and field.as_string):
+        return {}
+    kind = ret.get("type")
+    if isinstance(kind, list):
+        return {"type": ["string" if t == "number" else t for t in kind], "format": "decimal"}
+    return {"type": "string", "format": "decimal"}
+
+
 def _authenticate_bearer() -> None:
     """A request that sends a bearer token is that token's user, or nobody.
 
@@ -80,8 +104,13 @@ def _authenticate_bearer() -> None:
         return
     from app.auth.services import user_for_token
 
+    user = user_for_token(db.session, token)
+    if db.session.dirty:
+        # Record the token's use now, so that the request's own work starts on
+        # a clean session (write_transaction() insists on one on SQLite).
+        db.session.commit()
     # Flask-Login 0.6 keeps the request's user in g._login_user via this helper.
-    login_manager._update_request_context_with_user(user_for_token(db.session, token))
+    login_manager._update_request_context_with_user(user)
 
 
 def _api_csrf():
@@ -279,6 +308,8 @@ def register_api(app: Flask) -> None:
     api.ERROR_SCHEMA = ProblemSchema
     api.DEFAULT_ERROR_RESPONSE_NAME = "PROBLEM"
     api.init_app(app)
+    if not hasattr(api.ma_plugin.converter, decimal_as_string.__name__):
+        api.ma_plugin.converter.add_attribute_function(decimal_as_string)
     api.spec.components.response(
         "PROBLEM",
         {

@@ -18,7 +18,11 @@ DEFAULT_INSTANCE = ROOT / "instance"
 
 
 class ConfigError(RuntimeError):
-    """A setting is missing or malformed; the message names it."""
+    """A setting is missing or malformed; the message names it (one line per problem)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 def normalise_database_url(url: str) -> str:
@@ -67,11 +71,102 @@ def _secret_key(env: dict, instance: Path) -> str:
     return path.read_text().strip()
 
 
+# Words that mark a SECRET_KEY copied from an example, a test or a placeholder.
+PLACEHOLDER_KEY_WORDS = ("secret", "change", "example", "password", "placeholder", "dummy", "insecure", "default")
+
+
+def _secret_key_problem(key: str, instance: Path) -> str | None:
+    generate = "generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+    if not key:
+        return f"SECRET_KEY is required in production; {generate}"
+    if len(key) < 32:
+        return f"SECRET_KEY must be at least 32 characters long (it has {len(key)}); {generate}"
+    embedded = instance / "secret_key"
+    if embedded.is_file() and embedded.read_text().strip() == key:
+        return f"SECRET_KEY is the embedded-mode key from {embedded}; {generate}"
+    word = next((w for w in PLACEHOLDER_KEY_WORDS if w in key.lower()), None)
+    if word:
+        return f"SECRET_KEY looks like a placeholder (it contains {word!r}); {generate}"
+    if len(set(key)) < 10:
+        return f"SECRET_KEY is too predictable (fewer than 10 different characters); {generate}"
+    return None
+
+
+def _database_url_problem(url: str) -> str | None:
+    example = "postgresql://linli:…@db.example:5432/linli"
+    if not url:
+        return f"DATABASE_URL is required in production, e.g. {example}"
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(normalise_database_url(url))
+    except ArgumentError:
+        return f"DATABASE_URL is not a database URL, e.g. {example}"
+    if parsed.get_backend_name() != "postgresql":
+        return f"DATABASE_URL must be a PostgreSQL URL in production (got {parsed.get_backend_name()}), e.g. {example}"
+    if not parsed.database:
+        return f"DATABASE_URL names no database, e.g. {example}"
+    return None
+
+
+def gateway_settings(env: dict) -> dict:
+    """The payment gateway's settings (billing.gateways.build_gateway checks them)."""
+    return {
+        "LINLI_PAYMENT_GATEWAY": env.get("LINLI_PAYMENT_GATEWAY", "offline"),
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", ""),
+        "STRIPE_CURRENCY": env.get("STRIPE_CURRENCY", "cny").lower(),
+        "STRIPE_PAYMENT_METHODS": tuple(
+            m.strip() for m in env.get("STRIPE_PAYMENT_METHODS", "card,alipay,wechat_pay").split(",") if m.strip()
+        ),
+    }
+
+
+def production_problems(env: dict) -> list[str]:
+    """Everything wrong with a production environment (``LINLI_ENV=production``), one line each.
+
+    Production runs only with a strong SECRET_KEY of its own, PostgreSQL, cookies
+    sent over HTTPS only and a gateway whose keys billing accepts; anything else
+    stops the start-up instead of running half-configured.
+    """
+    instance = Path(env.get("LINLI_INSTANCE_DIR") or DEFAULT_INSTANCE)
+    problems = [
+        _secret_key_problem(env.get("SECRET_KEY") or "", instance),
+        _database_url_problem(env.get("DATABASE_URL") or ""),
+    ]
+    try:
+        if not _bool(env, "LINLI_SECURE_COOKIES", True):
+            problems.append("LINLI_SECURE_COOKIES must be on in production (log-in cookies only over HTTPS)")
+    except ConfigError as error:
+        problems.append(str(error))
+    # (SQLAlchemy reads a pool_size of 0 or an overflow of -1 as "no limit".)
+    for name, default, least in (("LINLI_PROXY_HOPS", 0, 0), ("LINLI_DB_POOL_SIZE", 2, 1),
+                                 ("LINLI_DB_MAX_OVERFLOW", 3, 0)):
+        try:
+            if _int(env, name, default) < least:
+                problems.append(f"{name} must be {least} or more")
+        except ConfigError as error:
+            problems.append(str(error))
+    from billing.gateways import build_gateway  # billing owns its keys' rules
+
+    try:
+        build_gateway(gateway_settings(env))
+    except ConfigError as error:
+        problems.append(str(error))
+    return [p for p in problems if p]
+
+
 def load_config(env: dict | None = None) -> dict:
     """Build the Flask configuration mapping from environment variables."""
     env = dict(os.environ if env is None else env)
     instance = Path(env.get("LINLI_INSTANCE_DIR") or DEFAULT_INSTANCE)
     production = env.get("LINLI_ENV") == "production"
+    if production:
+        problems = production_problems(env)
+        if problems:
+            raise ConfigError("\n".join(problems), problems)
     database_url = env.get("DATABASE_URL")
     if not database_url:
         if production:
@@ -83,7 +178,15 @@ def load_config(env: dict | None = None) -> dict:
         "LINLI_ENV": "production" if production else "development",
         "SECRET_KEY": _secret_key(env, instance),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            # Per process (a sync gunicorn worker uses one at a time): machines × workers ×
+            # (pool + overflow) + the scheduler must fit max_connections (docs/deploy.md).
+            "pool_size": _int(env, "LINLI_DB_POOL_SIZE", 2),
+            "max_overflow": _int(env, "LINLI_DB_MAX_OVERFLOW", 3),
+        } if database_url.startswith(("postgres://", "postgresql")) else {"pool_pre_ping": True},
+        # Trusted reverse proxies (load balancer) in front: X-Forwarded-For/-Proto/-Host hops.
+        "LINLI_PROXY_HOPS": _int(env, "LINLI_PROXY_HOPS", 0),
         "UPLOAD_DIR": str(Path(env.get("LINLI_UPLOAD_DIR") or instance / "uploads")),
         # Whole request; a document itself is capped lower (DOCUMENT_MAX_BYTES).
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
@@ -122,14 +225,7 @@ def load_config(env: dict | None = None) -> dict:
         "COMPLAINT_RESPONSE_HOURS": 48,
         "SCORECARD_WINDOW_DAYS": 90,
         # Payments (billing/gateways): offline needs no keys; stripe checks its keys at start-up.
-        "LINLI_PAYMENT_GATEWAY": env.get("LINLI_PAYMENT_GATEWAY", "offline"),
-        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
-        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
-        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", ""),
-        "STRIPE_CURRENCY": env.get("STRIPE_CURRENCY", "cny").lower(),
-        "STRIPE_PAYMENT_METHODS": tuple(
-            m.strip() for m in env.get("STRIPE_PAYMENT_METHODS", "card,alipay,wechat_pay").split(",") if m.strip()
-        ),
+        **gateway_settings(env),
         "LINLI_PLATFORM_FEE_PERCENT": _int(env, "LINLI_PLATFORM_FEE_PERCENT", 5),
         # Purchase programmes: deduction from a below-standard provider's programme payments.
         "LINLI_PROGRAMME_DEDUCTION_PERCENT": _int(env, "LINLI_PROGRAMME_DEDUCTION_PERCENT", 10),

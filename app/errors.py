@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 
@@ -89,6 +90,19 @@ def _domain_error(error: LinliError):
     return render_template("errors/generic.html", error=error), error.status
 
 
+def _out_of_range(error: Exception):
+    """A value the column cannot hold (a number too large: OverflowError on
+    SQLite, DataError on PostgreSQL) reaching the database from the request:
+    the caller's input, so a 422, rolled back; never a 500."""
+    from app.extensions import db
+
+    db.session.rollback()
+    message = _("A value in the request is out of range.")
+    if wants_json():
+        return problem(422, "invalid", message)
+    return render_template("errors/generic.html", error=message), 422
+
+
 def _server_error(error: Exception):
     if wants_json():
         return problem(500, "Internal Server Error", _("Something went wrong on our side."))
@@ -99,3 +113,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(LinliError, _domain_error)
     app.register_error_handler(500, _server_error)
+    app.register_error_handler(OverflowError, _out_of_range)
+    app.register_error_handler(DataError, _out_of_range)

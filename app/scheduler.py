@@ -23,12 +23,13 @@ log = logging.getLogger("linli.scheduler")
 
 def registered_jobs() -> list[tuple[Callable, dict]]:
     from billing.jobs import JOBS as billing_jobs
+    from billing.programmes.jobs import JOBS as programme_jobs
     from billing.subsidies.jobs import JOBS as subsidy_jobs
     from providers.bookings.jobs import JOBS as booking_jobs
     from ratings.supervision.jobs import JOBS as supervision_jobs
     from ratings.supervision.sanctions import JOBS as sanction_jobs
 
-    return [*booking_jobs, *billing_jobs, *subsidy_jobs, *supervision_jobs, *sanction_jobs]
+    return [*booking_jobs, *billing_jobs, *programme_jobs, *subsidy_jobs, *supervision_jobs, *sanction_jobs]
 
 
 def run_job(app: Flask, job: Callable) -> int:

@@ -4,7 +4,8 @@
 
 Sizes (``BENCH_SCALE`` multiplies them; 0.01 for a quick run): 10,000 providers,
 1,000,000 bookings, 500,000 ratings, 20,000 complaints, plus the residents,
-listings, slots and documents they need.  The database is dropped and made
+listings (five per provider: 50,000, offered in the provider's community, open
+every day 08:00–20:00 with one place per slot), slots and documents they need.  The database is dropped and made
 again from the migrations, then filled with COPY and its sequences moved on.
 A ``sqlite:///…`` URL loads SQLite with batched inserts instead.
 Bookings fall in the 300 days before 1 November 2026 (Asia/Shanghai), with
@@ -29,13 +30,17 @@ SIZES = {"providers": 10_000, "bookings": 1_000_000, "ratings": 500_000, "compla
 AS_OF = datetime(2026, 10, 31, 16, 0, tzinfo=timezone.utc)  # 2026-11-01 00:00 Shanghai
 SPAN_DAYS = 300
 HASH = "scrypt:131072:8:1$bench$not-a-real-hash"
+LISTINGS_PER_PROVIDER = 5
+# What the catalogue offers (titles to search for; bench/web.py searches "保洁").
+SERVICES = ("上门保洁", "家电维修", "居家养老照护", "助餐送餐", "管道疏通", "开锁换锁", "育儿月嫂", "电动车充电",
+            "空调清洗", "陪诊代办")
 
 
 def database_url() -> str:
     from app.config import normalise_database_url
 
     return normalise_database_url(os.environ.get("BENCH_DATABASE_URL",
-                                                 "postgresql://postgres@127.0.0.1:5432/linli_h_d_bench"))
+                                                 "postgresql://postgres@127.0.0.1:5432/linli_bench"))
 
 
 def sizes() -> dict[str, int]:
@@ -147,12 +152,22 @@ def load(url: str, seed: int = 11) -> dict[str, int]:
             (p, 1 + p % n["communities"]) for p in range(1, n["providers"] + 1)))
         _copy(cur, "provider_category", ("provider_id", "category_id"), (
             (p, category_ids[p % len(category_ids)]) for p in range(1, n["providers"] + 1)))
+        # Listing p (p <= providers) is provider p's first, the one the bookings below use;
+        # listing (k - 1) * providers + p is its k-th.
+        listings = [((k - 1) * n["providers"] + p, p, k) for k in range(1, LISTINGS_PER_PROVIDER + 1)
+                    for p in range(1, n["providers"] + 1)]
         counts["listing"] = _copy(cur, "listing", (
             "id", "provider_id", "category_id", "title", "description", "price_fen", "pricing_unit",
             "duration_minutes", "response_hours", "status", "version", "search_text", "rating_sum", "rating_count",
             "created_at", "updated_at", "published_at"), (
-            (p, p, category_ids[p % len(category_ids)], f"服务{p}", "上门服务", 10000, "per_visit", 120, 4,
-             "published", 1, f"服务{p}", 0, 0, created, created, created) for p in range(1, n["providers"] + 1)))
+            (i, p, category_ids[p % len(category_ids)], title, "上门服务，自带工具", 5000 + 1000 * ((i * 7) % 20),
+             "per_visit", 120, 4, "published", 1, f"{title}\n上门服务，自带工具", 4 * (i % 9), i % 9, created, created,
+             created)
+            for i, p, k in listings for title in [f"{SERVICES[(p + k) % len(SERVICES)]}{i}"]))
+        _copy(cur, "listing_community", ("listing_id", "community_id"), (
+            (i, 1 + p % n["communities"]) for i, p, _k in listings))
+        _copy(cur, "availability_window", ("listing_id", "weekday", "start_minute", "end_minute", "capacity"), (
+            (i, day, 8 * 60, 20 * 60, 1) for i, _p, _k in listings for day in range(7)))
         counts["qualification_document"] = _copy(cur, "qualification_document", (
             "id", "provider_id", "kind", "original_name", "stored_name", "content_type", "size_bytes", "sha256",
             "expires_on", "uploaded_at", "uploaded_by_id"), (
@@ -203,7 +218,8 @@ def load(url: str, seed: int = 11) -> dict[str, int]:
             for i, (b, p, s) in enumerate(complained, start=1)
             for st in [rng.choice(("upheld", "upheld", "dismissed", "open"))]))
         if not isinstance(cur, sqlite3.Cursor):
-            for table in ("community", "user_account", "provider", "listing", "qualification_document",
+            for table in ("community", "user_account", "provider", "listing", "availability_window",
+                          "qualification_document",
                           "booking_slot", "booking", "rating", "complaint"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()

@@ -140,14 +140,30 @@ def _fee_percent_for(booking: Booking) -> Decimal:
 
     if is_programme_booking(booking):
         return Decimal(0)
+    return _standard_fee_percent()
+
+
+def _standard_fee_percent() -> Decimal:
     config = current_app.config
     percent = config.get("LINLI_PLATFORM_FEE_PERCENT", config.get("PLATFORM_FEE_PERCENT", 5))
     return Decimal(str(percent))
 
 
-def fee_for(booking: Booking) -> int:
-    """The fee on one booking in fen, rounded half-up (Decimal arithmetic)."""
-    return round_fen(Decimal(booking.price_fen) * _fee_percent_for(booking) / 100)
+def fee_for(booking: Booking, percent: Decimal | None = None) -> int:
+    """The fee on one booking in fen, rounded half-up (Decimal arithmetic); ``percent``
+    when the caller already knows it (:func:`_fee_percents`)."""
+    percent = _fee_percent_for(booking) if percent is None else percent
+    return round_fen(Decimal(booking.price_fen) * percent / 100)
+
+
+def _fee_percents(session: Session, booking_ids: list[int]) -> dict[int, Decimal]:
+    """:func:`_fee_percent_for` of many bookings in one query (no query per booking)."""
+    from billing.programmes.models import EntitlementUse
+
+    programme = set(session.scalars(sa.select(EntitlementUse.booking_id).where(
+        EntitlementUse.booking_id.in_(booking_ids)))) if booking_ids else set()
+    standard = _standard_fee_percent()
+    return {booking_id: Decimal(0) if booking_id in programme else standard for booking_id in booking_ids}
 
 
 def _payable_transactions(session: Session, provider_id: int, period: Period,
@@ -249,6 +265,7 @@ def settle(session: Session, provider_id: int, period: Period | str) -> Settleme
     bookings = _unsettled_bookings(session, provider_id, period)
     payments = _payments_of(session, [b.id for b in bookings])
     funded = programme_settlement.funded_uses(session, [b.id for b in bookings])
+    percents = _fee_percents(session, [b.id for b in bookings])
     offline_netted = direct = 0
     for booking in bookings:
         use = funded.get(booking.id)
@@ -259,7 +276,7 @@ def settle(session: Session, provider_id: int, period: Period | str) -> Settleme
             settlement.gross_fen += paid
             continue
         payment = payments.get(booking.id)
-        fee = fee_for(booking)
+        fee = fee_for(booking, percents[booking.id])
         if payment is None:
             source = "direct"
             direct += booking.price_fen

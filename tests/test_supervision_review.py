@@ -179,3 +179,27 @@ def test_review_rows_are_unique_per_report():
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PenaltyReview)
                              .where(PenaltyReview.report_id == item.id)) == 1
+
+
+def test_every_notification_reads_with_its_parameters(clock):
+    """Each new kind renders with all its parameters (a missing one would show the raw template)."""
+    from flask_babel import force_locale
+
+    from app.notifications import Notification
+
+    item, provider, staff, _official = confirmed(Sanction.SUSPENSION)
+    other = factories.official()
+    appeals.submit(db.session, item.id, provider_id=provider.id, staff=staff, **PLAN)
+    appeals.decide(db.session, item.id, other, outcome="rejected", reason="证据不足")
+    removal = report(provider, Sanction.REMOVAL)
+    review.confirm(db.session, removal.id, factories.official())
+    db.session.commit()
+    kinds = ("supervision.confirmed", "supervision.appealed", "supervision.appeal_decided", "supervision.effective",
+             "provider.suspended", "supervision.second_approval")
+    with force_locale("en"):
+        for kind in kinds:
+            note = db.session.scalars(sa.select(Notification).where(Notification.kind == kind)).first()
+            assert note is not None, kind
+            assert "%(" not in note.message, (kind, note.message)
+        decided = notifications("supervision.appeal_decided", staff.id)[0].message
+        assert "Appeal rejected" in decided and "证据不足" in decided

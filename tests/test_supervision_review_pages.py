@@ -143,3 +143,14 @@ def test_the_report_page_links_to_its_review(en, auth):
     auth.login(staff)
     page = en.get(f"/provider/supervision/reports/{item.id}").get_data(as_text=True)
     assert f"/provider/supervision/reports/{item.id}/appeal" in page
+
+
+def test_the_provider_reads_why_a_report_was_dismissed(en, auth):
+    provider, staff = provider_with_staff()
+    item = report(provider)
+    review.dismiss(db.session, item.id, factories.official(), reason="住户原因导致迟到")
+    db.session.commit()
+    auth.login(staff)
+    page = en.get(f"/provider/supervision/reports/{item.id}/appeal").get_data(as_text=True)
+    assert 'id="review-dismissed"' in page and "住户原因导致迟到" in page
+    assert "Appeal with a plan of action" not in page

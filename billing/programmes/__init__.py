@@ -13,7 +13,9 @@ price from the programme, without platform fee.
 Modules: models, programmes (contract terms, states, awards), eligibility
 (resident profiles, rules, enrolment, CSV), entitlements (booking with an
 entitlement and the booking_changed hook), settlement (the settlement hook),
-budget (figures, chart, burn rate), views / api / forms, demo.
+budget (figures, chart, burn rate), topups (adding to an open budget), jobs
+(closing programmes at the end of their term), provider_awards / provider_views
+(a provider's own awards), views / api / forms, demo.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from __future__ import annotations
 def register_programmes(app) -> None:
     """Register the programme pages (the JSON API is registered by app.api)."""
     from app.extensions import db
-    from billing.programmes import resident_views  # noqa: F401  (routes on ``bp``)
+    # Routes on ``bp`` (provider_views, resident_views) and the jobs' notification texts.
+    from billing.programmes import jobs, provider_views, resident_views  # noqa: F401
     from billing.programmes.entitlements import use_of
     from billing.programmes.views import bp
 

@@ -23,7 +23,7 @@ from app.db import write_transaction
 from app.errors import Invalid
 from app.extensions import db
 from app.models import Role
-from billing.programmes import budget, eligibility, entitlements, programmes
+from billing.programmes import budget, eligibility, entitlements, programmes, topups
 from billing.programmes.api_schemas import (
     AwardSchema,
     BudgetSchema,
@@ -42,6 +42,8 @@ from billing.programmes.api_schemas import (
     ProgrammeSchema,
     ReasonSchema,
     RowResultSchema,
+    TopUpResultSchema,
+    TopUpSchema,
 )
 from billing.programmes.eligibility import ProfileFacts
 from billing.programmes.programmes import ProgrammeTerms
@@ -56,7 +58,9 @@ entitlements_blp = Blueprint("entitlements_api", __name__, url_prefix="/api/v1/m
 
 
 def blueprints() -> list[Blueprint]:
-    return [official_blp, public_blp, entitlements_blp]
+    from billing.programmes.provider_api import provider_awards_blp
+
+    return [official_blp, public_blp, entitlements_blp, provider_awards_blp]
 
 
 @official_blp.before_request
@@ -145,6 +149,26 @@ def move_programme(data, programme_id: int, action: str):
         else:
             programmes.withdraw_programme(db.session, programme, official, data["reason"])
     return programme
+
+
+@official_blp.route("/<int:programme_id>/budget/top-ups", methods=["POST"])
+@official_blp.doc(security=AUTHENTICATED)
+@official_blp.arguments(TopUpSchema)
+@official_blp.response(201, TopUpResultSchema)
+@problems(official_blp, 400, 401, 403, 404, 409, 422)
+def top_up(data, programme_id: int):
+    """Add to an open programme's budget (Dr programme_fund / Cr programme_budget, audited).
+
+    422 names the field: ``amount_fen`` missing, not a whole number, zero or
+    negative; ``reason`` empty. 409 when the programme is not open. Nothing is
+    changed on any refusal."""
+    official = require_user()
+    db.session.commit()
+    with unit_of_work(), write_transaction(db.session):
+        programme = programmes.get_programme(db.session, programme_id, for_update=True)
+        topups.top_up(db.session, programme, official, amount_fen=data["amount_fen"], reason=data["reason"])
+    return {"programme": programme, "amount_fen": data["amount_fen"],
+            "budget": budget.figures(db.session, programme).__dict__}
 
 
 @official_blp.route("/<int:programme_id>/evaluation", methods=["POST"])

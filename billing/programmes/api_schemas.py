@@ -126,7 +126,7 @@ class ProfileSchema(FactsSchema):
     resident_id = fields.Integer(attribute="user_id")
 
 
-class BudgetSchema(Schema):
+class BudgetFiguresSchema(Schema):
     committed = fields.Integer()
     reserved = fields.Integer()
     consumed = fields.Integer()
@@ -134,6 +134,9 @@ class BudgetSchema(Schema):
     burn_per_day = fields.Integer(allow_none=True)
     runs_out_on = fields.Date(allow_none=True)
     runs_out_before_end = fields.Boolean()
+
+
+class BudgetSchema(BudgetFiguresSchema):
     series = fields.List(fields.Dict(), metadata={"description": "Per day: day, remaining, used (fen)."})
 
 
@@ -160,3 +163,33 @@ class EntitlementUseSchema(Schema):
     month = fields.String()
     amount_fen = fields.Integer()
     status = fields.String(metadata={"enum": [s.value for s in UseStatus]})
+
+
+class TopUpSchema(Schema):
+    amount_fen = fields.Raw(required=True, metadata={
+        "type": "integer", "minimum": 1,
+        "description": "Fen to add to the budget; a whole number above zero (0, negative or not a number: 422)."})
+    reason = fields.String(load_default="", validate=validate.Length(max=1000),
+                           metadata={"description": "Required: why the budget is topped up (recorded in the audit "
+                                                    "trail); empty: 422."})
+
+
+class TopUpResultSchema(Schema):
+    programme = fields.Nested(ProgrammeSchema)
+    amount_fen = fields.Integer()
+    budget = fields.Nested(BudgetFiguresSchema)
+
+
+class ProviderAwardSchema(Schema):
+    award_id = fields.Integer(attribute="award.id")
+    programme_id = fields.Integer(attribute="award.programme_id")
+    programme_title = fields.String(attribute="award.programme.title")
+    programme_status = fields.String(attribute="award.programme.status",
+                                      metadata={"enum": [s.value for s in ProgrammeStatus]})
+    start_date = fields.Date(attribute="award.programme.start_date")
+    end_date = fields.Date(attribute="award.programme.end_date")
+    contract_price_fen = fields.Integer(attribute="award.contract_price_fen")
+    quota = fields.Integer(attribute="award.quota")
+    quota_used = fields.Integer(attribute="award.quota_used")
+    visits_reserved = fields.Integer(metadata={"description": "Accepted visits not yet served."})
+    visits_consumed = fields.Integer(metadata={"description": "Visits served (paid at the contract price)."})

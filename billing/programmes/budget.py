@@ -2,7 +2,7 @@
 
 Figures come from the ledger (one definition each):
 
-- committed = the budget posted when the programme opened;
+- committed = the budget posted when the programme opened, plus its top-ups (topups.py);
 - reserved  = balance of ``programme_reserved:<id>`` (accepted visits not yet served);
 - consumed  = served visits at the contract price, less performance deductions
   (credits to ``programme_consumed:<id>`` minus deductions returned to the budget);
@@ -89,11 +89,15 @@ def series(session: Session, programme: PurchaseProgramme) -> list[tuple[date, i
     first = local(programme.opened_at).date()
     last = max(first, min(today(), programme.end_date))
     spent = _spending_by_day(session, programme)
-    committed = programme.budget_fen
-    points, used = [], 0
+    committed_by_day: dict[date, int] = {}  # the opening budget and any top-ups, on their day
+    for at, _kind, amount in _entries(session, budget_code(programme.id), ("programme_budget",)):
+        day = max(first, local(at).date())
+        committed_by_day[day] = committed_by_day.get(day, 0) - amount
+    points, used, committed = [], 0, 0
     day = first
     while day <= last:
         used += spent.get(day, 0)
+        committed += committed_by_day.get(day, 0)
         points.append((day, committed - used, used))
         day += timedelta(days=1)
     return points

@@ -89,7 +89,7 @@ class ProgrammeForm(FlaskForm):
 
 # Services name fields by their fen names; the form's fields are in yuan.
 FIELD_ALIASES = {"unit_price_fen": "unit_price", "budget_fen": "budget", "category_ids": "categories",
-                 "community_ids": "communities"}
+                 "community_ids": "communities", "amount_fen": "amount"}
 
 
 class AwardForm(FlaskForm):
@@ -132,3 +132,8 @@ class EvaluationForm(FlaskForm):
     result = TextAreaField(_l("Evaluation result (published)"),
                            validators=[DataRequired(_l("Write the evaluation result: it is published.")),
                                        Length(max=5000)])
+
+
+class TopUpForm(FlaskForm):
+    amount = StringField(_l("Amount to add (yuan)"), validators=[Length(max=30)])
+    reason = TextAreaField(_l("Reason (recorded)"), validators=[Length(max=1000)])

@@ -191,7 +191,7 @@ def update_programme(session: Session, programme: PurchaseProgramme, official: U
                  object_id=programme.id, before=before, after=snapshot(programme))
 
 
-def _move(session: Session, programme: PurchaseProgramme, to: ProgrammeStatus, official: User,
+def _move(session: Session, programme: PurchaseProgramme, to: ProgrammeStatus, official: User | None,
           reason: str | None = None) -> None:
     old = programme.status
     if to not in PROGRAMME_TRANSITIONS[old]:
@@ -229,6 +229,15 @@ def close_programme(session: Session, programme: PurchaseProgramme, official: Us
     """No new bookings; visits already reserved are still served and paid."""
     _official(official)
     _move(session, programme, P.CLOSED, official, reason=(reason or "").strip() or None)
+    programme.closed_at = now()
+    session.flush()
+
+
+def close_at_term_end(session: Session, programme: PurchaseProgramme) -> None:
+    """The system closes an open programme whose term is over (the audit event has no actor)."""
+    if programme.end_date >= today():
+        raise Invalid(_l("The term of this programme is not over yet."), field="end_date")
+    _move(session, programme, P.CLOSED, None, reason=f"The term ended on {programme.end_date.isoformat()}.")
     programme.closed_at = now()
     session.flush()
 

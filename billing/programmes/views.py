@@ -21,7 +21,7 @@ from app.errors import Invalid, LinliError
 from app.extensions import db
 from app.models import User
 from billing.programmes import budget as budget_view
-from billing.programmes import eligibility, programmes
+from billing.programmes import eligibility, programmes, topups
 from billing.programmes.forms import (
     FIELD_ALIASES,
     AwardForm,
@@ -30,6 +30,7 @@ from billing.programmes.forms import (
     EvaluationForm,
     ProgrammeForm,
     ReasonForm,
+    TopUpForm,
     parse_yuan,
 )
 from billing.programmes.models import EntitlementUse, PurchaseProgramme
@@ -131,6 +132,7 @@ def _render_manage(programme: PurchaseProgramme, status: int = 200, **forms):
         "programmes/manage.html", programme=programme, award_form=award_form,
         enrol_form=forms.get("enrol_form") or EnrolForm(), csv_form=forms.get("csv_form") or CsvForm(),
         reason_form=ReasonForm(), evaluation_form=forms.get("evaluation_form") or EvaluationForm(),
+        topup_form=forms.get("topup_form") or TopUpForm(),
         enrolments=eligibility.enrolments(db.session, programme.id), csv_report=forms.get("csv_report"),
         events=trail(db.session, "programme", programme.id), uses=uses,
         source_labels=SOURCE_LABELS,
@@ -203,6 +205,23 @@ def evaluate(programme_id: int):
         return _render_manage(programmes.get_programme(db.session, programme_id), 422, evaluation_form=form)
     return _decide(programme_id, lambda p: programmes.record_evaluation(db.session, p, _user(), form.result.data),
                    _("The evaluation result is recorded and published."), evaluation_form=form)
+
+
+@bp.post("/official/programmes/<int:programme_id>/budget/top-up")
+@official_required
+def top_up(programme_id: int):
+    """Add to an open programme's budget (amount in yuan, reason required); 422 with the
+    field's message on bad input, 409 when the programme is not open — nothing changed."""
+    form = TopUpForm()
+    if not form.validate_on_submit():
+        return _render_manage(programmes.get_programme(db.session, programme_id), 422, topup_form=form)
+
+    def act(programme):
+        amount = (form.amount.data or "").strip()
+        amount_fen = parse_yuan(amount, "amount_fen") if amount else None
+        topups.top_up(db.session, programme, _user(), amount_fen=amount_fen, reason=form.reason.data)
+
+    return _decide(programme_id, act, _("The budget is topped up; the new amount is committed."), topup_form=form)
 
 
 @bp.post("/official/programmes/<int:programme_id>/awards")

@@ -36,7 +36,14 @@ from app.money import format_fen
 from app.notifications import notify
 from billing.subsidies.models import EvidenceKind, SubsidyClaim, SubsidyEvidence
 from billing.subsidies.policies import TERM_LABELS, Computation, compute, current_policy, current_tier_cap
-from billing.subsidies.projects import own_project, parse_investment, parse_quantity, require_active, staff_ids
+from billing.subsidies.projects import (
+    official_ids,
+    own_project,
+    parse_investment,
+    parse_quantity,
+    require_active,
+    staff_ids,
+)
 from providers import uploads
 from providers.models import Provider
 
@@ -150,6 +157,9 @@ def file_claim(session: Session, provider: Provider, project_id: int, data: Clai
                         "requested_fen": requested, "evidence": len(data.evidence)})
     notify(session, staff_ids(session, provider.id), "subsidy.filed", link=f"/provider/subsidies/claims/{claim.id}",
            claim=claim.id, title=project.title, amount=format_fen(eligible))
+    notify(session, official_ids(session), "subsidy.claim_to_review", link=f"/official/subsidies/claims/{claim.id}",
+           claim=claim.id, title=project.title, provider=provider.name,
+           amount=format_fen(requested if requested is not None else eligible))
     return claim
 
 

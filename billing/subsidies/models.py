@@ -378,6 +378,8 @@ def _register_messages() -> None:
         "subsidy.objection_resolved": _l("The objection to claim #%(claim)s (%(title)s) was %(objection_outcome)s: %(note)s"),
         "subsidy.disbursed": _l("The subsidy of %(amount)s for claim #%(claim)s (%(title)s) was paid."),
         "subsidy.clawback": _l("Early stop of the project of claim #%(claim)s: %(amount)s will be deducted from your settlements."),
+        "subsidy.claim_to_review": _l("%(provider)s filed subsidy claim #%(claim)s (%(title)s) for %(amount)s: it waits for district verification."),
+        "subsidy.objection_to_review": _l("An objection to subsidy claim #%(claim)s (%(title)s) was raised; the claim is paused until an official resolves it."),
     })
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.errors import Conflict, Invalid, NotFound
-from app.models import Community, User
+from app.models import Community, Role, User
 from billing.subsidies.models import SubsidyProject
 from billing.subsidies.policies import current_policy, parse_project_type
 from providers.models import Provider, ProviderStatus, ProviderStaff
@@ -110,3 +110,10 @@ def projects_of(session: Session, provider: Provider) -> list[SubsidyProject]:
 
 def staff_ids(session: Session, provider_id: int) -> list[int]:
     return list(session.scalars(sa.select(ProviderStaff.user_id).where(ProviderStaff.provider_id == provider_id)))
+
+
+def official_ids(session: Session, *, besides: int | None = None) -> list[int]:
+    """The active officials (and admins) to tell about claims to review, except ``besides``."""
+    return list(session.scalars(sa.select(User.id).where(User.role.in_((Role.OFFICIAL, Role.ADMIN)),
+                                                         User.disabled_at.is_(None), User.id != (besides or -1))
+                                .order_by(User.id)))

@@ -56,7 +56,7 @@ from billing.subsidies.models import (
 )
 from billing.subsidies.obligations import start_obligation
 from billing.subsidies.policies import compute
-from billing.subsidies.projects import staff_ids
+from billing.subsidies.projects import official_ids, staff_ids
 
 SUBSIDY_KIND = "subsidy"
 CAUSE = "subsidy_claim"
@@ -244,6 +244,8 @@ def object_to(session: Session, claim_id: int, *, user: User, text: str) -> Subs
         claim.paused_at = now()
         _tell(session, claim, "subsidy.objected")
     session.flush()
+    notify(session, official_ids(session, besides=user.id), "subsidy.objection_to_review",
+           link=f"/official/subsidies/claims/{claim.id}", claim=claim.id, title=claim.project.title)
     audit.record(session, actor=user, action="subsidy_claim.objection_filed", object_type="subsidy_claim",
                  object_id=claim.id, after={"objection_id": objection.id, "status": claim.status}, reason=text)
     return objection

@@ -157,7 +157,8 @@ def _decimal(f: Field, raw) -> Decimal:
         value = Decimal(str(raw).strip().rstrip("%").strip())
     except (InvalidOperation, ValueError):
         raise Invalid(_l("Enter a number."), field=f.name) from None
-    if not value.is_finite():
+    # abs() first: quantize() raises InvalidOperation on a number too long for the context.
+    if not value.is_finite() or abs(value) >= Decimal("1e9"):
         raise Invalid(_l("Enter a number."), field=f.name)
     if value != value.quantize(Decimal("0.01")):
         raise Invalid(_l("Use at most two decimals."), field=f.name)
