@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from flask_babel import force_locale
 import sqlalchemy as sa
 
 from app.errors import Conflict
@@ -22,6 +23,12 @@ from tests import factories
 from tests.rating_helpers import audit_events, completed_booking, notifications
 from tests.sanction_helpers import report
 from tests.supervision_helpers import local
+
+@pytest.fixture(autouse=True)
+def english(app):
+    """Messages are matched in English (the source language)."""
+    with force_locale("en"):
+        yield
 
 
 def make_effective(provider, sanction, clock):
