@@ -19,11 +19,13 @@ from tests import factories
 from tests.rating_helpers import audit_events, notifications
 from tests.sanction_helpers import provider_with_staff, report
 
+
 @pytest.fixture(autouse=True)
 def english(app):
     """Messages are matched in English (the source language)."""
     with force_locale("en"):
         yield
+
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLAN = {"root_cause": "人手不足", "corrective_actions": "增加两名护理员", "preventive_steps": "每周排班复核"}

@@ -24,6 +24,7 @@ from tests.rating_helpers import audit_events, completed_booking, notifications
 from tests.sanction_helpers import report
 from tests.supervision_helpers import local
 
+
 @pytest.fixture(autouse=True)
 def english(app):
     """Messages are matched in English (the source language)."""

@@ -92,21 +92,31 @@ def decide(report_id: int):
     return render_decide(report_id)
 
 
-@bp.route("/official/supervision/reports/<int:report_id>/confirm", methods=["POST"])
-@official_required
-def confirm(report_id: int):
-    """Confirm (or change and confirm; first approval of a removal); 404/409/422 with the message."""
-    form = ConfirmForm()
+def _decision(report_id: int, form, form_name: str, action):
+    """Run one official decision on a report and commit it; on a refusal roll back and show the
+    decide page again with the message on ``form`` (404 for an unknown report).  Returns
+    ``(result, None)`` or ``(None, response)``."""
     try:
-        found = review.confirm(db.session, report_id, current_user, sanction=form.sanction.data,
-                               reason=form.reason.data)
+        result = action()
         db.session.commit()
     except LinliError as error:
         db.session.rollback()
         if error.status == 404:
             abort(404)
         apply_form_error(form, error)
-        return render_decide(report_id, confirm_form=form, status=error.status)
+        return None, render_decide(report_id, **{form_name: form}, status=error.status)
+    return result, None
+
+
+@bp.route("/official/supervision/reports/<int:report_id>/confirm", methods=["POST"])
+@official_required
+def confirm(report_id: int):
+    """Confirm (or change and confirm; first approval of a removal); 404/409/422 with the message."""
+    form = ConfirmForm()
+    found, refused = _decision(report_id, form, "confirm_form", lambda: review.confirm(
+        db.session, report_id, current_user, sanction=form.sanction.data, reason=form.reason.data))
+    if refused:
+        return refused
     if found.confirmed_at is None:
         flash(_("First approval recorded. A second official must approve the removal."), "success")
     else:
@@ -120,15 +130,10 @@ def confirm(report_id: int):
 def dismiss(report_id: int):
     """Dismiss with a reason; 404/409/422 with the message."""
     form = DismissForm()
-    try:
-        review.dismiss(db.session, report_id, current_user, reason=form.reason.data)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        if error.status == 404:
-            abort(404)
-        apply_form_error(form, error)
-        return render_decide(report_id, dismiss_form=form, status=error.status)
+    _found, refused = _decision(report_id, form, "dismiss_form", lambda: review.dismiss(
+        db.session, report_id, current_user, reason=form.reason.data))
+    if refused:
+        return refused
     flash(_("Report #%(n)d dismissed.", n=report_id), "success")
     return redirect(url_for("sanctions.decide", report_id=report_id))
 
@@ -138,16 +143,10 @@ def dismiss(report_id: int):
 def decide_appeal(report_id: int):
     """Uphold or reject the appeal (an official who did not approve the sanction); 404/409/422."""
     form = AppealDecisionForm()
-    try:
-        appeal = appeals.decide(db.session, report_id, current_user, outcome=form.outcome.data,
-                                reason=form.reason.data)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        if error.status == 404:
-            abort(404)
-        apply_form_error(form, error)
-        return render_decide(report_id, appeal_form=form, status=error.status)
+    appeal, refused = _decision(report_id, form, "appeal_form", lambda: appeals.decide(
+        db.session, report_id, current_user, outcome=form.outcome.data, reason=form.reason.data))
+    if refused:
+        return refused
     flash(_("Appeal decided: %(outcome)s.", outcome=appeal.outcome_label), "success")
     return redirect(url_for("sanctions.decide", report_id=report_id))
 
