@@ -69,6 +69,7 @@ def import_models() -> None:
     import ratings.supervision.models  # noqa: F401
     import ratings.supervision.sanction_models  # noqa: F401
     import billing.supervision_receivers  # noqa: F401
+    import providers.catalogue_cache  # noqa: F401  (moves the catalogue generation on changes)
 
 
 def register_blueprints(app: Flask) -> None:

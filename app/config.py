@@ -215,6 +215,10 @@ def load_config(env: dict | None = None) -> dict:
         "LOGIN_WINDOW_MINUTES": _int(env, "LINLI_LOGIN_WINDOW_MINUTES", 15),
         # Catalogue.
         "CATALOGUE_PAGE_SIZE": 20,
+        # Searches kept per worker (providers/catalogue_cache.py); 0 seconds turns it off.
+        "CATALOGUE_CACHE_SECONDS": _int(env, "LINLI_CATALOGUE_CACHE_SECONDS", 30),
+        "CATALOGUE_CACHE_ENTRIES": _int(env, "LINLI_CATALOGUE_CACHE_ENTRIES", 512),
+        "CATALOGUE_CHECK_MS": _int(env, "LINLI_CATALOGUE_CHECK_MS", 1000),
         # Bookings (DOMAIN.md: grace 15 minutes; auto-confirm after 72 hours).
         "BOOKING_GRACE_MINUTES": _int(env, "LINLI_BOOKING_GRACE_MINUTES", 15),
         "BOOKING_FREE_CANCEL_HOURS": _int(env, "LINLI_BOOKING_FREE_CANCEL_HOURS", 24),

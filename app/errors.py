@@ -2,14 +2,16 @@
 
 Services raise :class:`LinliError` subclasses with a translatable message and,
 where it applies, the form field at fault.  Under ``/api/`` every error becomes a
-JSON problem document (RFC 9457) with a 4xx status; elsewhere an HTML page.
+JSON problem document (RFC 9457) with a 4xx status; elsewhere an HTML page.  A
+database that cannot be reached is a 503 (rolled back, safe to retry), never a 500.
 """
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 
@@ -103,7 +105,56 @@ def _out_of_range(error: Exception):
     return render_template("errors/generic.html", error=message), 422
 
 
+def _roll_back() -> None:
+    """Drop what the failed request wrote (a failed flush leaves the session unusable, and
+    the error page reads the user through it); never fail here."""
+    from app.extensions import db
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass
+
+
+def _user_or_anonymous() -> None:
+    """Load (or refresh) the logged-in user for the error page; when the database cannot
+    give it, show the page as to an anonymous visitor instead of failing again."""
+    from flask_login import current_user
+
+    from app.extensions import login_manager
+
+    try:
+        if current_user.is_authenticated:
+            current_user.role  # noqa: B018 - an expired user is refreshed here, not in the template
+    except SQLAlchemyError:
+        _roll_back()
+        g._login_user = login_manager.anonymous_user()
+
+
+def _database_unavailable(error: Exception):
+    """The database cannot be reached (down, restarting, this connection killed, the pool
+    exhausted): 503 with Retry-After, never a 500 or a traceback.
+
+    Everything the request wrote is rolled back (a dead connection is invalidated
+    by SQLAlchemy; ``pool_pre_ping`` tests the pooled ones before use), so the
+    client can simply retry; a payment gateway redelivers its webhook later.  A
+    JSON problem under /api/ and for JSON requests (webhooks); else a page.
+    """
+    current_app.logger.warning("database unavailable (%s): %s", request.path, error)
+    _roll_back()
+    _user_or_anonymous()
+    message = _("The service is briefly unavailable. Please try again in a moment.")
+    if wants_json() or request.is_json:
+        response = problem(503, "Service Unavailable", message)
+    else:
+        response = current_app.make_response((render_template("errors/503.html", message=message), 503))
+    response.headers["Retry-After"] = "30"
+    return response
+
+
 def _server_error(error: Exception):
+    _roll_back()
+    _user_or_anonymous()
     if wants_json():
         return problem(500, "Internal Server Error", _("Something went wrong on our side."))
     return render_template("errors/500.html"), 500
@@ -115,3 +166,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(500, _server_error)
     app.register_error_handler(OverflowError, _out_of_range)
     app.register_error_handler(DataError, _out_of_range)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(PoolTimeout, _database_unavailable)

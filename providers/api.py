@@ -15,7 +15,10 @@ every refusal to :mod:`app.errors`, which answers a problem document.
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import sqlalchemy as sa
+from flask import current_app
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,7 +28,7 @@ from app.api import AUTHENTICATED, PUBLIC, Blueprint, problems, require_user, un
 from app.errors import Invalid
 from app.extensions import db
 from app.models import Role
-from providers import catalogue, listings, registration, vetting
+from providers import catalogue, catalogue_cache, listings, registration, vetting
 from providers.api_schemas import (
     CataloguePageSchema,
     CatalogueQuerySchema,
@@ -83,7 +86,7 @@ def _resident_community_id() -> int | None:
 
 @catalogue_blp.route("/catalogue")
 @catalogue_blp.doc(security=PUBLIC)
-@catalogue_blp.arguments(CatalogueQuerySchema, location="query")
+@catalogue_blp.arguments(CatalogueQuerySchema(), location="query")  # one instance, not one per request
 @catalogue_blp.response(200, CataloguePageSchema)
 @problems(catalogue_blp, 422)
 def search_catalogue(args):
@@ -98,19 +101,26 @@ def search_catalogue(args):
     query.category = query.category or None  # "category=" means every category
     if query.community_id is None and not everywhere:
         query.community_id = _resident_community_id()
+    body = catalogue_cache.cached(db.session, "api", astuple(query), lambda: _catalogue_json(query))
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def _catalogue_json(query: catalogue.CatalogueQuery) -> bytes:
+    """The catalogue answer as JSON bytes (what the cache keeps)."""
     if query.category is not None and not db.session.scalar(
         sa.select(sa.exists().where(ServiceCategory.code == query.category))
     ):
         raise Invalid(_l("Unknown service category."), field="category")
     page = catalogue.search(db.session, query)
-    return {
+    data = CataloguePageSchema().dump({
         "items": page.items,
         "total": page.total,
         "page": page.page,
         "per_page": page.per_page,
         "pages": page.pages,
         "community_id": query.community_id,
-    }
+    })
+    return (current_app.json.dumps(data) + "\n").encode()
 
 
 @catalogue_blp.route("/categories")

@@ -1,10 +1,13 @@
 """The catalogue: what residents can find and book in their community.
 
 Only published listings of active providers are shown.  One query fetches a
-page of listings with their provider and category (no N+1); one more counts the
+page of listings with their provider and category (no N+1) and counts the
 matches.  Search is a case-insensitive substring match on title and
-description, term by term (Chinese has no spaces to split words on), served
-by a trigram GIN index on PostgreSQL.
+description, term by term (Chinese has no spaces to split words on).  On
+PostgreSQL two GIN indexes serve it: trigrams (``pg_trgm``, terms of three
+characters or more) and the text's single characters and character pairs
+(``linli_search_grams``, migration 0008), which also serves the one- and
+two-character terms most Chinese searches are.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.clock import now
@@ -94,10 +98,25 @@ def visible_listings():
     )
 
 
-def _filtered(query: CatalogueQuery):
+def search_grams(term: str) -> list[str]:
+    """The characters (one-character term) or character pairs a term's text must
+    contain: what the PostgreSQL gram index (``linli_search_grams``) looks up
+    (the search uses it for terms of one or two characters)."""
+    if len(term) == 1:
+        return [term]
+    return sorted({term[i:i + 2] for i in range(len(term) - 1)})
+
+
+def _filtered(query: CatalogueQuery, dialect: str = "sqlite"):
     stmt = visible_listings()
     for term in query.q.lower().split()[:MAX_TERMS]:
         stmt = stmt.where(Listing.search_text.like(f"%{escape_like(term)}%", escape="\\"))
+        if dialect == "postgresql" and len(term) <= 2:
+            # The gram index finds a short term's matches (exactly: GIN containment is
+            # not lossy).  Longer terms use the trigram index alone: combined with it,
+            # whose results are lossy, PostgreSQL would recompute every candidate's grams.
+            grams = sa.bindparam(None, search_grams(term), type_=ARRAY(sa.Text))
+            stmt = stmt.where(sa.func.linli_search_grams(Listing.search_text).op("@>")(grams))
     if query.category:
         stmt = stmt.join(ServiceCategory, ServiceCategory.id == Listing.category_id).where(
             ServiceCategory.code == query.category
@@ -131,18 +150,34 @@ def _ordering(sort: Sort):
 
 
 def search(session: Session, query: CatalogueQuery) -> Page:
-    base = _filtered(query)
-    total = session.scalar(sa.select(sa.func.count()).select_from(base.order_by(None).subquery()))
+    """One page of matches and their number in one statement: an inner query
+    picks the page's listing ids and counts all matches (a window over the same
+    scan); the outer one loads those few listings with provider and category.
+    A page past the end has no rows to carry the count: then a second query
+    counts."""
+    base = _filtered(query, session.get_bind().dialect.name)
     page = max(1, query.page)
     per_page = max(1, query.per_page)
-    stmt = (
-        base.options(joinedload(Listing.provider), joinedload(Listing.category))
-        .order_by(*_ordering(query.sort))
+    ordering = _ordering(query.sort)
+    chosen = (
+        base.with_only_columns(Listing.id, sa.func.count().over().label("total"))
+        .order_by(*ordering)
         .limit(per_page)
         .offset((page - 1) * per_page)
+        .subquery("chosen")
     )
-    items = list(session.scalars(stmt).unique())
-    return Page(items=items, total=total or 0, page=page, per_page=per_page)
+    stmt = (
+        sa.select(Listing, chosen.c.total)
+        .join(chosen, chosen.c.id == Listing.id)
+        .options(joinedload(Listing.provider), joinedload(Listing.category))
+        .order_by(*ordering)
+    )
+    rows = session.execute(stmt).all()
+    if rows:
+        total = rows[0].total
+    else:
+        total = session.scalar(sa.select(sa.func.count()).select_from(base.order_by(None).subquery()))
+    return Page(items=[row[0] for row in rows], total=total or 0, page=page, per_page=per_page)
 
 
 def public_listing(session: Session, listing_id: int) -> Listing:

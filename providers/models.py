@@ -116,7 +116,7 @@ class Provider(db.Model):
     # Supervision sanctions (providers/sanctions.py): a suspension lifts itself when
     # the clock passes ``suspended_until``; a removal bars the credit code until
     # ``reregistration_barred_until``.
-    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reregistration_barred_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -274,6 +274,13 @@ class Listing(db.Model):
             postgresql_ops={"search_text": "gin_trgm_ops"},
             info={"only_dialect": "postgresql"},
         ).ddl_if(dialect="postgresql"),
+        # Terms of one or two characters (providers/catalogue.py; function in migration 0008).
+        sa.Index(
+            "ix_listing_search_grams",
+            sa.func.linli_search_grams(sa.text("search_text")),
+            postgresql_using="gin",
+            info={"only_dialect": "postgresql"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -330,6 +337,17 @@ class Listing(db.Model):
             )
         self.status = new
         return old
+
+
+class CatalogueGeneration(db.Model):
+    """One row whose value moves on in every transaction that changes what the
+    catalogue shows (providers/catalogue_cache.py): cached searches are keyed by it."""
+
+    __tablename__ = "catalogue_generation"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class AvailabilityWindow(db.Model):

@@ -82,6 +82,10 @@ def test_config(url: str, tmp_path) -> dict:
         "ARGON2_MEMORY_COST_KIB": 1024,
         "ARGON2_PARALLELISM": 1,
         "SERVER_NAME": None,
+        # Tests roll back, so the catalogue generation never moves: caching would
+        # carry one test's searches into the next (tests/test_catalogue_cache.py
+        # turns it on with a cache of its own).
+        "CATALOGUE_CACHE_SECONDS": 0,
     }
 
 

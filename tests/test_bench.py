@@ -53,7 +53,8 @@ def test_the_evaluator_and_settlement_benchmarks_run_on_a_tiny_data_set(tmp_path
 
 def test_the_table_puts_each_goal_beside_its_figure():
     web_figures = {name: {"rps": rps, "p50_ms": 1.0, "p99_ms": 2.0, "ratio": rps / 1000}
-                   for name, rps in (("trivial", 1000), ("api", 600), ("page", 200), ("api_community", 800))}
+                   for name, rps in (("trivial", 1000), ("api", 600), ("page", 200), ("api_community", 800),
+                                     ("api_uncached", 50), ("page_uncached", 30))}
     result = {
         "scale": 0.1, "rows": {"provider": 1000, "listing": 5000, "booking": 100_000}, "web": web_figures,
         "evaluator": {"evaluator_s": 0.2, "floor_s": 0.1, "ratio": 2.0, "peak_rss_mb": 150},

@@ -298,7 +298,11 @@ def request_booking(data):
             db.session, user, listing_id=data["listing_id"], starts_at=starts_at,
             address=data["address"], note=data["note"],
         )
-    return booking_body(booking, user)
+        # Read (as stored: times in UTC) before the commit, so that a database lost just
+        # after it cannot turn the made booking into a 503 (and invite a second one).
+        db.session.refresh(booking)
+        body = booking_body(booking, user)
+    return body
 
 
 @bookings_blp.route("/bookings")

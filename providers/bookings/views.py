@@ -209,14 +209,17 @@ def book(listing_id: int):
                 address=form.address.data, note=form.note.data or "",
             )
             booking_id = booking.id
+            # Made before the commit: after it nothing here needs the database, so losing it
+            # then cannot answer a made booking with an error (and invite a second one).
+            sent = _("Your request is sent. The provider will answer by %(when)s.",
+                     when=local(booking.respond_by).strftime("%Y-%m-%d %H:%M"))
         db.session.commit()
     except LinliError as error:
         db.session.rollback()
         apply_form_error(form, error)
         listing = public_listing(db.session, listing_id)
         return _render_book(listing, form, error.status)
-    flash(_("Your request is sent. The provider will answer by %(when)s.",
-            when=local(booking.respond_by).strftime("%Y-%m-%d %H:%M")), "success")
+    flash(sent, "success")
     return redirect(url_for("bookings.resident_booking", booking_id=booking_id))
 
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from flask import current_app, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from app.access import public
 from app.extensions import db
 from app.money import MoneyError
 from providers import catalogue as catalogue_service
+from providers import catalogue_cache
 from providers.catalogue import CatalogueQuery, Sort
 from providers.listing_forms import WEEKDAYS, amount_to_fen, clean_amount, int_or_none
 from providers.models import MAX_PRICE_FEN, Listing
@@ -184,14 +186,23 @@ def _resident_community_id() -> int | None:
 @public
 def catalogue():
     """Search the catalogue (GET form: q, category, min_price, max_price, provider,
-    community, sort, page).  Bad values are ignored with a note; never an error."""
+    community, sort, page).  Bad values are ignored with a note; never an error.
+    The page's body depends only on the search (and a resident's community), so
+    it comes from the catalogue cache when it is current."""
+    default_community_id = _resident_community_id()
+    search = (tuple(request.args.items(multi=True)), default_community_id)
+    body = catalogue_cache.cached(db.session, "page", search, lambda: _catalogue_body(default_community_id))
+    return render_template("providers/catalogue.html", body=body)
+
+
+def _catalogue_body(default_community_id: int | None) -> Markup:
     categories = catalogue_service.categories(db.session)
     communities = catalogue_service.communities(db.session)
     filters = parse_catalogue_args(
         request.args,
         category_codes={c.code for c in categories},
         community_ids={c.id for c in communities},
-        default_community_id=_resident_community_id(),
+        default_community_id=default_community_id,
         per_page=current_app.config["CATALOGUE_PAGE_SIZE"],
     )
     page = catalogue_service.search(db.session, filters.query)
@@ -207,8 +218,9 @@ def catalogue():
     def page_url(number: int) -> str:
         return url_for("providers.catalogue", **filters.args(page=number if number > 1 else None))
 
-    return render_template(
-        "providers/catalogue.html",
+    # Rendered without the context processors (the visitor's menu data): the body
+    # must not depend on who is asking, and the page around it runs them once.
+    return Markup(current_app.jinja_env.get_template("providers/_catalogue_body.html").render(
         filters=filters,
         page=page,
         categories=categories,
@@ -219,7 +231,7 @@ def catalogue():
         all_communities=ALL_COMMUNITIES,
         page_url=page_url,
         all_communities_url=url_for("providers.catalogue", **filters.args(community=ALL_COMMUNITIES)),
-    )
+    ))
 
 
 @bp.route("/listings/<int:listing_id>")
