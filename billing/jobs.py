@@ -1,4 +1,5 @@
-"""Scheduled billing jobs (run by the scheduler process, each in one transaction)."""
+"""Scheduled billing jobs (run by the scheduler process; the settlement and the payouts
+commit provider by provider, payout by payout)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,36 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from billing.settlements import current_period, settle_period
+from billing.settlements import Period, Settlement, current_period, providers_to_settle, settle
 
 
-def settle_previous_month(session: Session) -> int:
-    """Settle last month for every provider (idempotent: a settled month is skipped).
+def settle_month(session: Session, period: Period) -> list[Settlement]:
+    """Settle the month for every provider that has something in it, each provider in
+    a transaction of its own, committed; return the settlements made now.
 
-    Stripe payouts are sent afterwards by :func:`send_payouts`, after this commit.
+    A run that stops half-way (database lost, process killed) leaves every provider's
+    settlement whole or absent, and the next run settles only the rest (``settle``
+    is idempotent per provider and month).  One provider's work is all a transaction
+    holds, so a month-end for many thousands of providers needs neither one long
+    transaction nor memory for all of them.
     """
     from app.db import write_transaction
 
-    with write_transaction(session):  # BEGIN IMMEDIATE on SQLite; row locks and unique keys on PostgreSQL
-        return len(settle_period(session, current_period().previous()))
+    made = []
+    for provider_id in providers_to_settle(session, period):
+        with write_transaction(session):  # BEGIN IMMEDIATE on SQLite; row locks and unique keys on PostgreSQL
+            settlement = settle(session, provider_id, period)
+        session.commit()
+        made.append(settlement)
+    return made
+
+
+def settle_previous_month(session: Session) -> int:
+    """Settle last month for every provider (idempotent: a settled provider is skipped).
+
+    Stripe payouts are sent afterwards by :func:`send_payouts`.
+    """
+    return len(settle_month(session, current_period().previous()))
 
 
 def send_payouts(session: Session) -> int:
@@ -86,7 +105,6 @@ def _summary_table(session: Session, settlements) -> list[str]:
 @with_appcontext
 def settle_command(period: str) -> None:
     """Settle a month for every provider (idempotent), send Stripe payouts, print a summary."""
-    from app.db import write_transaction
     from app.errors import LinliError
     from app.extensions import db
     from billing.payouts import execute_payout, pending_stripe_payouts
@@ -94,12 +112,10 @@ def settle_command(period: str) -> None:
 
     try:
         parsed = parse_period(period)
-        with write_transaction(db.session):
-            made = settle_period(db.session, parsed)
+        made = settle_month(db.session, parsed)
     except LinliError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
-    db.session.commit()
     for payout_id in pending_stripe_payouts(db.session, parsed.key):
         payout = execute_payout(db.session, payout_id)
         db.session.commit()

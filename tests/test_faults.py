@@ -247,20 +247,26 @@ def test_a_webhook_while_the_database_is_down_is_a_503_and_applied_once_when_it_
 
 
 # --- c) the monthly settlement ------------------------------------------------------------------
-# `flask settle` settles every provider in ONE transaction, then sends each Stripe payout
-# and commits it on its own (billing/jobs.py).  Three providers, each owed 114 yuan.
+# `flask settle` settles each provider in a transaction of its own and commits it, then sends
+# each Stripe payout and commits it on its own (billing/jobs.py).  Three providers, each owed
+# 114 yuan.  Each case: where the connection dies, each provider's state after the kill, and
+# (payouts) how many transfers were paid and sent by then.
 
+ABSENT, SETTLED, PAID = "absent", "settled", "paid"
 SETTLEMENT_KILLS = [
-    (KillPoint("choosing the providers", "SELECT booking.provider_id"), {}),
-    (KillPoint("claiming the first provider's month", "INSERT INTO settlement ("), {}),
-    (KillPoint("the second provider's line", "INSERT INTO settlement_line", nth=2), {}),
-    (KillPoint("between a fee transaction's two entries", "INSERT INTO ledger_entry", nth=4), {}),
-    (KillPoint("the last payout row", "INSERT INTO payout ", nth=3), {}),
-    (KillPoint("just before the settlement's commit", "COMMIT"), {}),
-    # After the settlement's commit: the first payout is sent and committed; the second
-    # is sent to Stripe, then its connection dies before it is recorded.
-    (KillPoint("recording the second payout", "UPDATE payout", nth=2), {"paid": 1, "sent": 2}),
-    (KillPoint("just before the second payout's commit", "COMMIT", nth=3), {"paid": 1, "sent": 2}),
+    (KillPoint("choosing the providers", "SELECT booking.provider_id"), [ABSENT] * 3, {}),
+    (KillPoint("claiming the first provider's month", "INSERT INTO settlement ("), [ABSENT] * 3, {}),
+    (KillPoint("just before the first provider's commit", "COMMIT"), [ABSENT] * 3, {}),
+    (KillPoint("the second provider's line", "INSERT INTO settlement_line", nth=2), [SETTLED, ABSENT, ABSENT], {}),
+    (KillPoint("between the second fee transaction's two entries", "INSERT INTO ledger_entry", nth=4),
+     [SETTLED, ABSENT, ABSENT], {}),
+    (KillPoint("the last payout row", "INSERT INTO payout ", nth=3), [SETTLED, SETTLED, ABSENT], {}),
+    # After the three settlements' commits: the first payout is sent and committed; the
+    # second is sent to Stripe, then its connection dies before it is recorded.
+    (KillPoint("recording the second payout", "UPDATE payout", nth=2), [PAID, SETTLED, SETTLED],
+     {"paid": 1, "sent": 2}),
+    (KillPoint("just before the second payout's commit", "COMMIT", nth=5), [PAID, SETTLED, SETTLED],
+     {"paid": 1, "sent": 2}),
 ]
 
 
@@ -272,10 +278,10 @@ def month(index: int) -> Period:
     return period
 
 
-@pytest.mark.parametrize("index", range(len(SETTLEMENT_KILLS)), ids=[str(p) for p, _ in SETTLEMENT_KILLS])
+@pytest.mark.parametrize("index", range(len(SETTLEMENT_KILLS)), ids=[str(p) for p, _, _ in SETTLEMENT_KILLS])
 def test_a_settlement_killed_midway_leaves_each_provider_whole_and_the_rerun_finishes_once(
         stripe_app, clock, killer, stripe_stub, index):  # noqa: F811
-    point, left = SETTLEMENT_KILLS[index]
+    point, after_kill, left = SETTLEMENT_KILLS[index]
     period = month(index)
     providers = stripe_earnings(stripe_app, clock, period)
     runner = stripe_app.test_cli_runner()
@@ -283,15 +289,13 @@ def test_a_settlement_killed_midway_leaves_each_provider_whole_and_the_rerun_fin
     with killer.armed(point):
         result = runner.invoke(args=["settle", "--period", period.key])
     assert result.exit_code != 0 and isinstance(result.exception, OperationalError)
-    states = settlement_state(stripe_app, providers, period)
-    if not left:
-        assert set(states.values()) == {"absent"} and transfers(stripe_stub) == 0
-    else:  # payouts commit one by one: the first is whole, the others still to send
-        assert list(states.values()) == ["paid", "settled", "settled"]
-        assert transfers(stripe_stub) == left["sent"]
+    # Providers settled before the kill are whole; the one being settled left nothing.
+    assert list(settlement_state(stripe_app, providers, period).values()) == after_kill
+    assert transfers(stripe_stub) == left.get("sent", 0)
 
     rerun = runner.invoke(args=["settle", "--period", period.key])
     assert rerun.exit_code == 0, rerun.output
+    assert f"{after_kill.count(ABSENT)} provider(s) settled now" in rerun.output  # only the rest
     assert set(settlement_state(stripe_app, providers, period).values()) == {"paid"}
     # A payout sent before the kill is sent again with the same idempotency key: paid once.
     assert transfers(stripe_stub) == 3
@@ -310,8 +314,8 @@ def test_the_scheduled_settlement_and_payout_jobs_killed_midway_finish_once_on_t
     with killer.armed(KillPoint("the second provider's settlement", "INSERT INTO settlement (", nth=2)):
         with pytest.raises(OperationalError):
             run_job(stripe_app, settle_previous_month)
-    assert set(settlement_state(stripe_app, providers, period).values()) == {"absent"}
-    assert run_job(stripe_app, settle_previous_month) == 3
+    assert list(settlement_state(stripe_app, providers, period).values()) == [SETTLED, ABSENT, ABSENT]
+    assert run_job(stripe_app, settle_previous_month) == 2  # the first provider's month stands
     assert set(settlement_state(stripe_app, providers, period).values()) == {"settled"}
 
     with killer.armed(KillPoint("the third payout's ledger entry", "INSERT INTO ledger_entry", nth=5)):
