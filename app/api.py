@@ -259,6 +259,12 @@ account_blp = Blueprint(
 )
 
 
+@account_blp.before_request
+def _logged_in():
+    """401 before the body is parsed, so no one learns about validation."""
+    require_user()
+
+
 @account_blp.route("")
 class Me(MethodView):
     @account_blp.doc(security=AUTHENTICATED)

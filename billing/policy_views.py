@@ -11,7 +11,7 @@ so providers import nothing from billing.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -112,6 +112,15 @@ class PaymentPolicySchema(Schema):
                        "or does not turn up"})
     is_default = fields.Boolean(dump_only=True, metadata={"description": "true while the listing has no "
                                                                          "policy of its own (the defaults apply)"})
+
+
+@api_blp.before_request
+def _check_caller():
+    """401/403 before the body is parsed, so no one learns about validation."""
+    if request.method == "PUT":
+        require_user(Role.PROVIDER_STAFF)
+    else:
+        require_user(Role.PROVIDER_STAFF, *OFFICIAL_ROLES)
 
 
 @api_blp.route("/<int:listing_id>/payment-policy")

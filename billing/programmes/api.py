@@ -15,6 +15,7 @@ refusals become problem documents (app/errors.py) with the field at fault.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import request
 from flask_babel import lazy_gettext as _l
 
 from app.access import OFFICIAL_ROLES
@@ -66,6 +67,13 @@ def blueprints() -> list[Blueprint]:
 @official_blp.before_request
 def _officials_only():
     require_user(*OFFICIAL_ROLES)
+
+
+@public_blp.before_request
+def _residents_apply():
+    """The programmes are public; applying is for residents: 401/403 before the body is parsed."""
+    if request.endpoint == "programmes_public_api.apply":
+        require_user(Role.RESIDENT)
 
 
 @entitlements_blp.before_request

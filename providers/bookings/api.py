@@ -65,7 +65,10 @@ CALLERS = {
 def _check_caller():
     view = (request.endpoint or "").rpartition(".")[2]
     if view in CALLERS:
-        require_user(*CALLERS[view])
+        user = require_user(*CALLERS[view])
+        action = (request.view_args or {}).get("action")
+        if view == "booking_action" and action in ACTION_NAMES and action not in ACTIONS[user.role]:
+            abort(403, description=str(_l("Your role may not do this.")))
 
 
 # --- Schemas -------------------------------------------------------------------------------
