@@ -8,7 +8,7 @@ the database is dropped and made again), then run, each in a process of its
 own (so one's memory does not count against another's peak):
 
 * bench/evaluator.py — the supervision evaluator vs the plain SQL aggregate;
-* bench/settlement.py — settle_period for a month vs the plain SQL sum;
+* bench/settlement.py — settle_month (the scheduler's job, committed per provider) vs the plain SQL sum;
 * bench/web.py — catalogue search (JSON API and HTML page) vs a trivial endpoint;
 * bench/bookings.py — booking throughput vs plain SQL inserts; one contended slot.
 

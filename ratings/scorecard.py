@@ -24,7 +24,7 @@ the excluded bookings are a figure of their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 
@@ -392,12 +392,17 @@ def _aggregate(subject: Subject, metrics, window: Window, provider_id: int | Non
         .group_by(subject.provider_id)
     )
     if provider_id is not None:
-        stmt = stmt.where(subject.provider_id == provider_id)
+        stmt = stmt.where(_of(subject.provider_id, provider_id))
     return stmt.subquery(subject.name)
 
 
-def figures_select(window: Window, provider_id: int | None = None) -> sa.Select:
-    """Every figure, one row per provider (every provider, or only ``provider_id``).
+def _of(column, providers: int | Collection[int]):
+    return column == providers if isinstance(providers, int) else column.in_(list(providers))
+
+
+def figures_select(window: Window, provider_id: int | Collection[int] | None = None) -> sa.Select:
+    """Every figure, one row per provider (every provider, or only ``provider_id``:
+    one id or several).
 
     One statement: each table is aggregated once with a conditional sum per
     figure, then joined to ``provider``; rates and means are computed in SQL
@@ -426,7 +431,7 @@ def figures_select(window: Window, provider_id: int | None = None) -> sa.Select:
         .order_by(Provider.id)
     )
     if provider_id is not None:
-        stmt = stmt.where(Provider.id == provider_id)
+        stmt = stmt.where(_of(Provider.id, provider_id))
     return stmt
 
 

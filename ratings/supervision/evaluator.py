@@ -124,7 +124,13 @@ def evaluate(session: Session, rule_set: RuleSet, as_of: datetime) -> Evaluation
     if not providers:
         return Evaluation(rule_set, as_of, [])
     normal = {row["provider_id"]: row for row in session.execute(sc.figures_select(short)).mappings()}
-    wide = {row["provider_id"]: row for row in session.execute(sc.figures_select(long)).mappings()}
+    # The wide window only for the providers with too few finished bookings in the
+    # normal one (usually few: then only their rows are read).
+    sparse = [pid for pid, _name, _at in providers if normal[pid][sc.FINISHED.key] < rule_set.min_finished_bookings]
+    wide = {}
+    if sparse:
+        only = None if len(sparse) * 2 > len(providers) else sparse
+        wide = {row["provider_id"]: row for row in session.execute(sc.figures_select(long, only)).mappings()}
     documents = dict(session.execute(expired_documents_select(on)).all())
     new_after = short.end - timedelta(days=rule_set.new_provider_days)
     results = []
