@@ -41,11 +41,15 @@ run: demo
 serve: install translations
 	@LINLI_ENV=production $(PY) -m app.serve
 
-# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download), and
+# axe-core from npm (package-lock.json) for their accessibility checks.
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+	@test -f node_modules/axe-core/axe.min.js || { \
+	  command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; \
+	  npm ci --no-audit --no-fund; }
 
 lint: install
 	$(VENV)/bin/ruff check app providers ratings billing tests
@@ -77,4 +81,4 @@ extract-messages: install
 	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) instance test-artifacts .pytest_cache
+	rm -rf $(VENV) instance test-artifacts .pytest_cache node_modules

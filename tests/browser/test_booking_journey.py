@@ -10,21 +10,10 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from providers.bookings.models import Booking
-from providers.demo import DEMO_PASSWORD
+from tests.browser.accessibility import assert_accessible
+from tests.browser.steps import act, desktop, log_in
 
 COMMENT = "准时上门，打扫得很干净，谢谢！"
-
-
-def log_in(page, base, phone):
-    page.goto(base + "/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.locator("main form.stack button[type=submit]").click()
-
-
-def act(page, action):
-    page.locator(f"form[action$='/{action}'] button[type=submit]").click()
-    expect(page.locator(".flash").first).to_be_visible()
 
 
 def test_resident_books_provider_serves_resident_rates(browser, page, live_server, live_app, live_clock):
@@ -41,7 +30,7 @@ def test_resident_books_provider_serves_resident_rates(browser, page, live_serve
     booking_id = int(page.url.rsplit("/", 1)[1])
 
     # The provider accepts it, arrives on time, finishes.
-    provider = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+    provider = desktop(browser)
     log_in(provider, live_server, "13700000002")
     provider.goto(f"{live_server}/provider/bookings/{booking_id}")
     act(provider, "accept")
@@ -55,6 +44,7 @@ def test_resident_books_provider_serves_resident_rates(browser, page, live_serve
     live_clock.set(ends + timedelta(minutes=5))
     provider.reload()
     act(provider, "complete")
+    assert_accessible(provider)
     provider.screenshot(path="test-artifacts/provider_completed_booking.png", full_page=True)
     provider.context.close()
 
@@ -78,7 +68,7 @@ def test_resident_books_provider_serves_resident_rates(browser, page, live_serve
     with live_app.app_context():
         settle_period(db.session, period)
         db.session.commit()
-    provider = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+    provider = desktop(browser)
     log_in(provider, live_server, "13700000002")
     provider.goto(f"{live_server}/provider/statements/{period}")
     expect(provider.locator("main")).to_contain_text(f"#{booking_id}")
@@ -86,10 +76,11 @@ def test_resident_books_provider_serves_resident_rates(browser, page, live_serve
     provider.context.close()
 
     # An official sees the billing overview, with the ledger balanced.
-    official = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+    official = desktop(browser)
     log_in(official, live_server, "13900000001")
     official.goto(f"{live_server}/official/billing")
     expect(official.locator(".badge-active").first).to_be_visible()
     expect(official.locator(".badge-rejected")).to_have_count(0)
+    assert_accessible(official)
     official.screenshot(path="test-artifacts/official_billing_overview.png", full_page=True)
     official.context.close()

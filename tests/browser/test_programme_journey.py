@@ -10,21 +10,10 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from providers.bookings.models import Booking
-from providers.demo import DEMO_PASSWORD
+from tests.browser.accessibility import assert_accessible
+from tests.browser.steps import act, desktop, log_in
 
 TITLE = "浏览器测试：居家照护政府购买服务"
-
-
-def log_in(page, base, phone):
-    page.goto(base + "/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.locator("main form.stack button[type=submit]").click()
-
-
-def act(page, action):
-    page.locator(f"form[action$='/{action}'] button[type=submit]").click()
-    expect(page.locator(".flash").first).to_be_visible()
 
 
 def _draft_programme(live_app) -> tuple[int, int]:
@@ -57,7 +46,7 @@ def test_official_opens_and_enrols_resident_books_provider_serves_settlement_pay
     programme_id, provider_id = _draft_programme(live_app)
 
     # The official opens the programme and enrols 陈奶奶 (城里社区, 78, living alone).
-    official = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+    official = desktop(browser)
     log_in(official, live_server, "13900000001")
     official.goto(f"{live_server}/official/programmes")
     official.locator(f"#programme-{programme_id} a").first.click()
@@ -70,6 +59,7 @@ def test_official_opens_and_enrols_resident_books_provider_serves_settlement_pay
     official.locator("#enrol-form button[type=submit]").click()
     expect(official.locator(".flash-success").first).to_be_visible()
     expect(official.locator("#enrolments")).to_contain_text("陈奶奶")
+    assert_accessible(official)
     official.screenshot(path="test-artifacts/official_programme_opened.png", full_page=True)
 
     # The resident books 居家照护 with the entitlement: no payment asked.
@@ -87,7 +77,7 @@ def test_official_opens_and_enrols_resident_books_provider_serves_settlement_pay
     expect(page.locator("#entitlement-status-card")).to_be_visible()
 
     # 安康 accepts, arrives, finishes.
-    provider = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+    provider = desktop(browser)
     log_in(provider, live_server, "13700000001")
     provider.goto(f"{live_server}/provider/bookings/{booking_id}")
     act(provider, "accept")
@@ -114,6 +104,7 @@ def test_official_opens_and_enrols_resident_books_provider_serves_settlement_pay
     line = provider.locator(f"#line-{booking_id}")
     expect(line).to_contain_text("¥50.00")
     expect(line).to_contain_text("¥0.00")  # no platform fee
+    assert_accessible(provider)
     provider.screenshot(path="test-artifacts/provider_programme_statement.png", full_page=True)
     provider.context.close()
 
@@ -122,5 +113,6 @@ def test_official_opens_and_enrols_resident_books_provider_serves_settlement_pay
     expect(official.locator("#consumed")).to_contain_text("¥50.00")
     expect(official.locator("#remaining")).to_contain_text("¥4,950.00")
     expect(official.locator("#budget-chart svg")).to_be_visible()
+    assert_accessible(official)
     official.screenshot(path="test-artifacts/official_programme_budget.png", full_page=True)
     official.context.close()

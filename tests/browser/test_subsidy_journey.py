@@ -9,10 +9,9 @@ from playwright.sync_api import expect
 from app.clock import local
 from app.extensions import db
 from billing import ledger
-from tests.browser.test_booking_journey import log_in
+from tests.browser.accessibility import assert_accessible
+from tests.browser.steps import desktop, log_in
 from tests.subsidy_helpers import PDF, PNG
-
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
 
 
 def submit(page, form_selector):
@@ -52,7 +51,7 @@ def test_provider_claims_two_officials_approve_notice_passes_subsidy_paid(browse
     expect(page.locator("#term-rate .binding-mark")).to_be_visible()
 
     # District verification by one official, city approval by another.
-    district = browser.new_context(**DESKTOP).new_page()
+    district = desktop(browser)
     log_in(district, live_server, "13900000001")
     district.goto(f"{live_server}/official/subsidies")
     district.locator(f"a[href$='/official/subsidies/claims/{claim_id}']").click()
@@ -63,7 +62,7 @@ def test_provider_claims_two_officials_approve_notice_passes_subsidy_paid(browse
     expect(district.locator("#claim-status")).to_have_class(re.compile("badge-verified"))
     district.context.close()
 
-    city = browser.new_context(**DESKTOP).new_page()
+    city = desktop(browser)
     log_in(city, live_server, "13900000002")
     city.goto(f"{live_server}/official/subsidies/claims/{claim_id}")
     submit(city, "#approve-form")
@@ -73,6 +72,7 @@ def test_provider_claims_two_officials_approve_notice_passes_subsidy_paid(browse
     # The public notice runs 7 days; then the scheduler's job pays the subsidy.
     page.goto(f"{live_server}/subsidies/notices")
     expect(page.locator(f"#notice-{claim_id}")).to_be_visible()
+    assert_accessible(page)
     live_clock.set(live_clock.now() + timedelta(days=7, minutes=20))
     from billing.subsidies.jobs import disburse_subsidies
 
@@ -84,3 +84,4 @@ def test_provider_claims_two_officials_approve_notice_passes_subsidy_paid(browse
     expect(page.locator("#claim-status")).to_have_class(re.compile("badge-disbursed"))
     expect(page.locator("#approved")).to_have_text("¥10,500.00")
     expect(page.locator("#obligation")).to_be_visible()
+    assert_accessible(page)

@@ -9,21 +9,10 @@ from playwright.sync_api import expect
 
 from app.clock import local, now
 from app.extensions import db
-from providers.demo import DEMO_PASSWORD
 from ratings.supervision.models import PenaltyReport, ReportStatus
-
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-
-
-def log_in(page, base, phone):
-    page.goto(base + "/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.locator("main form.stack button[type=submit]").click()
-
-
-def desktop(browser):
-    return browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+from tests.browser.arrange import PDF
+from tests.browser.accessibility import assert_accessible
+from tests.browser.steps import desktop, log_in
 
 
 def test_evaluate_confirm_appeal_and_decide(browser, page, live_server, live_app, live_clock):
@@ -50,6 +39,7 @@ def test_evaluate_confirm_appeal_and_decide(browser, page, live_server, live_app
     official.locator("form[action$='/confirm'] button[type=submit]").click()
     expect(official.locator(".flash").first).to_be_visible()
     expect(official.locator("#appeal-deadline")).to_be_visible()
+    assert_accessible(official)
     official.screenshot(path="test-artifacts/supervision_confirmed.png", full_page=True)
     official.context.close()
 
@@ -86,6 +76,7 @@ def test_evaluate_confirm_appeal_and_decide(browser, page, live_server, live_app
     other.locator("form[action$='/appeal-decision'] button[type=submit]").click()
     expect(other.locator(".flash").first).to_be_visible()
     expect(other.locator("#appeal-outcome")).to_contain_text("迟到比例仍高")
+    assert_accessible(other)
     other.screenshot(path="test-artifacts/supervision_appeal_decided.png", full_page=True)
     other.context.close()
     with live_app.app_context():
