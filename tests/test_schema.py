@@ -1,5 +1,6 @@
 """The schema comes only from migrations, and they agree with the models."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -11,6 +12,9 @@ def _include(obj, name, type_, reflected, compare_to):
     return only is None or only == db.engine.dialect.name
 
 
+# The gram index is PostgreSQL-only (``only_dialect``); alembic warns about its expression on
+# SQLite before ``include_object`` can leave it out.
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_models_and_migrations_agree(app, db_session):
     connection = db_session.connection()
     context = MigrationContext.configure(
