@@ -100,9 +100,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
+    from app import uow
     from app.errors import register_error_handlers as register
 
     register(app)
+    uow.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

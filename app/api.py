@@ -230,12 +230,14 @@ def unit_of_work() -> Iterator[None]:
     :class:`app.errors.LinliError` then reaches :mod:`app.errors`, which answers
     a problem document with the error's status and field.
     """
+    from app.uow import commit
+
     try:
         yield
     except Exception:
         db.session.rollback()
         raise
-    db.session.commit()
+    commit(db.session)
 
 
 class UserSchema(Schema):

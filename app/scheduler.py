@@ -17,6 +17,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from app.extensions import db
+from app.uow import commit
 
 log = logging.getLogger("linli.scheduler")
 
@@ -37,7 +38,7 @@ def run_job(app: Flask, job: Callable) -> int:
     with app.app_context():
         try:
             count = job(db.session)
-            db.session.commit()
+            commit(db.session)
         except Exception:
             db.session.rollback()
             log.exception("job %s failed; nothing it did was kept", job.__name__)
