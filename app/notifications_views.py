@@ -14,6 +14,7 @@ from app.auth.views import safe_next
 from app.clock import now
 from app.extensions import db
 from app.notifications import Notification, mark_all_read, recent, unread_count
+from app.uow import commit
 
 bp = Blueprint("notifications", __name__)
 
@@ -46,7 +47,7 @@ def read_all():
     """Mark every notification of the user read; back to the centre."""
     if EmptyForm().validate_on_submit():
         count = mark_all_read(db.session, current_user.id)
-        db.session.commit()
+        commit(db.session)
         flash(_("All notifications are marked as read.") if count else _("There was nothing unread."), "success")
     return redirect(url_for("notifications.index"))
 
@@ -63,6 +64,6 @@ def open_one(notification_id: int):
     if EmptyForm().validate_on_submit():
         if note.read_at is None:
             note.read_at = now()
-            db.session.commit()
+            commit(db.session)
         return redirect(safe_next(note.link, url_for("notifications.index")))
     return redirect(url_for("notifications.index"))

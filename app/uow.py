@@ -14,19 +14,34 @@ still run — what they do must be safe to retry, since a job retries it.
     flash(_("Done."), "success")
     return redirect(...)
 
-It commits what the block did; on a :class:`~app.errors.LinliError` it rolls
+It commits what the block did (a refusal raised by the commit itself counts
+as one raised in the block); on a :class:`~app.errors.LinliError` it rolls
 back, puts the message on the form field at fault (or flashes it) and answers
-the page that ``render(status)`` returns, with the error's status.
+the page that ``render(status)`` returns, with the error's status.  Any other
+exception is rolled back and raised.  ``form=None`` flashes every refusal (a
+page that redirects after it).  The keywords cover the pages that need more:
+
+- ``aliases``: service field names the form shows under another name
+  (``{"amount_fen": "amount"}``);
+- ``show(error)``: shows the refusal instead of :func:`apply_form_error` (a
+  list of its own, or only some fields beside the form);
+- ``reraise``: statuses that are not the form's to show (``(404,)``): rolled
+  back and raised, so the application's error page answers with the message
+  (:func:`abort_or_show` answers its plain page for the status instead);
+- ``keep``: refusals that keep what the block wrote before them (a failed
+  log-in attempt that the throttle counts): committed, then shown;
+- ``on_failure()``: runs after the rollback, whatever the error (discard the
+  files the block stored).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import Flask, flash
+from flask import Flask, abort, flash
 from sqlalchemy.orm import Session, scoped_session
 
 from app.errors import LinliError
@@ -88,32 +103,71 @@ class FormRejected(Exception):
         self.response = response
 
 
-def apply_form_error(form, error: LinliError) -> None:
-    """Show ``error`` beside its field, or at the top of the page when it names none."""
-    field = getattr(form, error.field, None) if (form is not None and error.field) else None
+def apply_form_error(form, error: LinliError, aliases: Mapping[str, str] | None = None) -> None:
+    """Show ``error`` beside its field, or at the top of the page when it names none.
+
+    ``aliases`` maps a service's field name to the form's (``price_fen`` → ``price``).
+    """
+    name = (aliases or {}).get(error.field, error.field) if error.field else None
+    field = getattr(form, name, None) if (form is not None and name) else None
     if field is not None:
         field.errors = [*field.errors, str(error)]
     else:
         flash(str(error), "error")
 
 
+def abort_or_show(form, *statuses: int, aliases: Mapping[str, str] | None = None) -> Callable[[LinliError], None]:
+    """A ``show`` for :func:`form_action`: a refusal with one of ``statuses`` answers the
+    application's page for that status (``abort(404)``: "page not found", nothing
+    flashed); any other goes on ``form`` as :func:`apply_form_error` puts it."""
+
+    def show(error: LinliError) -> None:
+        if error.status in statuses:
+            abort(error.status)
+        apply_form_error(form, error, aliases)
+
+    return show
+
+
 @contextmanager
-def form_action(form, render: Callable[[int], object], *, session: Session | None = None) -> Iterator[None]:
+def form_action(
+    form,
+    render: Callable[[int], object],
+    *,
+    session: Session | None = None,
+    aliases: Mapping[str, str] | None = None,
+    show: Callable[[LinliError], None] | None = None,
+    reraise: Collection[int] = (),
+    keep: type[LinliError] | tuple[type[LinliError], ...] = (),
+    on_failure: Callable[[], None] | None = None,
+) -> Iterator[None]:
     """Commit the block's work, or roll back and answer ``render(status)`` with the error shown."""
     from app.extensions import db
 
     session = session or db.session
     try:
         yield
+        session.commit()
     except LinliError as error:
-        session.rollback()
-        apply_form_error(form, error)
-        response = render(error.status)
-        raise FormRejected(response) from error
+        if keep and isinstance(error, keep):
+            commit(session)
+        else:
+            session.rollback()
+            if on_failure is not None:
+                on_failure()
+        if error.status in reraise:
+            raise
+        if show is not None:
+            show(error)
+        else:
+            apply_form_error(form, error, aliases)
+        raise FormRejected(render(error.status)) from error
     except Exception:
         session.rollback()
+        if on_failure is not None:
+            on_failure()
         raise
-    commit(session)
+    run_after_commit(session)
 
 
 def init_app(app: Flask) -> None:

@@ -24,9 +24,9 @@ from wtforms.validators import InputRequired, NumberRange
 from app.access import OFFICIAL_ROLES, provider_staff_required
 from app.api import AUTHENTICATED, problems, require_user, unit_of_work
 from app.api import Blueprint as ApiBlueprint
-from app.errors import LinliError
 from app.extensions import db
 from app.models import Role
+from app.uow import form_action
 from billing import policies
 from billing.payment_models import PayAt
 
@@ -74,20 +74,12 @@ def payment_policy(listing_id: int):
     if not form.validate():
         form.use_specific_messages()
         return _render(form, listing, 422)
-    try:
+    with form_action(form, lambda status: _render(
+            form, policies.listing_for_staff(db.session, current_user, listing_id), status)):
         listing = policies.listing_for_staff(db.session, current_user, listing_id, for_update=True)
         policies.set_policy(db.session, listing, pay_at=form.pay_at.data,
                             late_cancel_fee_percent=form.late_cancel_fee_percent.data,
                             actor=current_user._get_current_object())
-    except LinliError as error:
-        db.session.rollback()
-        target = getattr(form, error.field or "", None)
-        if target is not None:
-            target.errors = [str(error)]
-        else:
-            flash(str(error), "error")
-        return _render(form, policies.listing_for_staff(db.session, current_user, listing_id), error.status)
-    db.session.commit()
     flash(_("The payment policy of “%(title)s” is saved. It applies to new bookings.", title=listing.title),
           "success")
     return redirect(url_for("providers.my_listings"))

@@ -24,6 +24,7 @@ from app.clock import local
 from app.errors import LinliError
 from app.extensions import db
 from app.money import fen_to_yuan
+from app.uow import form_action
 from billing import payouts as payout_service
 from billing.overview import billing_overview
 from billing.payment_models import Payout, Settlement, SettlementLine
@@ -238,12 +239,7 @@ def confirm_bank_file(period: str):
     if not form.validate_on_submit():
         flash(_("The form expired; please try again."), "error")
         return _render_period(parsed, form, 400)
-    try:
+    with form_action(None, lambda status: _render_period(parsed, form, status)):
         paid = payout_service.confirm_bank_file(db.session, parsed.key, actor=current_user)
-    except LinliError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _render_period(parsed, form, error.status)
-    db.session.commit()
     flash(_("%(n)d bank transfers are recorded as paid.", n=len(paid)), "success")
     return redirect(url_for("settlements.period_settlements", period=parsed.key))

@@ -18,10 +18,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import login_required, official_required, provider_staff_required, resident_required
-from app.auth.views import apply_form_error
 from app.clock import now
 from app.errors import LinliError
 from app.extensions import db
+from app.uow import form_action
 from providers import uploads
 from providers.bookings.services import resident_booking
 from providers.registration import provider_of
@@ -67,23 +67,14 @@ def complain(booking_id: int):
     if not form.validate_on_submit():
         return render_complain(booking, form, status=422)
     stored = []
-    try:
+    with form_action(form, lambda status: render_complain(resident_booking(db.session, current_user, booking_id),
+                                                          form, status=status),
+                     on_failure=lambda: photos.discard_all(stored)):
         stored = photos.save_photos(request.files.getlist(form.photos.name))
         complaint = complaints.file_complaint(
             db.session, current_user, booking_id, kind=form.kind.data,
             description=form.description.data, photos=stored,
         )
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        photos.discard_all(stored)
-        apply_form_error(form, error)
-        booking = resident_booking(db.session, current_user, booking_id)
-        return render_complain(booking, form, status=error.status)
-    except Exception:
-        db.session.rollback()
-        photos.discard_all(stored)
-        raise
     flash(_("Your complaint is filed. The provider has %(n)d hours to respond.",
             n=int(current_app.config["COMPLAINT_RESPONSE_HOURS"])), "success")
     return redirect(url_for("ratings.complaint", complaint_id=complaint.id))
@@ -165,15 +156,9 @@ def respond(complaint_id: int):
     """Respond once and redirect to the list; 404 another provider's complaint,
     409 already responded or decided, 422 empty or too long (nothing saved)."""
     form = ResponseForm()
-    try:
+    with form_action(form, lambda status: render_provider_complaints(failed=(complaint_id, form), status=status),
+                     reraise=(404,)):
         complaints.respond(db.session, current_user, complaint_id, form.response.data)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        if error.status == 404:
-            raise
-        apply_form_error(form, error)
-        return render_provider_complaints(failed=(complaint_id, form), status=error.status)
     flash(_("Your response is sent to the resident and the officials."), "success")
     return redirect(url_for("ratings.provider_complaints"))
 
@@ -214,14 +199,8 @@ def decide(complaint_id: int):
     """Uphold or dismiss with a reason and redirect to the queue; 422 no reason or
     no outcome, 409 already decided, 404 no such complaint (nothing changes)."""
     form = DecisionForm()
-    try:
+    with form_action(form, lambda status: render_queue("undecided", failed=(complaint_id, form), status=status),
+                     reraise=(404,)):
         item = complaints.decide(db.session, current_user, complaint_id, form.outcome.data, form.reason.data)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        if error.status == 404:
-            raise
-        apply_form_error(form, error)
-        return render_queue("undecided", failed=(complaint_id, form), status=error.status)
     flash(_("The complaint is decided: %(outcome)s.", outcome=item.status_label), "success")
     return redirect(url_for("ratings.official_complaints"))

@@ -16,9 +16,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import official_required, provider_staff_required, resident_required
-from app.auth.views import apply_form_error
 from app.errors import LinliError
 from app.extensions import db
+from app.uow import form_action
 from providers.bookings.services import resident_booking
 from providers.registration import provider_of
 from ratings import services
@@ -79,18 +79,13 @@ def rate(booking_id: int):
         return render_rate(booking, form)
     if not form.validate_on_submit():
         return render_rate(booking, form, status=422)
-    try:
+    with form_action(form, lambda status: render_rate(resident_booking(db.session, current_user, booking_id),
+                                                      form, status=status)):
         services.rate_booking(
             db.session, current_user, booking_id,
             overall=form.overall.data, timeliness=form.timeliness.data,
             quality=form.quality.data, attitude=form.attitude.data, comment=form.comment.data,
         )
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        booking = resident_booking(db.session, current_user, booking_id)
-        return render_rate(booking, form, status=error.status)
     flash(_("Thank you: your rating is published."), "success")
     return redirect(url_for("ratings.rate", booking_id=booking_id))
 
@@ -126,15 +121,9 @@ def reply(rating_id: int):
     """Reply once and redirect to the ratings page; 404 another provider's rating,
     409 already replied, 422 empty or too long (the page again, nothing saved)."""
     form = ReplyForm()
-    try:
+    with form_action(form, lambda status: render_provider_ratings(failed=(rating_id, form), status=status),
+                     reraise=(404,)):
         services.reply_to_rating(db.session, current_user, rating_id, form.reply.data)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        if error.status == 404:
-            raise
-        apply_form_error(form, error)
-        return render_provider_ratings(failed=(rating_id, form), status=error.status)
     flash(_("Your reply is published."), "success")
     return redirect(url_for("ratings.provider_ratings"))
 
@@ -170,21 +159,14 @@ def official_ratings():
     return render_official_ratings(_shown())
 
 
-def _change_visibility(rating_id: int, action):
-    """Apply ``action`` (hide or unhide); None on success, else the list page with the error."""
+def _change_visibility(rating_id: int, action) -> None:
+    """Apply ``action`` (hide or unhide) and commit; a refusal answers the list page with the error."""
     form = ReasonForm()
     shown = request.form.get("shown", "all")
     shown = shown if shown in services.OFFICIAL_FILTERS else "all"
-    try:
+    with form_action(form, lambda status: render_official_ratings(shown, failed=(rating_id, form), status=status),
+                     reraise=(404,)):
         action(db.session, current_user, rating_id, form.reason.data)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        if error.status == 404:
-            raise
-        apply_form_error(form, error)
-        return render_official_ratings(shown, failed=(rating_id, form), status=error.status)
-    return None
 
 
 def _shown_after_post() -> str | None:
@@ -197,9 +179,7 @@ def _shown_after_post() -> str | None:
 def hide(rating_id: int):
     """Hide a rating with a reason (audited) and redirect to the list; 422 no reason,
     409 already hidden, 404 no such rating."""
-    refused = _change_visibility(rating_id, services.hide_rating)
-    if refused is not None:
-        return refused
+    _change_visibility(rating_id, services.hide_rating)
     flash(_("The rating is hidden from the public."), "success")
     return redirect(url_for("ratings.official_ratings", shown=_shown_after_post()))
 
@@ -208,8 +188,6 @@ def hide(rating_id: int):
 @official_required
 def unhide(rating_id: int):
     """Publish a hidden rating again with a reason (audited); 422 no reason, 409 not hidden."""
-    refused = _change_visibility(rating_id, services.unhide_rating)
-    if refused is not None:
-        return refused
+    _change_visibility(rating_id, services.unhide_rating)
     flash(_("The rating is public again."), "success")
     return redirect(url_for("ratings.official_ratings", shown=_shown_after_post()))

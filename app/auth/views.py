@@ -12,10 +12,13 @@ from flask_login import current_user, login_user, logout_user
 from app.access import login_required, public
 from app.auth import services
 from app.auth.forms import AccountForm, EmptyForm, LoginForm, PasswordForm, SignupForm, TokenForm
-from app.errors import LinliError
+from app.errors import Invalid
 from app.extensions import db
 from app.i18n import LANG_COOKIE, LARGE_TEXT_COOKIE
 from app.models import ApiToken, Community
+from app.uow import apply_form_error, commit, form_action
+
+__all__ = ["apply_form_error"]  # re-exported for providers/bookings' views, which import it from here
 
 bp = Blueprint("auth", __name__)
 
@@ -44,14 +47,6 @@ def start_session(user, remember: bool = False) -> None:
     login_user(user, remember=remember)
 
 
-def apply_form_error(form, error: LinliError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(error)]
-    else:
-        flash(str(error), "error")
-
-
 def community_choices() -> list[tuple[int, str]]:
     rows = db.session.execute(sa.select(Community.id, Community.name).order_by(Community.name))
     return [(row.id, row.name) for row in rows]
@@ -63,8 +58,12 @@ def signup():
     """Resident sign-up: name, phone (the log-in), password, community."""
     form = SignupForm()
     form.community.choices = [(0, _("Choose…"))] + community_choices()
+
+    def page(_status: int = 200):
+        return render_template("auth/signup.html", form=form), 422 if form.errors else 200
+
     if form.validate_on_submit():
-        try:
+        with form_action(form, page):
             user = services.sign_up_resident(
                 db.session,
                 phone=form.phone.data,
@@ -72,43 +71,31 @@ def signup():
                 password=form.password.data,
                 community_id=form.community.data or None,
             )
-        except LinliError as error:
-            db.session.rollback()
-            apply_form_error(form, error)
-        else:
-            db.session.commit()
-            start_session(user)
-            flash(_("Welcome to Linli, %(name)s!", name=user.name), "success")
-            return redirect(url_for("providers.catalogue"))
-    return render_template("auth/signup.html", form=form), 422 if form.errors else 200
+        start_session(user)
+        flash(_("Welcome to Linli, %(name)s!", name=user.name), "success")
+        return redirect(url_for("providers.catalogue"))
+    return page()
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
     form = LoginForm()
-    status = 200
+
+    def page(status: int = 200):
+        return render_template("auth/login.html", form=form), status
+
     if form.validate_on_submit():
-        try:
+        # A wrong password keeps the failed attempt (the throttle counts it); a
+        # throttled one (429) writes nothing.
+        with form_action(form, page, keep=Invalid):
             user = services.authenticate(
                 db.session, phone=form.phone.data, password=form.password.data, ip=client_ip()
             )
-        except services.Throttled as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            status = 429
-        except LinliError as error:
-            db.session.commit()  # keep the failed attempt: the throttle counts it
-            apply_form_error(form, error)
-            status = 422
-        else:
-            db.session.commit()
-            start_session(user, remember=form.remember.data)
-            flash(_("You are logged in."), "success")
-            return redirect(safe_next(request.args.get("next"), url_for("main.home")))
-    elif form.errors:
-        status = 422
-    return render_template("auth/login.html", form=form), status
+        start_session(user, remember=form.remember.data)
+        flash(_("You are logged in."), "success")
+        return redirect(safe_next(request.args.get("next"), url_for("main.home")))
+    return page(422 if form.errors else 200)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -116,7 +103,7 @@ def login():
 def logout():
     """Log out here and end every other session of this user too."""
     current_user.end_sessions()
-    db.session.commit()
+    commit(db.session)
     logout_user()
     session.clear()
     flash(_("You are logged out."), "success")
@@ -131,7 +118,7 @@ def account():
         current_user.name = form.name.data.strip()
         current_user.locale = form.locale.data
         current_user.large_text = form.large_text.data
-        db.session.commit()
+        commit(db.session)
         flash(_("Your details are saved."), "success")
         response = redirect(url_for("auth.account"))
         response.set_cookie(LANG_COOKIE, form.locale.data, max_age=ONE_YEAR, samesite="Lax")
@@ -159,15 +146,10 @@ def account():
 def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
-        try:
+        with form_action(None, lambda _status: redirect(url_for("auth.account"))):
             services.change_password(
                 db.session, current_user, current=form.current_password.data, new=form.new_password.data
             )
-        except LinliError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            return redirect(url_for("auth.account"))
-        db.session.commit()
         # Every other session has ended; keep this one with the new nonce.
         start_session(current_user._get_current_object())
         flash(_("Your password is changed. Other devices have been logged out."), "success")
@@ -183,13 +165,8 @@ def create_token():
     if not form.validate_on_submit():
         flash(_("Give the token a name (60 characters at most)."), "error")
         return redirect(url_for("auth.account"))
-    try:
+    with form_action(None, lambda _status: redirect(url_for("auth.account"))):
         _token, raw = services.issue_token(db.session, current_user, form.name.data)
-    except LinliError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("auth.account"))
-    db.session.commit()
     flash(_("Your new API token (copy it now, it is shown only once): %(token)s", token=raw), "token")
     return redirect(url_for("auth.account"))
 
@@ -200,7 +177,7 @@ def revoke_token(token_id: int):
     form = EmptyForm()
     if form.validate_on_submit():
         services.revoke_token(db.session, current_user, token_id)
-        db.session.commit()
+        commit(db.session)
         flash(_("The token is revoked."), "success")
     return redirect(url_for("auth.account"))
 
@@ -215,7 +192,7 @@ def set_language():
         response.set_cookie(LANG_COOKIE, lang, max_age=ONE_YEAR, samesite="Lax")
         if current_user.is_authenticated:
             current_user.locale = lang
-            db.session.commit()
+            commit(db.session)
     return response
 
 
@@ -229,5 +206,5 @@ def toggle_large_text():
         response.set_cookie(LARGE_TEXT_COOKIE, "1" if on else "0", max_age=ONE_YEAR, samesite="Lax")
         if current_user.is_authenticated:
             current_user.large_text = on
-            db.session.commit()
+            commit(db.session)
     return response

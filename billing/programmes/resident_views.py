@@ -14,11 +14,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import public, resident_required
-from app.auth.views import apply_form_error
 from app.clock import local
 from app.db import write_transaction
 from app.errors import LinliError
 from app.extensions import db
+from app.uow import form_action
 from billing.programmes import eligibility, entitlements, programmes
 from billing.programmes.forms import ApplyForm
 from billing.programmes.models import Enrolment, ProgrammeStatus
@@ -78,14 +78,10 @@ def apply(programme_id: int):
         return render_template("programmes/apply.html", programme=programme, form=form)
     if not form.validate():
         return render_template("programmes/apply.html", programme=programme, form=form), 422
-    try:
+    with form_action(form, lambda status: (render_template(
+            "programmes/apply.html", programme=programmes.public_programme(db.session, programme_id), form=form),
+            status)):
         eligibility.apply(db.session, programme, _user(), form.facts())
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        programme = programmes.public_programme(db.session, programme_id)
-        return render_template("programmes/apply.html", programme=programme, form=form), error.status
     flash(_("Your application is sent. An official will decide and you will be notified."), "success")
     return redirect(url_for("programmes.my_entitlements"))
 
@@ -112,7 +108,11 @@ def book(listing_id: int):
         return _render_book(listing, form, entitlement)
     if not form.validate():
         return _render_book(listing, form, entitlement, 422)
-    try:
+    def page(status: int):
+        fresh = public_listing(db.session, listing_id)
+        return _render_book(fresh, form, entitlements.find_entitlement(db.session, _user(), fresh, None), status)
+
+    with form_action(form, page):
         starts_at = parse_slot(form.starts_at.data)
         check_offered_slot(listing, starts_at)
         with write_transaction(db.session):
@@ -120,13 +120,6 @@ def book(listing_id: int):
                 db.session, _user(), listing_id=listing_id, starts_at=starts_at,
                 address=form.address.data, note=form.note.data or "")
             booking_id, respond_by = booking.id, booking.respond_by
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        listing = public_listing(db.session, listing_id)
-        entitlement = entitlements.find_entitlement(db.session, _user(), listing, None)
-        return _render_book(listing, form, entitlement, error.status)
     flash(_("Your request is sent, paid by your entitlement. The provider will answer by %(when)s.",
             when=local(respond_by).strftime("%Y-%m-%d %H:%M")), "success")
     return redirect(url_for("bookings.resident_booking", booking_id=booking_id))

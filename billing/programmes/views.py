@@ -16,10 +16,11 @@ from flask_login import current_user
 
 from app.access import official_required
 from app.audit import trail
-from app.auth.views import apply_form_error, community_choices
+from app.auth.views import community_choices
 from app.errors import Invalid, LinliError
 from app.extensions import db
 from app.models import User
+from app.uow import apply_form_error, commit, form_action
 from billing.programmes import budget as budget_view
 from billing.programmes import eligibility, programmes, topups
 from billing.programmes.forms import (
@@ -44,12 +45,6 @@ SOURCE_LABELS = {"official": _l("Enrolled by an official"), "csv": _l("CSV uploa
 
 def _user() -> User:
     return current_user._get_current_object()
-
-
-def _form_error(form, error: LinliError) -> None:
-    if error.field in FIELD_ALIASES:
-        error.field = FIELD_ALIASES[error.field]
-    apply_form_error(form, error)
 
 
 def _choices(form: ProgrammeForm) -> ProgrammeForm:
@@ -88,14 +83,10 @@ def create():
         return render_template("programmes/form.html", form=form, programme=None)
     if not form.validate():
         return render_template("programmes/form.html", form=form, programme=None), 422
-    try:
+    with form_action(form, lambda status: (render_template("programmes/form.html", form=form, programme=None),
+                                           status), aliases=FIELD_ALIASES):
         programme = programmes.create_programme(db.session, _user(), form.terms())
         programme_id = programme.id
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        _form_error(form, error)
-        return render_template("programmes/form.html", form=form, programme=None), error.status
     flash(_("The programme is saved as a draft. Award it, then open it."), "success")
     return redirect(url_for("programmes.manage", programme_id=programme_id))
 
@@ -111,14 +102,12 @@ def edit(programme_id: int):
         return render_template("programmes/form.html", form=form, programme=programme)
     if not form.validate():
         return render_template("programmes/form.html", form=form, programme=programme), 422
-    try:
+    def page(status: int):
+        return render_template("programmes/form.html", form=form,
+                               programme=programmes.get_programme(db.session, programme_id)), status
+
+    with form_action(form, page, aliases=FIELD_ALIASES):
         programmes.update_programme(db.session, programme, _user(), form.terms())
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        _form_error(form, error)
-        programme = programmes.get_programme(db.session, programme_id)
-        return render_template("programmes/form.html", form=form, programme=programme), error.status
     flash(_("The programme's terms are saved."), "success")
     return redirect(url_for("programmes.manage", programme_id=programme_id))
 
@@ -147,18 +136,19 @@ def manage(programme_id: int):
 
 
 def _decide(programme_id: int, action, success: str, **render_forms):
-    """Run ``action(programme)``; commit and redirect, or roll back and show why."""
-    try:
-        programme = programmes.get_programme(db.session, programme_id, for_update=True)
-        action(programme)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
+    """Run ``action(programme)``; commit and redirect, or roll back and show why (at the top of
+    the page, and on the field of the form that was sent)."""
+
+    def show(error: LinliError) -> None:
         flash(str(error), "error")
         for form in render_forms.values():
             if form is not None:
-                _form_error(form, error)
-        return _render_manage(programmes.get_programme(db.session, programme_id), error.status, **render_forms)
+                apply_form_error(form, error, FIELD_ALIASES)
+
+    with form_action(None, lambda status: _render_manage(programmes.get_programme(db.session, programme_id),
+                                                         status, **render_forms), show=show):
+        programme = programmes.get_programme(db.session, programme_id, for_update=True)
+        action(programme)
     flash(success, "success")
     return redirect(url_for("programmes.manage", programme_id=programme_id))
 
@@ -261,16 +251,12 @@ def upload(programme_id: int):
     if not form.validate_on_submit():
         return redirect(url_for("programmes.manage", programme_id=programme_id))
     file = request.files.get("file")
-    try:
+    with form_action(form, lambda status: _render_manage(programmes.get_programme(db.session, programme_id),
+                                                         status, csv_form=form), aliases=FIELD_ALIASES):
         programme = programmes.get_programme(db.session, programme_id, for_update=True)
         if file is None or not file.filename:
             raise Invalid(_("Choose a CSV file."), field="file")
         report = eligibility.enrol_csv(db.session, programme, _user(), file.read(2_000_001))
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        _form_error(form, error)
-        return _render_manage(programmes.get_programme(db.session, programme_id), error.status, csv_form=form)
     good = sum(1 for row in report if row.ok)
     flash(_("%(good)d of %(total)d rows enrolled; see the report for the others.", good=good, total=len(report)),
           "success" if good == len(report) else "error")
@@ -306,7 +292,7 @@ def details(programme_id: int, enrolment_id: int):
         flash(_("Say why you need the eligibility details: the reason is recorded."), "error")
         return _render_manage(enrolment.programme, 422)
     profile = eligibility.read_profile(db.session, _user(), enrolment.resident, form.reason.data.strip())
-    db.session.commit()
+    commit(db.session)
     age = eligibility.age_on(profile.birth_date, budget_view.today()) if profile and profile.birth_date else None
     return render_template("programmes/details.html", enrolment=enrolment, profile=profile, age=age,
                            programme=enrolment.programme)

@@ -10,10 +10,10 @@ from flask_login import current_user
 from app.access import official_required
 from app.audit import trail
 from app.db import write_transaction
-from app.auth.views import apply_form_error
 from app.errors import Invalid, LinliError
 from app.extensions import db
 from app.money import fen_to_yuan
+from app.uow import form_action
 from billing.subsidies import obligations, policies, review
 from billing.subsidies.forms import (
     ApproveForm,
@@ -72,15 +72,11 @@ def claim(claim_id: int):
 def _decide(claim_id: int, key: str, form, action, success: str):
     claim = _claim_or_404(claim_id)
     if form.validate_on_submit():
-        try:
+        with form_action(form, lambda status: render_claim(db.session.get(SubsidyClaim, claim_id), forms={key: form},
+                                                           status=status),
+                         aliases={"amount_fen": "amount"}):
             with write_transaction(db.session):  # the tier-cap counter: BEGIN IMMEDIATE on SQLite
                 action(form)
-            db.session.commit()
-        except LinliError as error:
-            db.session.rollback()
-            error.field = {"amount_fen": "amount"}.get(error.field, error.field)
-            apply_form_error(form, error)
-            return render_claim(db.session.get(SubsidyClaim, claim_id), forms={key: form}, status=error.status)
         flash(success, "success")
         return redirect(url_for("subsidies.claim", claim_id=claim.id))
     return render_claim(claim, forms={key: form}, status=422)
@@ -174,7 +170,8 @@ def new_policy(project_type: str):
     """Save a new version of a project type's policy (redirect; 422 with the field)."""
     form = PolicyForm()
     if form.validate_on_submit():
-        try:
+        with form_action(form, lambda _status: _render_policies({project_type: form}, 422),
+                         aliases={"rate_fen": "rate", "category_cap_fen": "category_cap"}):
             years = (form.obligation_years.data or "").strip()
             if not years.isdigit():
                 raise Invalid(_("The operating obligation is 1 to 20 years."), field="obligation_years")
@@ -183,12 +180,6 @@ def new_policy(project_type: str):
                 share_percent=form.share_percent.data or "", obligation_years=int(years),
                 category_cap_fen=yuan_field_to_fen(form.category_cap.data, "category_cap"),
                 note=form.note.data or "", actor=current_user)
-            db.session.commit()
-        except LinliError as error:
-            db.session.rollback()
-            error.field = {"rate_fen": "rate", "category_cap_fen": "category_cap"}.get(error.field, error.field)
-            apply_form_error(form, error)
-            return _render_policies({project_type: form}, 422)
         flash(_("A new version of the policy is saved; earlier claims keep theirs."), "success")
         return redirect(url_for("subsidies.policy_list"))
     return _render_policies({project_type: form}, 422)
@@ -200,15 +191,9 @@ def new_tier_cap(tier: str):
     """Save a new version of a tier's yearly cap (redirect; 422 with the field)."""
     form = TierCapForm()
     if form.validate_on_submit():
-        try:
+        with form_action(form, lambda _status: _render_policies({tier: form}, 422), aliases={"cap_fen": "cap"}):
             policies.new_tier_cap_version(db.session, tier=tier, cap_fen=yuan_field_to_fen(form.cap.data, "cap"),
                                           note=form.note.data or "", actor=current_user)
-            db.session.commit()
-        except LinliError as error:
-            db.session.rollback()
-            error.field = "cap" if error.field == "cap_fen" else error.field
-            apply_form_error(form, error)
-            return _render_policies({tier: form}, 422)
         flash(_("A new version of the yearly cap is saved."), "success")
         return redirect(url_for("subsidies.policy_list"))
     return _render_policies({tier: form}, 422)

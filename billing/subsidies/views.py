@@ -14,10 +14,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import login_required, provider_staff_required
-from app.auth.views import apply_form_error
 from app.clock import today
 from app.errors import LinliError
 from app.extensions import db
+from app.uow import form_action
 from billing.subsidies import claims, policies, projects, review
 from billing.subsidies.forms import ClaimForm, ObjectionForm, ProjectForm, yuan_field_to_fen
 from billing.subsidies.models import ClaimStatus, EvidenceKind, SubsidyClaim
@@ -55,25 +55,22 @@ def new_project():
     provider = _my_provider()
     form = ProjectForm()
     form.fill_choices()
+
+    def page(_status: int = 200):
+        status = 422 if form.is_submitted() else 200
+        return render_template("subsidies/project_form.html", form=form, provider=provider,
+                               policies=policies.current_policies(db.session)), status
+
     if form.validate_on_submit():
-        try:
+        with form_action(form, page, aliases={"planned_investment_fen": "planned_investment"}):
             data = projects.ProjectInput(
                 community_id=form.community_id.data or None, project_type=form.project_type.data,
                 title=form.title.data or "", planned_quantity=form.planned_quantity.data or "",
                 planned_investment_fen=yuan_field_to_fen(form.planned_investment.data, "planned_investment"))
             project = projects.register_project(db.session, provider, data, actor=current_user)
-            db.session.commit()
-        except LinliError as error:
-            db.session.rollback()
-            if error.field == "planned_investment_fen":
-                error.field = "planned_investment"
-            apply_form_error(form, error)
-        else:
-            flash(_("The project is registered. File the claim after its acceptance."), "success")
-            return redirect(url_for("subsidies.my_project", project_id=project.id))
-    status = 422 if form.is_submitted() else 200
-    return render_template("subsidies/project_form.html", form=form, provider=provider,
-                           policies=policies.current_policies(db.session)), status
+        flash(_("The project is registered. File the claim after its acceptance."), "success")
+        return redirect(url_for("subsidies.my_project", project_id=project.id))
+    return page()
 
 
 def _render_project(project, form: ClaimForm | None = None, status: int = 200):
@@ -110,7 +107,9 @@ def file_claim(project_id: int):
     if not form.validate_on_submit():
         return _render_project(project, form, 422)
     stored = []
-    try:
+    with form_action(form, lambda status: _render_project(project, form, status),
+                     aliases={"verified_investment_fen": "verified_investment", "requested_fen": "requested"},
+                     on_failure=lambda: claims.discard_all(stored)):
         files = []
         if form.acceptance_certificate.data:
             upload = form.acceptance_certificate.data
@@ -123,18 +122,6 @@ def file_claim(project_id: int):
             verified_investment_fen=yuan_field_to_fen(form.verified_investment.data, "verified_investment"),
             requested_fen=yuan_field_to_fen(form.requested.data, "requested", required=False), evidence=stored)
         claim = claims.file_claim(db.session, provider, project.id, data, actor=current_user)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        claims.discard_all(stored)
-        error.field = {"verified_investment_fen": "verified_investment", "requested_fen": "requested"}.get(
-            error.field, error.field)
-        apply_form_error(form, error)
-        return _render_project(project, form, error.status)
-    except Exception:
-        db.session.rollback()
-        claims.discard_all(stored)
-        raise
     flash(_("The claim is filed; the district verifies it next."), "success")
     return redirect(url_for("subsidies.my_claim", claim_id=claim.id))
 
@@ -189,13 +176,8 @@ def object_to(claim_id: int):
     claim = _notice_claim(claim_id)
     form = ObjectionForm()
     if form.validate_on_submit():
-        try:
+        with form_action(form, lambda status: _render_notice(db.session.get(SubsidyClaim, claim_id), form, status)):
             review.object_to(db.session, claim.id, user=current_user, text=form.text.data or "")
-            db.session.commit()
-        except LinliError as error:
-            db.session.rollback()
-            apply_form_error(form, error)
-            return _render_notice(db.session.get(SubsidyClaim, claim_id), form, error.status)
         flash(_("Your objection is recorded; an official will look into it."), "success")
         return redirect(url_for("subsidies.notice", claim_id=claim_id))
     return _render_notice(claim, form, 422)

@@ -11,10 +11,9 @@ from flask_login import current_user
 
 from app.access import login_required, provider_staff_required
 from app.auth.forms import EmptyForm
-from app.auth.views import apply_form_error
 from app.clock import today
-from app.errors import LinliError
 from app.extensions import db
+from app.uow import form_action
 from providers import registration, uploads
 from providers.forms import DocumentForm, ProviderDetailsForm
 from providers.models import ProviderStatus
@@ -63,7 +62,13 @@ def upload_document():
         return render_dashboard(provider, document_form=form, status=422)
     upload = form.file.data
     stored = None
-    try:
+
+    def discard_file():
+        if stored is not None:
+            uploads.discard(stored)
+
+    with form_action(form, lambda _status: render_dashboard(provider, document_form=form, status=422),
+                     on_failure=discard_file):
         stored = uploads.save_document(
             upload.stream if upload else io.BytesIO(), upload.filename if upload else None
         )
@@ -71,18 +76,6 @@ def upload_document():
             db.session, provider, stored, kind=form.kind.data, expires_on=form.expires_on.data,
             actor=current_user,
         )
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        if stored is not None:
-            uploads.discard(stored)
-        apply_form_error(form, error)
-        return render_dashboard(provider, document_form=form, status=422)
-    except Exception:
-        db.session.rollback()
-        if stored is not None:
-            uploads.discard(stored)
-        raise
     flash(_("The document is uploaded."), "success")
     return redirect(url_for("providers.dashboard"))
 
@@ -108,18 +101,17 @@ def edit_details():
             community_ids=[community.id for community in provider.communities],
         )
     form.fill_choices()
+
+    def page(_status: int = 200):
+        status = 422 if request.method == "POST" else 200
+        return render_template("providers/dashboard_edit.html", form=form, provider=provider), status
+
     if form.validate_on_submit():
-        try:
+        with form_action(form, page):
             registration.update_details(db.session, provider, form.details(), actor=current_user)
-            db.session.commit()
-        except LinliError as error:
-            db.session.rollback()
-            apply_form_error(form, error)
-        else:
-            flash(_("The details are saved."), "success")
-            return redirect(url_for("providers.dashboard"))
-    status = 422 if request.method == "POST" else 200
-    return render_template("providers/dashboard_edit.html", form=form, provider=provider), status
+        flash(_("The details are saved."), "success")
+        return redirect(url_for("providers.dashboard"))
+    return page()
 
 
 @bp.route("/provider/resubmit", methods=["POST"])
@@ -128,13 +120,8 @@ def resubmit():
     """Ask for review again after a rejection: redirect to the dashboard, now
     pending; refused (409, nothing changed) unless the provider is rejected."""
     provider = _my_provider()  # the CSRF token is checked for every POST by CSRFProtect
-    try:
+    with form_action(None, lambda status: render_dashboard(provider, status=status)):
         registration.resubmit(db.session, provider, actor=current_user)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return render_dashboard(provider, status=error.status)
     flash(_("Your organisation is submitted for review again."), "success")
     return redirect(url_for("providers.dashboard"))
 

@@ -16,6 +16,7 @@ from flask_login import current_user
 from app.access import provider_staff_required
 from app.errors import LinliError
 from app.extensions import db
+from app.uow import apply_form_error, form_action
 from providers import catalogue, listings, registration
 from providers.listing_forms import WEEKDAY_NAMES, ListingForm, StatusForm, format_minutes
 from providers.models import (
@@ -70,12 +71,7 @@ def _show_error(form: ListingForm, error: LinliError) -> None:
     if error.field == "availability":
         form.availability_errors.append(str(error))
         return
-    name = FIELD_ALIASES.get(error.field, error.field)
-    target = getattr(form, name, None) if name else None
-    if target is not None:
-        target.errors = [*target.errors, str(error)]
-    else:
-        flash(str(error), "error")
+    apply_form_error(form, error, FIELD_ALIASES)
 
 
 STATUS_ACTION_LABELS = {
@@ -143,13 +139,9 @@ def new_listing():
         return _render_form(form, provider, blocked=blocked, status=409)
     if not form.validate():
         return _render_form(form, provider, status=422)
-    try:
+    with form_action(form, lambda status: _render_form(form, provider, status=status),
+                     show=lambda error: _show_error(form, error)):
         listing = listings.create_listing(db.session, provider, form.to_input(), actor=_actor())
-    except LinliError as error:
-        db.session.rollback()
-        _show_error(form, error)
-        return _render_form(form, provider, status=error.status)
-    db.session.commit()
     flash(_("“%(title)s” is saved as a draft. Publish it when you are ready.", title=listing.title), "success")
     return redirect(url_for("providers.my_listings"))
 
@@ -175,16 +167,14 @@ def edit_listing(listing_id: int):
         return _render_form(form, provider, listing=listing, blocked=blocked, status=409)
     if not form.validate():
         return _render_form(form, provider, listing=listing, status=422)
-    try:
+    def page(status: int):
+        return _render_form(form, provider, listing=listings.own_listing(db.session, provider, listing_id),
+                            status=status)
+
+    with form_action(form, page, show=lambda error: _show_error(form, error)):
         listings.update_listing(
             db.session, listing, form.to_input(), actor=_actor(), expected_version=form.expected_version()
         )
-    except LinliError as error:
-        db.session.rollback()
-        _show_error(form, error)
-        listing = listings.own_listing(db.session, provider, listing_id)
-        return _render_form(form, provider, listing=listing, status=error.status)
-    db.session.commit()
     flash(_("Saved as version %(n)d of “%(title)s”.", n=listing.version, title=listing.title), "success")
     return redirect(url_for("providers.my_listings"))
 
@@ -201,13 +191,8 @@ def change_listing_status(listing_id: int):
     provider = _my_provider()
     listing = listings.own_listing(db.session, provider, listing_id, for_update=True)
     form = StatusForm()  # CSRFProtect has already checked the token (400 without it)
-    try:
+    with form_action(None, lambda status: _render_list(provider, status=status)):
         listings.change_status(db.session, listing, form.status.data or "", actor=_actor())
-    except LinliError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _render_list(provider, status=error.status)
-    db.session.commit()
     flash(
         _("“%(title)s” is now %(status)s.", title=listing.title, status=listing.status_label),
         "success",

@@ -8,9 +8,9 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from app.access import public
-from app.auth.views import apply_form_error, start_session
-from app.errors import LinliError
+from app.auth.views import start_session
 from app.extensions import db
+from app.uow import form_action
 from providers import registration
 from providers.forms import RegistrationForm
 from providers.views import bp
@@ -29,33 +29,28 @@ def register():
         return redirect(url_for("main.home"))
     form = RegistrationForm()
     form.fill_choices()
-    status = 200
+
+    def page(status: int = 200):
+        return render_template("providers/register.html", form=form), status
+
     if form.validate_on_submit():
         try:
-            provider, user = registration.register_provider(
-                db.session,
-                form.details(),
-                staff_name=form.staff_name.data,
-                staff_phone=form.staff_phone.data,
-                password=form.password.data,
-            )
-            db.session.commit()
-        except LinliError as error:
-            db.session.rollback()
-            apply_form_error(form, error)
-            status = 422
-        except IntegrityError:
+            with form_action(form, lambda _status: page(422)):  # any refusal: 422, nothing written
+                provider, user = registration.register_provider(
+                    db.session,
+                    form.details(),
+                    staff_name=form.staff_name.data,
+                    staff_phone=form.staff_phone.data,
+                    password=form.password.data,
+                )
+        except IntegrityError:  # rolled back by form_action
             # Someone took the same credit code or phone between our check and the insert.
-            db.session.rollback()
             flash(_("These details were registered a moment ago. Check them and try again."), "error")
-            status = 409
-        else:
-            start_session(user)
-            flash(
-                _("%(name)s is registered and waits for review by the district.", name=provider.name),
-                "success",
-            )
-            return redirect(url_for("providers.dashboard"))
-    elif form.errors:
-        status = 422
-    return render_template("providers/register.html", form=form), status
+            return page(409)
+        start_session(user)
+        flash(
+            _("%(name)s is registered and waits for review by the district.", name=provider.name),
+            "success",
+        )
+        return redirect(url_for("providers.dashboard"))
+    return page(422 if form.errors else 200)

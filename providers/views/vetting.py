@@ -10,10 +10,10 @@ from flask_login import current_user
 
 from app import audit
 from app.access import official_required
-from app.auth.views import apply_form_error
 from app.clock import today
 from app.errors import LinliError
 from app.extensions import db
+from app.uow import apply_form_error, form_action
 from providers import vetting
 from providers.forms import DecisionForm
 from providers.models import DOCUMENT_KIND_LABELS, PROVIDER_STATUS_LABELS, DocumentKind, ProviderStatus
@@ -138,19 +138,16 @@ def vetting_decision(provider_id: int):
     the provider's status does not allow) and change nothing."""
     provider = vetting.get_provider(db.session, provider_id, for_update=True)
     form = DecisionForm()
-    try:
+
+    def show(error: LinliError) -> None:
+        """The reason beside its box; anything else (the action) at the top of the page."""
+        apply_form_error(form if error.field == "reason" else None, error)
+
+    with form_action(form, lambda status: render_provider(provider, failed=form, status=status), show=show):
         vetting.decide(
             db.session, provider, form.action.data or "", official=current_user,
             reason=form.reason.data or "",
         )
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        if error.field == "reason":
-            apply_form_error(form, error)
-        else:
-            flash(str(error), "error")
-        return render_provider(provider, failed=form, status=error.status)
     flash(
         _("%(provider)s is now: %(status)s.", provider=provider.name, status=provider.status_label),
         "success",

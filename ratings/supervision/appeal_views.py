@@ -14,9 +14,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.access import login_required, provider_staff_required
-from app.auth.views import apply_form_error
 from app.errors import Invalid, LinliError
 from app.extensions import db
+from app.uow import abort_or_show, form_action
 from app.models import Role
 from providers import uploads
 from providers.registration import provider_of
@@ -54,7 +54,13 @@ def submit_appeal(report_id: int):
     form = AppealForm()
     provider = provider_of(db.session, current_user)
     stored = []
-    try:
+
+    def discard_files():
+        for item in stored:
+            uploads.discard(item)
+
+    with form_action(form, lambda status: render_appeal(report_id, form, status), show=abort_or_show(form, 404),
+                     on_failure=discard_files):
         uploads_given = [f for f in request.files.getlist("files") if f and f.filename]
         if len(uploads_given) > appeals.MAX_FILES:
             raise Invalid(_l("Attach at most %(n)d files.", n=appeals.MAX_FILES), field="files")
@@ -63,20 +69,6 @@ def submit_appeal(report_id: int):
         appeals.submit(db.session, report_id, provider_id=provider.id, staff=current_user,
                        root_cause=form.root_cause.data, corrective_actions=form.corrective_actions.data,
                        preventive_steps=form.preventive_steps.data, files=stored)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        for item in stored:
-            uploads.discard(item)
-        if error.status == 404:
-            abort(404)
-        apply_form_error(form, error)
-        return render_appeal(report_id, form, error.status)
-    except Exception:
-        db.session.rollback()
-        for item in stored:
-            uploads.discard(item)
-        raise
     flash(_("Your appeal is submitted. An official who did not confirm the sanction will decide it."), "success")
     return redirect(url_for("appeals.appeal_page", report_id=report_id))
 

@@ -15,9 +15,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import official_required, public
-from app.auth.views import apply_form_error
-from app.errors import LinliError
 from app.extensions import db
+from app.uow import abort_or_show, form_action
 from providers import catalogue
 from ratings.supervision import appeals, dashboard as dash, league as league_service, review
 from ratings.supervision.models import REPORT_STATUS_LABELS, SEVERITY_LABELS, PenaltyReport, ReportStatus, Severity
@@ -93,19 +92,12 @@ def decide(report_id: int):
 
 
 def _decision(report_id: int, form, form_name: str, action):
-    """Run one official decision on a report and commit it; on a refusal roll back and show the
-    decide page again with the message on ``form`` (404 for an unknown report).  Returns
-    ``(result, None)`` or ``(None, response)``."""
-    try:
+    """Run one official decision on a report, commit it and return its result; a refusal rolls
+    back and answers the decide page again with the message on ``form`` (404 for an unknown report)."""
+    with form_action(form, lambda status: render_decide(report_id, **{form_name: form}, status=status),
+                     show=abort_or_show(form, 404)):
         result = action()
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        if error.status == 404:
-            abort(404)
-        apply_form_error(form, error)
-        return None, render_decide(report_id, **{form_name: form}, status=error.status)
-    return result, None
+    return result
 
 
 @bp.route("/official/supervision/reports/<int:report_id>/confirm", methods=["POST"])
@@ -113,10 +105,8 @@ def _decision(report_id: int, form, form_name: str, action):
 def confirm(report_id: int):
     """Confirm (or change and confirm; first approval of a removal); 404/409/422 with the message."""
     form = ConfirmForm()
-    found, refused = _decision(report_id, form, "confirm_form", lambda: review.confirm(
+    found = _decision(report_id, form, "confirm_form", lambda: review.confirm(
         db.session, report_id, current_user, sanction=form.sanction.data, reason=form.reason.data))
-    if refused:
-        return refused
     if found.confirmed_at is None:
         flash(_("First approval recorded. A second official must approve the removal."), "success")
     else:
@@ -130,10 +120,8 @@ def confirm(report_id: int):
 def dismiss(report_id: int):
     """Dismiss with a reason; 404/409/422 with the message."""
     form = DismissForm()
-    _found, refused = _decision(report_id, form, "dismiss_form", lambda: review.dismiss(
+    _decision(report_id, form, "dismiss_form", lambda: review.dismiss(
         db.session, report_id, current_user, reason=form.reason.data))
-    if refused:
-        return refused
     flash(_("Report #%(n)d dismissed.", n=report_id), "success")
     return redirect(url_for("sanctions.decide", report_id=report_id))
 
@@ -143,10 +131,8 @@ def dismiss(report_id: int):
 def decide_appeal(report_id: int):
     """Uphold or reject the appeal (an official who did not approve the sanction); 404/409/422."""
     form = AppealDecisionForm()
-    appeal, refused = _decision(report_id, form, "appeal_form", lambda: appeals.decide(
+    appeal = _decision(report_id, form, "appeal_form", lambda: appeals.decide(
         db.session, report_id, current_user, outcome=form.outcome.data, reason=form.reason.data))
-    if refused:
-        return refused
     flash(_("Appeal decided: %(outcome)s.", outcome=appeal.outcome_label), "success")
     return redirect(url_for("sanctions.decide", report_id=report_id))
 

@@ -16,9 +16,8 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from app.access import official_required, provider_staff_required
-from app.auth.views import apply_form_error
-from app.errors import LinliError
 from app.extensions import db
+from app.uow import form_action
 from providers.bookings.models import Booking
 from providers.models import QualificationDocument
 from providers.registration import provider_of
@@ -74,13 +73,8 @@ def rule_set():
 def save_rule_set():
     """Save a new version and redirect; 422 with the field's message for nonsense (nothing saved)."""
     form = RuleSetForm()
-    try:
+    with form_action(form, lambda status: render_rules(form, status)):
         rule_set = rules.create_version(db.session, current_user, form.values(), form.note.data)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        return render_rules(form, error.status)
     flash(_("Rule set version %(v)d saved. The next evaluation uses it.", v=rule_set.version), "success")
     return redirect(url_for("supervision.rule_set"))
 
@@ -109,14 +103,9 @@ def exclusion_list():
 def add_exclusion():
     """Exclude a booking and redirect; 404/409/422 with the message (nothing saved)."""
     form = ExclusionForm()
-    try:
+    with form_action(form, lambda status: render_exclusions(form, status)):
         exclusion = exclusions.exclude(db.session, current_user, form.booking_id.data, form.cause.data,
                                        form.reason.data)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        return render_exclusions(form, error.status)
     flash(_("Booking #%(n)d no longer counts against its provider.", n=exclusion.booking_id), "success")
     return redirect(url_for("supervision.exclusion_list"))
 
