@@ -167,6 +167,7 @@ def edit_listing(listing_id: int):
         return _render_form(form, provider, listing=listing, blocked=blocked, status=409)
     if not form.validate():
         return _render_form(form, provider, listing=listing, status=422)
+
     def page(status: int):
         return _render_form(form, provider, listing=listings.own_listing(db.session, provider, listing_id),
                             status=status)

@@ -16,8 +16,8 @@ from flask_login import current_user
 from app.access import login_required, provider_staff_required
 from app.errors import Invalid, LinliError
 from app.extensions import db
-from app.uow import abort_or_show, form_action
 from app.models import Role
+from app.uow import abort_or_show, form_action
 from providers import uploads
 from providers.registration import provider_of
 from ratings.supervision import appeals, review
