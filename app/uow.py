@@ -17,7 +17,10 @@ still run — what they do must be safe to retry, since a job retries it.
 It commits what the block did (a refusal raised by the commit itself counts
 as one raised in the block); on a :class:`~app.errors.LinliError` it rolls
 back, puts the message on the form field at fault (or flashes it) and answers
-the page that ``render(status)`` returns, with the error's status.  Any other
+the page that ``render(status)`` returns, with the error's status (raised as
+:class:`FormRejected`, which the app answers: the code after the block runs
+only on success, and a helper that holds the block need not return a page).
+``render`` runs after the rollback, so it reads the rows afresh.  Any other
 exception is rolled back and raised.  ``form=None`` flashes every refusal (a
 page that redirects after it).  The keywords cover the pages that need more:
 
