@@ -7,6 +7,13 @@ only then writes the new status, so an illegal move raises
 record facts alongside a move (``responded_at``, ``decided_by``…) call
 :meth:`StateMachine.check` first, or write them after :meth:`move`.
 
+A machine may declare its ``terminal`` states (a case closed for good: a
+removed provider, a paid claim); the constructor refuses a declared terminal
+state that has an exit, and a state without exits that is not declared (a dead
+end nobody meant).  A refusal says what the object is and what it cannot
+become: the machine's ``message`` (or one given to :meth:`check`/:meth:`move`
+for one action's wording) and, for forms, the ``field`` at fault.
+
 Every machine registers itself in :data:`MACHINES` when it is built, so one
 generic test (``tests/test_state_machines.py``) can assert for all of them
 that each state is reachable from an initial state, that terminal states have
@@ -41,6 +48,7 @@ class StateMachine(Generic[S]):
         labels: Mapping[S, object] | None = None,
         attribute: str = "status",
         message=None,
+        terminal: Iterable[S] | None = None,
     ) -> None:
         self.name = name
         self.states = states
@@ -53,6 +61,18 @@ class StateMachine(Generic[S]):
         self.attribute = attribute
         # message(old_label, new_label) -> the (lazy) text of a refused move.
         self.message = message
+        self.declared_terminal: frozenset[S] | None = None
+        if terminal is not None:
+            declared = frozenset(terminal)
+            if declared - set(states):
+                raise ValueError(f"state machine {name!r} declares terminal states outside {states.__name__}")
+            with_exits = sorted(s.value for s in declared if self.transitions[s])
+            if with_exits:
+                raise ValueError(f"state machine {name!r}: terminal states {with_exits} have exits")
+            undeclared = sorted(s.value for s in self.dead_ends - declared)
+            if undeclared:
+                raise ValueError(f"state machine {name!r}: {undeclared} have no exits but are not terminal")
+            self.declared_terminal = declared
         MACHINES[name] = self
 
     # --- questions -----------------------------------------------------------
@@ -64,8 +84,18 @@ class StateMachine(Generic[S]):
         return self.transitions[self.states(state)]
 
     @property
-    def terminal(self) -> frozenset[S]:
+    def dead_ends(self) -> frozenset[S]:
+        """The states without any exit (computed from the table)."""
         return frozenset(s for s, targets in self.transitions.items() if not targets)
+
+    @property
+    def terminal(self) -> frozenset[S]:
+        """The declared terminal states, or (none declared) the states without exits."""
+        return self.declared_terminal if self.declared_terminal is not None else self.dead_ends
+
+    def illegal_pairs(self) -> list[tuple[S, S]]:
+        """Every ``(old, new)`` the table refuses (a state to itself included), in a stable order."""
+        return [(old, new) for old in self.states for new in self.states if new not in self.transitions[old]]
 
     def reachable(self) -> frozenset[S]:
         seen: set[S] = set(self.initial)
@@ -78,22 +108,38 @@ class StateMachine(Generic[S]):
         return frozenset(seen)
 
     def label(self, state: S) -> str:
-        return str(self.labels.get(state, state.value if isinstance(state, StrEnum) else state))
+        return str(self._label(state))
+
+    def _label(self, state):
+        """The label as given (a lazy string stays lazy until the message is shown)."""
+        return self.labels.get(state, state.value if isinstance(state, StrEnum) else state)
 
     # --- moves -----------------------------------------------------------------
 
-    def check(self, old: S, new: S) -> None:
+    def refusal(self, old: S, new: S, message=None, field: str | None = None) -> IllegalTransition:
+        """The error for a refused ``old → new``.
+
+        ``message`` (else the machine's) is either a callable
+        ``(old_label, new_label) -> text`` or a text used as it is."""
+        message = message if message is not None else self.message
+        if message is None:
+            text = _l("This is %(old)s; it cannot become %(new)s.", old=self._label(old), new=self._label(new))
+        elif callable(message):
+            text = message(self._label(old), self._label(new))
+        else:
+            text = message
+        return IllegalTransition(text, field=field)
+
+    def check(self, old: S, new: S, *, message=None, field: str | None = None) -> None:
         """Raise :class:`IllegalTransition` unless ``old → new`` is allowed."""
         if not self.can(old, new):
-            if self.message is not None:
-                raise IllegalTransition(self.message(self.label(old), self.label(new)))
-            raise IllegalTransition(
-                _l("This is %(old)s; it cannot become %(new)s.", old=self.label(old), new=self.label(new))
-            )
+            raise self.refusal(old, new, message, field)
 
-    def move(self, obj, new: S) -> S:
-        """Check the move, then set the status; returns the old status."""
+    def move(self, obj, new: S, *, message=None, field: str | None = None) -> S:
+        """Check the move, then set the status; returns the old status.
+
+        Nothing on ``obj`` is written when the move is refused."""
         old = getattr(obj, self.attribute)
-        self.check(old, new)
-        setattr(obj, self.attribute, new)
+        self.check(old, new, message=message, field=field)
+        setattr(obj, self.attribute, self.states(new))
         return old

@@ -19,7 +19,7 @@ from app.clock import now
 from app.errors import Conflict, Invalid, NotFound
 from app.models import User
 from providers.models import (
-    LISTING_TRANSITIONS,
+    LISTING_MACHINE,
     MAX_DURATION_MINUTES,
     MAX_PRICE_FEN,
     MAX_RESPONSE_HOURS,
@@ -309,7 +309,7 @@ def listings_of(session: Session, provider: Provider) -> list[Listing]:
 
 def allowed_statuses(listing: Listing) -> list[ListingStatus]:
     """The statuses this listing may move to next, in a stable order."""
-    allowed = LISTING_TRANSITIONS[listing.status]
+    allowed = LISTING_MACHINE.exits(listing.status)
     return [s for s in ListingStatus if s in allowed]
 
 

@@ -1,8 +1,10 @@
 """Providers, their staff and qualification documents, listings and availability.
 
-Statuses are explicit state machines: the allowed transitions are listed once
-(``PROVIDER_TRANSITIONS``, ``LISTING_TRANSITIONS``) and ``transition_to`` refuses
-anything else with :class:`app.errors.IllegalTransition`.
+Statuses are explicit state machines (:class:`app.states.StateMachine`): the
+allowed transitions are listed once (``PROVIDER_TRANSITIONS``,
+``LISTING_TRANSITIONS``), and ``transition_to`` moves through
+``PROVIDER_MACHINE`` / ``LISTING_MACHINE``, which refuse anything else with
+:class:`app.errors.IllegalTransition` before writing.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
 from app.db import UTCDateTime, enum_column
-from app.errors import IllegalTransition
 from app.extensions import db
 from app.models import Community, User
+from app.states import StateMachine
 
 # Sanity bounds: a listing priced outside them is a typing error, not a service.
 MIN_PRICE_FEN = 100  # 1 yuan
@@ -76,6 +78,12 @@ PROVIDER_STATUS_LABELS = {
     ProviderStatus.SUSPENDED: _l("Suspended"),
     ProviderStatus.REMOVED: _l("Removed"),
 }
+
+PROVIDER_MACHINE = StateMachine(
+    "provider", ProviderStatus, PROVIDER_TRANSITIONS,
+    initial=ProviderStatus.PENDING, terminal={ProviderStatus.REMOVED}, labels=PROVIDER_STATUS_LABELS,
+    message=lambda old, new: _l("A provider cannot go from %(old)s to %(new)s.", old=old, new=new),
+)
 
 provider_category = sa.Table(
     "provider_category",
@@ -140,17 +148,7 @@ class Provider(db.Model):
 
     def transition_to(self, new: ProviderStatus) -> ProviderStatus:
         """Move to ``new`` if the state machine allows it; return the old status."""
-        old = self.status
-        if new not in PROVIDER_TRANSITIONS[old]:
-            raise IllegalTransition(
-                _l(
-                    "A provider cannot go from %(old)s to %(new)s.",
-                    old=PROVIDER_STATUS_LABELS[old],
-                    new=PROVIDER_STATUS_LABELS[new],
-                )
-            )
-        self.status = new
-        return old
+        return PROVIDER_MACHINE.move(self, new)
 
 
 class ProviderStaff(db.Model):
@@ -231,6 +229,12 @@ LISTING_STATUS_LABELS = {
     ListingStatus.PAUSED: _l("Paused"),
     ListingStatus.ARCHIVED: _l("Archived"),
 }
+
+LISTING_MACHINE = StateMachine(
+    "listing", ListingStatus, LISTING_TRANSITIONS,
+    initial=ListingStatus.DRAFT, terminal={ListingStatus.ARCHIVED}, labels=LISTING_STATUS_LABELS,
+    message=lambda old, new: _l("A listing cannot go from %(old)s to %(new)s.", old=old, new=new),
+)
 
 
 class PricingUnit(StrEnum):
@@ -326,17 +330,8 @@ class Listing(db.Model):
         return str(PRICING_UNIT_LABELS[self.pricing_unit])
 
     def transition_to(self, new: ListingStatus) -> ListingStatus:
-        old = self.status
-        if new not in LISTING_TRANSITIONS[old]:
-            raise IllegalTransition(
-                _l(
-                    "A listing cannot go from %(old)s to %(new)s.",
-                    old=LISTING_STATUS_LABELS[old],
-                    new=LISTING_STATUS_LABELS[new],
-                )
-            )
-        self.status = new
-        return old
+        """Move to ``new`` if the state machine allows it; return the old status."""
+        return LISTING_MACHINE.move(self, new)
 
 
 class CatalogueGeneration(db.Model):

@@ -4,7 +4,8 @@ A resident complains about a booking that took place or should have (accepted
 or later, or cancelled / not attended by the provider); the provider's staff
 respond once before ``respond_by`` (``COMPLAINT_RESPONSE_HOURS`` after filing,
 a fact stored on the complaint); an official decides upheld or dismissed with
-a reason.  Every step follows ``COMPLAINT_TRANSITIONS``, is audited when a
+a reason.  Every step goes through ``COMPLAINT_MACHINE`` (which refuses a move
+``COMPLAINT_TRANSITIONS`` does not list before anything is written), is audited when a
 provider or an official acts, and notifies the other side.  Services flush,
 never commit.
 """
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app import audit
 from app.clock import now
-from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import User
 from app.notifications import notify
 from providers.bookings.models import BOOKING_STATUS_LABELS, Booking, BookingStatus
@@ -29,8 +30,7 @@ from providers.models import ProviderStaff
 from providers.registration import provider_of
 from providers.uploads import StoredFile
 from ratings.models import (
-    COMPLAINT_STATUS_LABELS,
-    COMPLAINT_TRANSITIONS,
+    COMPLAINT_MACHINE,
     Complaint,
     ComplaintKind,
     ComplaintPhoto,
@@ -58,14 +58,6 @@ def _text(value: str | None, field: str, missing) -> str:
     if len(text) > MAX_TEXT:
         raise Invalid(_l("This is too long (%(n)d characters at most).", n=MAX_TEXT), field=field)
     return text
-
-
-def _check_move(complaint: Complaint, to: ComplaintStatus) -> None:
-    """Refuse (409) a step the complaint state machine does not allow."""
-    old = complaint.status
-    if to not in COMPLAINT_TRANSITIONS[old]:
-        raise IllegalTransition(_l("This complaint is already “%(old)s”; it cannot become “%(new)s”.",
-                                   old=COMPLAINT_STATUS_LABELS[old], new=COMPLAINT_STATUS_LABELS[to]))
 
 
 def _params(complaint: Complaint, **extra) -> dict:
@@ -150,9 +142,10 @@ def respond(session: Session, staff: User, complaint_id: int, text: str | None) 
     )
     if complaint is None:
         raise NotFound(_l("No such complaint."))
-    _check_move(complaint, CS.RESPONDED)
+    # The machine's refusal (409) comes before the text's (422); nothing is written before either.
+    COMPLAINT_MACHINE.check(complaint.status, CS.RESPONDED)
     text = _text(text, "response", _l("Write your response."))
-    old, complaint.status = complaint.status, CS.RESPONDED
+    old = COMPLAINT_MACHINE.move(complaint, CS.RESPONDED)
     complaint.response, complaint.responded_at, complaint.responded_by_id = text, now(), staff.id
     session.flush()
     audit.record(session, actor=staff, action="complaint.responded", object_type="complaint",
@@ -180,9 +173,9 @@ def decide(session: Session, official: User, complaint_id: int, outcome: str | N
         to = None
     if to not in OUTCOMES:
         raise Invalid(_l("Choose to uphold or to dismiss the complaint."), field="outcome")
-    _check_move(complaint, to)
+    COMPLAINT_MACHINE.check(complaint.status, to)
     reason = _text(reason, "reason", _l("Give the reason for the decision: both sides will read it."))
-    old, complaint.status = complaint.status, to
+    old = COMPLAINT_MACHINE.move(complaint, to)
     complaint.decided_at, complaint.decided_by_id, complaint.decision_reason = now(), official.id, reason
     session.flush()
     audit.record(session, actor=official, action=f"complaint.{to.value}", object_type="complaint",

@@ -20,6 +20,7 @@ from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import User
 from app.notifications import register_labels
+from app.states import StateMachine
 from providers.bookings.models import Booking
 
 SCORE_CHECK = "BETWEEN 1 AND 5"
@@ -104,6 +105,14 @@ COMPLAINT_TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
     ComplaintStatus.UPHELD: frozenset(),
     ComplaintStatus.DISMISSED: frozenset(),
 }
+
+COMPLAINT_MACHINE = StateMachine(
+    "complaint", ComplaintStatus, COMPLAINT_TRANSITIONS,
+    initial=ComplaintStatus.OPEN, terminal={ComplaintStatus.UPHELD, ComplaintStatus.DISMISSED},
+    labels=COMPLAINT_STATUS_LABELS,
+    message=lambda old, new: _l("This complaint is already “%(old)s”; it cannot become “%(new)s”.",
+                                old=old, new=new),
+)
 
 
 class Complaint(db.Model):

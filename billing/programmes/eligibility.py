@@ -24,8 +24,7 @@ from app.errors import Forbidden, IllegalTransition, Invalid, LinliError, NotFou
 from app.models import User
 from app.notifications import MESSAGES, notify
 from billing.programmes.models import (
-    ENROLMENT_STATUS_LABELS,
-    ENROLMENT_TRANSITIONS,
+    ENROLMENT_MACHINE,
     Enrolment,
     EnrolmentStatus,
     ProgrammeStatus,
@@ -121,15 +120,6 @@ def _enrolment(session: Session, programme: PurchaseProgramme, resident: User) -
                                                      Enrolment.resident_id == resident.id))
 
 
-def _move(enrolment: Enrolment, to: EnrolmentStatus) -> EnrolmentStatus:
-    old = enrolment.status
-    if to not in ENROLMENT_TRANSITIONS[old]:
-        raise IllegalTransition(_l("This enrolment is %(old)s; it cannot become %(new)s.",
-                                   old=ENROLMENT_STATUS_LABELS[old], new=ENROLMENT_STATUS_LABELS[to]))
-    enrolment.status = to
-    return old
-
-
 def _open(programme: PurchaseProgramme) -> None:
     if programme.status != ProgrammeStatus.OPEN:
         raise IllegalTransition(_l("Residents can be enrolled only while the programme is open."))
@@ -149,13 +139,15 @@ def enrol(session: Session, programme: PurchaseProgramme, official: User, *, pho
     existing = _enrolment(session, programme, resident)
     if existing is not None and existing.status == E.ENROLLED:
         raise Invalid(_l("%(name)s is already enrolled.", name=resident.name), field="phone")
+    if existing is not None:  # refused before the profile is written
+        ENROLMENT_MACHINE.check(existing.status, E.ENROLLED)
     save_profile(session, resident, facts, official)
     if existing is None:
         existing = Enrolment(programme_id=programme.id, resident_id=resident.id, status=E.ENROLLED, source=source,
                              applied_at=now())
         session.add(existing)
     else:
-        _move(existing, E.ENROLLED)
+        ENROLMENT_MACHINE.move(existing, E.ENROLLED)
     existing.decided_at, existing.decided_by_id = now(), official.id
     session.flush()
     audit.record(session, actor=official, action="enrolment.enrolled", object_type="programme",
@@ -176,13 +168,15 @@ def apply(session: Session, programme: PurchaseProgramme, resident: User, facts:
     existing = _enrolment(session, programme, resident)
     if existing is not None and existing.status in (E.APPLIED, E.ENROLLED):
         raise Invalid(_l("You have already applied to this programme."))
+    if existing is not None:  # a withdrawn enrolment cannot apply again: refused before the profile is written
+        ENROLMENT_MACHINE.check(existing.status, E.APPLIED)
     save_profile(session, resident, facts, resident)
     if existing is None:
         existing = Enrolment(programme_id=programme.id, resident_id=resident.id, status=E.APPLIED,
                              source="application", applied_at=now())
         session.add(existing)
     else:
-        _move(existing, E.APPLIED)
+        ENROLMENT_MACHINE.move(existing, E.APPLIED)
         existing.applied_at, existing.decided_at, existing.decided_by_id, existing.reason = now(), None, None, None
     session.flush()
     return existing
@@ -201,7 +195,7 @@ def decide(session: Session, enrolment: Enrolment, official: User, *, approve: b
             raise Invalid(why_not)
     elif not reason:
         raise Invalid(_l("Give a reason: the resident will see it."), field="reason")
-    old = _move(enrolment, E.ENROLLED if approve else E.REJECTED)
+    old = ENROLMENT_MACHINE.move(enrolment, E.ENROLLED if approve else E.REJECTED)
     enrolment.decided_at, enrolment.decided_by_id, enrolment.reason = now(), official.id, reason or None
     session.flush()
     audit.record(session, actor=official, action=f"enrolment.{enrolment.status.value}", object_type="programme",
@@ -217,7 +211,7 @@ def withdraw(session: Session, enrolment: Enrolment, official: User, reason: str
     reason = (reason or "").strip()
     if not reason:
         raise Invalid(_l("Give a reason: the resident will see it."), field="reason")
-    old = _move(enrolment, E.WITHDRAWN)
+    old = ENROLMENT_MACHINE.move(enrolment, E.WITHDRAWN)
     enrolment.decided_at, enrolment.decided_by_id, enrolment.reason = now(), official.id, reason
     session.flush()
     audit.record(session, actor=official, action="enrolment.withdrawn", object_type="programme",

@@ -29,12 +29,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.clock import local, now, today
-from app.errors import Conflict, Forbidden, IllegalTransition, Invalid
+from app.errors import Conflict, Forbidden, Invalid
 from app.models import User
 from billing import ledger
 from billing.ledger import InsufficientFunds
 from billing.programmes.models import (
-    USE_TRANSITIONS,
+    USE_MACHINE,
     AllowanceMonth,
     Enrolment,
     EnrolmentStatus,
@@ -242,10 +242,8 @@ def _start(session: Session, booking: Booking, enrolment_id: int, award_id: int)
 
 
 def _move(use: EntitlementUse, to: UseStatus) -> None:
-    if to not in USE_TRANSITIONS[use.status]:
-        raise IllegalTransition(_l("This entitlement is %(old)s; it cannot become %(new)s.",
-                                   old=use.status_label, new=to.value))
-    use.status = to
+    """Move through ``USE_MACHINE``: an illegal move raises before anything is written."""
+    USE_MACHINE.move(use, to)
 
 
 def _reserve(session: Session, use: EntitlementUse) -> None:

@@ -24,6 +24,7 @@ from app.clock import now
 from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import Community, User
+from app.states import StateMachine
 from providers.models import Listing, Provider, ServiceCategory
 
 
@@ -53,6 +54,12 @@ PROGRAMME_STATUS_LABELS = {
     P.EVALUATED: _l("Closed and evaluated"),
     P.WITHDRAWN: _l("Withdrawn draft"),
 }
+
+PROGRAMME_MACHINE = StateMachine(
+    "programme", ProgrammeStatus, PROGRAMME_TRANSITIONS,
+    initial=P.DRAFT, terminal={P.EVALUATED, P.WITHDRAWN}, labels=PROGRAMME_STATUS_LABELS,
+    message=lambda old, new: _l("This programme is %(old)s; it cannot become %(new)s.", old=old, new=new),
+)
 
 # Public once opened (MOF Order No. 102: awardee, amount, term, evaluation result).
 PUBLIC_STATUSES = frozenset({P.OPEN, P.CLOSED, P.EVALUATED})
@@ -211,6 +218,14 @@ ENROLMENT_STATUS_LABELS = {
     E.WITHDRAWN: _l("Withdrawn"),
 }
 
+# An official enrols a resident directly (enrolled) or a resident applies (applied).
+# No state is terminal: a rejected or withdrawn resident may be enrolled again.
+ENROLMENT_MACHINE = StateMachine(
+    "enrolment", EnrolmentStatus, ENROLMENT_TRANSITIONS,
+    initial={E.APPLIED, E.ENROLLED}, terminal=(), labels=ENROLMENT_STATUS_LABELS,
+    message=lambda old, new: _l("This enrolment is %(old)s; it cannot become %(new)s.", old=old, new=new),
+)
+
 
 class Enrolment(db.Model):
     __tablename__ = "programme_enrolment"
@@ -272,6 +287,12 @@ USE_STATUS_LABELS = {
     U.CONSUMED: _l("Used"),
     U.RELEASED: _l("Released"),
 }
+
+USE_MACHINE = StateMachine(
+    "entitlement_use", UseStatus, USE_TRANSITIONS,
+    initial=U.REQUESTED, terminal={U.CONSUMED, U.RELEASED}, labels=USE_STATUS_LABELS,
+    message=lambda old, new: _l("This entitlement is %(old)s; it cannot become %(new)s.", old=old, new=new),
+)
 
 
 class EntitlementUse(db.Model):

@@ -21,8 +21,7 @@ from app.errors import Forbidden, IllegalTransition, Invalid, NotFound
 from app.models import Community, User
 from billing import ledger
 from billing.programmes.models import (
-    PROGRAMME_STATUS_LABELS,
-    PROGRAMME_TRANSITIONS,
+    PROGRAMME_MACHINE,
     ProgrammeAward,
     ProgrammeStatus,
     PurchaseProgramme,
@@ -193,11 +192,8 @@ def update_programme(session: Session, programme: PurchaseProgramme, official: U
 
 def _move(session: Session, programme: PurchaseProgramme, to: ProgrammeStatus, official: User | None,
           reason: str | None = None) -> None:
-    old = programme.status
-    if to not in PROGRAMME_TRANSITIONS[old]:
-        raise IllegalTransition(_l("This programme is %(old)s; it cannot become %(new)s.",
-                                   old=PROGRAMME_STATUS_LABELS[old], new=PROGRAMME_STATUS_LABELS[to]))
-    programme.status = to
+    """Move through ``PROGRAMME_MACHINE`` (refused before any write) and audit the move."""
+    old = PROGRAMME_MACHINE.move(programme, to)
     session.flush()
     audit.record(session, actor=official, action=f"programme.{to.value}", object_type="programme",
                  object_id=programme.id, before={"status": old}, after={"status": to}, reason=reason)

@@ -11,8 +11,9 @@ Rules that span rows live in the database, each with its reason:
   counter row is locked and updated conditionally (claims.py, review.py), and
   its amount cannot go below zero (a CHECK).
 
-The claim's status is an explicit state machine (``CLAIM_TRANSITIONS``);
-``SubsidyClaim.transition_to`` refuses anything else with IllegalTransition.
+The claim's status is an explicit state machine (``CLAIM_TRANSITIONS``, run by
+``CLAIM_MACHINE``); ``SubsidyClaim.transition_to`` refuses anything else with
+IllegalTransition before writing.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
 from app.db import UTCDateTime, enum_column
-from app.errors import IllegalTransition
 from app.extensions import db
 from app.models import Community, CommunityTier, User
+from app.states import StateMachine
 from providers.models import Provider
 
 
@@ -167,6 +168,13 @@ CLAIM_STATUS_LABELS = {
     ClaimStatus.REJECTED: _l("Rejected"),
 }
 
+CLAIM_MACHINE = StateMachine(
+    "subsidy_claim", ClaimStatus, CLAIM_TRANSITIONS,
+    initial=ClaimStatus.SUBMITTED, terminal={ClaimStatus.DISBURSED, ClaimStatus.REJECTED},
+    labels=CLAIM_STATUS_LABELS,
+    message=lambda old, new: _l("A subsidy claim cannot go from %(old)s to %(new)s.", old=old, new=new),
+)
+
 
 class SubsidyClaim(db.Model):
     """A claim filed after acceptance, with its computation term by term."""
@@ -235,12 +243,8 @@ class SubsidyClaim(db.Model):
         return str(CLAIM_STATUS_LABELS[self.status])
 
     def transition_to(self, new: ClaimStatus) -> ClaimStatus:
-        old = self.status
-        if new not in CLAIM_TRANSITIONS[old]:
-            raise IllegalTransition(_l("A subsidy claim cannot go from %(old)s to %(new)s.",
-                                       old=CLAIM_STATUS_LABELS[old], new=CLAIM_STATUS_LABELS[new]))
-        self.status = new
-        return old
+        """Move to ``new`` if the state machine allows it; return the old status."""
+        return CLAIM_MACHINE.move(self, new)
 
 
 class EvidenceKind(StrEnum):

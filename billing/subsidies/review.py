@@ -48,6 +48,7 @@ from app.money import format_fen
 from app.notifications import notify
 from billing import ledger
 from billing.subsidies.models import (
+    CLAIM_MACHINE,
     ClaimStatus,
     ObjectionStatus,
     SubsidyClaim,
@@ -237,12 +238,12 @@ def object_to(session: Session, claim_id: int, *, user: User, text: str) -> Subs
     if session.scalar(sa.select(SubsidyObjection.id).where(SubsidyObjection.claim_id == claim.id,
                                                            SubsidyObjection.user_id == user.id)):
         raise Conflict(_l("You have already objected to this claim."))
-    objection = SubsidyObjection(claim_id=claim.id, user_id=user.id, text=text)
-    session.add(objection)
-    if claim.status == ClaimStatus.NOTICE:
+    if claim.status == ClaimStatus.NOTICE:  # the first objection pauses the notice (moved before any write)
         claim.transition_to(ClaimStatus.OBJECTED)
         claim.paused_at = now()
         _tell(session, claim, "subsidy.objected")
+    objection = SubsidyObjection(claim_id=claim.id, user_id=user.id, text=text)
+    session.add(objection)
     session.flush()
     notify(session, official_ids(session, besides=user.id), "subsidy.objection_to_review",
            link=f"/official/subsidies/claims/{claim.id}", claim=claim.id, title=claim.project.title)
@@ -264,6 +265,8 @@ def resolve_objection(session: Session, objection_id: int, *, official: User, ou
     session.refresh(objection)
     if objection.status != ObjectionStatus.OPEN:
         raise Conflict(_l("This objection is already resolved."))
+    if outcome == ObjectionStatus.UPHELD:  # the claim's move is refused before the objection is written
+        CLAIM_MACHINE.check(claim.status, ClaimStatus.REJECTED)
     objection.status = ObjectionStatus(outcome)
     objection.resolved_by_id, objection.resolved_at, objection.resolution_note = official.id, now(), note
     if outcome == ObjectionStatus.UPHELD:

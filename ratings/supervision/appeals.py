@@ -3,7 +3,9 @@
 appeal window; an official who did NOT approve the sanction decides it.
 
 Upheld → the report is *overturned* (it counts on no ladder); rejected → the
-sanction takes effect at once (:func:`.sanctions.take_effect`).
+sanction takes effect at once (:func:`.sanctions.take_effect`).  Both moves —
+the appeal's (``APPEAL_MACHINE``) and the report's (``REPORT_MACHINE``) — are
+checked before anything is written.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from app.models import User
 from app.notifications import MESSAGES, notify, register_labels
 from providers.bookings.services import staff_ids
 from providers.uploads import StoredFile
-from ratings.supervision.models import PenaltyReport, ReportStatus
+from ratings.supervision.models import REPORT_MACHINE, PenaltyReport, ReportStatus
 from ratings.supervision.review import lock_report, official_ids, review_of
 from ratings.supervision.sanction_models import (
+    APPEAL_MACHINE,
     APPEAL_OUTCOME_LABELS,
     AppealFile,
     AppealOutcome,
+    AppealStatus,
     PenaltyAppeal,
 )
 from ratings.supervision.sanctions import take_effect
@@ -85,6 +89,7 @@ def submit(session: Session, report_id: int, *, provider_id: int, staff: User, r
             "preventive_steps": _text(preventive_steps, "preventive_steps")}
     if len(files) > MAX_FILES:
         raise Invalid(_l("Attach at most %(n)d files.", n=MAX_FILES), field="files")
+    old = report.transition_to(ReportStatus.APPEALED)  # refused before the appeal row is written
     appeal = PenaltyAppeal(report_id=report.id, submitted_by_id=staff.id, submitted_at=now(), **plan)
     session.add(appeal)
     session.flush()
@@ -92,7 +97,6 @@ def submit(session: Session, report_id: int, *, provider_id: int, staff: User, r
         session.add(AppealFile(appeal_id=appeal.id, original_name=stored.original_name, stored_name=stored.stored_name,
                                content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256,
                                uploaded_at=now()))
-    old = report.transition_to(ReportStatus.APPEALED)
     session.flush()
     audit.record(session, actor=staff, action="penalty_report.appealed", object_type="penalty_report",
                  object_id=report.id, before={"status": old},
@@ -109,7 +113,7 @@ def add_files(session: Session, report_id: int, *, provider_id: int, staff: User
     if report.provider_id != provider_id:
         raise NotFound(_l("No such penalty report."))
     appeal = appeal_of(session, report.id)
-    if report.status != ReportStatus.APPEALED or appeal is None or appeal.outcome is not None:
+    if report.status != ReportStatus.APPEALED or appeal is None or appeal.status != AppealStatus.PENDING:
         raise IllegalTransition(_l("Evidence can be added only to an appeal waiting for a decision."))
     if not files:
         raise Invalid(_l("Choose a file to upload."), field="files")
@@ -147,9 +151,13 @@ def decide(session: Session, report_id: int, official: User, *, outcome, reason:
     if len(reason) > 2000:
         raise Invalid(_l("The reason is too long (%(n)d characters at most).", n=2000), field="reason")
     appeal = appeal_of(session, report.id)
+    # Both moves are checked before anything is written: the appeal's, and the report's
+    # (overturned when upheld; in effect, through take_effect, when rejected).
+    REPORT_MACHINE.check(report.status,
+                         ReportStatus.OVERTURNED if chosen == AppealOutcome.UPHELD else ReportStatus.EFFECTIVE)
+    APPEAL_MACHINE.move(appeal, AppealStatus(chosen.value))
     appeal.decided_by_id = official.id
     appeal.decided_at = now()
-    appeal.outcome = chosen
     appeal.decision_reason = reason
     if chosen == AppealOutcome.UPHELD:
         old = report.transition_to(ReportStatus.OVERTURNED)

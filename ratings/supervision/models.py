@@ -28,9 +28,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
 from app.db import UTCDateTime, enum_column
-from app.errors import IllegalTransition
 from app.extensions import db
 from app.models import User
+from app.states import StateMachine
 from providers.models import Provider
 
 
@@ -238,6 +238,14 @@ REPORT_TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
     ReportStatus.OVERTURNED: frozenset(),
 }
 
+REPORT_MACHINE = StateMachine(
+    "penalty_report", ReportStatus, REPORT_TRANSITIONS,
+    initial=ReportStatus.PROPOSED,
+    terminal={ReportStatus.DISMISSED, ReportStatus.EFFECTIVE, ReportStatus.OVERTURNED},
+    labels=REPORT_STATUS_LABELS,
+    message=lambda old, new: _l("A penalty report cannot go from %(old)s to %(new)s.", old=old, new=new),
+)
+
 
 class PenaltyReport(db.Model):
     __tablename__ = "penalty_report"
@@ -284,14 +292,9 @@ class PenaltyReport(db.Model):
         return str(SEVERITY_LABELS[self.severity])
 
     def transition_to(self, new: ReportStatus) -> ReportStatus:
-        """Move to ``new`` if :data:`REPORT_TRANSITIONS` allows it; return the old status."""
-        old = self.status
-        if new not in REPORT_TRANSITIONS[old]:
-            raise IllegalTransition(_l(
-                "A penalty report cannot go from %(old)s to %(new)s.",
-                old=REPORT_STATUS_LABELS[old], new=REPORT_STATUS_LABELS[new],
-            ))
-        self.status = new
+        """Move to ``new`` if :data:`REPORT_MACHINE` allows it (nothing written otherwise);
+        return the old status."""
+        old = REPORT_MACHINE.move(self, new)
         self.status_changed_at = now()
         return old
 

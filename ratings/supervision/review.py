@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import local, now, zone
-from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import Role, User
 from app.notifications import MESSAGES, notify
 from providers.bookings.services import staff_ids
-from ratings.supervision.models import REPORT_STATUS_LABELS, PenaltyReport, ReportStatus, Sanction
+from ratings.supervision.models import REPORT_MACHINE, PenaltyReport, ReportStatus, Sanction
 from ratings.supervision.sanction_models import PenaltyReview
 
 MAX_REASON = 2000
@@ -105,10 +105,10 @@ def _flush_or_conflict(session: Session) -> None:
         raise Conflict(_l("Another official decided this report at the same moment. Reload the page.")) from None
 
 
-def _must_be_proposed(report: PenaltyReport) -> None:
-    if report.status != ReportStatus.PROPOSED:
-        raise IllegalTransition(_l("This report is already decided: %(status)s.",
-                                   status=REPORT_STATUS_LABELS[report.status]))
+def _must_be_proposed(report: PenaltyReport, to: ReportStatus) -> None:
+    """Refuse (409), before the review row is written, a decision the report's machine does not allow."""
+    REPORT_MACHINE.check(report.status, to,
+                         message=lambda old, _new: _l("This report is already decided: %(status)s.", status=old))
 
 
 def awaiting_second(review: PenaltyReview | None, report: PenaltyReport) -> bool:
@@ -121,7 +121,7 @@ def confirm(session: Session, report_id: int, official: User, *, sanction=None, 
     """Confirm a report (its proposed sanction, or another one with a reason); a removal needs two officials."""
     _check_official(official)
     report = lock_report(session, report_id)
-    _must_be_proposed(report)
+    _must_be_proposed(report, ReportStatus.CONFIRMED)
     review = review_of(session, report.id)
     on_the_table = review.sanction if review else report.proposed_sanction
     chosen = _sanction(sanction) or on_the_table
@@ -176,7 +176,7 @@ def dismiss(session: Session, report_id: int, official: User, *, reason: str) ->
     """Dismiss a report with a reason (it then counts on no ladder)."""
     _check_official(official)
     report = lock_report(session, report_id)
-    _must_be_proposed(report)
+    _must_be_proposed(report, ReportStatus.DISMISSED)
     reason = _reason(reason, required=True, message=_l("Give a reason for dismissing: the provider will see it."))
     review = review_of(session, report.id)
     if review is None:

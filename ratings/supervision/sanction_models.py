@@ -6,7 +6,9 @@
   same official twice), when it was confirmed, the appeal deadline (7 local days),
   when it took effect and what the effect was (fine in fen, suspension end).
 - ``penalty_appeal``: the provider's plan of action (root cause, corrective
-  actions, preventive steps) and the decision of a different official.
+  actions, preventive steps) and the decision of a different official.  Its
+  status (``APPEAL_MACHINE``: pending → upheld | rejected) is derived from the
+  stored ``outcome`` (none yet = pending), so it needs no column of its own.
 - ``penalty_appeal_file``: evidence files of an appeal (sniffed, size-checked,
   stored outside the web root like qualification documents).
 """
@@ -24,6 +26,7 @@ from app.clock import now
 from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import User
+from app.states import StateMachine
 from ratings.supervision.models import SANCTION_LABELS, PenaltyReport, Sanction
 
 
@@ -78,6 +81,34 @@ APPEAL_OUTCOME_LABELS = {
 }
 
 
+class AppealStatus(StrEnum):
+    """An appeal's place in its state machine: waiting, or decided with its outcome."""
+
+    PENDING = "pending"
+    UPHELD = AppealOutcome.UPHELD.value
+    REJECTED = AppealOutcome.REJECTED.value
+
+
+APPEAL_TRANSITIONS: dict[AppealStatus, frozenset[AppealStatus]] = {
+    AppealStatus.PENDING: frozenset({AppealStatus.UPHELD, AppealStatus.REJECTED}),
+    AppealStatus.UPHELD: frozenset(),
+    AppealStatus.REJECTED: frozenset(),
+}
+
+APPEAL_STATUS_LABELS = {
+    AppealStatus.PENDING: _l("Waiting for a decision"),
+    AppealStatus.UPHELD: APPEAL_OUTCOME_LABELS[AppealOutcome.UPHELD],
+    AppealStatus.REJECTED: APPEAL_OUTCOME_LABELS[AppealOutcome.REJECTED],
+}
+
+APPEAL_MACHINE = StateMachine(
+    "appeal", AppealStatus, APPEAL_TRANSITIONS,
+    initial=AppealStatus.PENDING, terminal={AppealStatus.UPHELD, AppealStatus.REJECTED},
+    labels=APPEAL_STATUS_LABELS,
+    message=lambda old, new: _l("An appeal cannot go from “%(old)s” to “%(new)s”.", old=old, new=new),
+)
+
+
 class PenaltyAppeal(db.Model):
     __tablename__ = "penalty_appeal"
     __table_args__ = (sa.UniqueConstraint("report_id"),)  # one appeal per report
@@ -102,6 +133,15 @@ class PenaltyAppeal(db.Model):
     @property
     def outcome_label(self) -> str:
         return str(APPEAL_OUTCOME_LABELS[self.outcome]) if self.outcome else ""
+
+    @property
+    def status(self) -> AppealStatus:
+        """Pending until decided, then the outcome (moved only through ``APPEAL_MACHINE``)."""
+        return AppealStatus.PENDING if self.outcome is None else AppealStatus(self.outcome.value)
+
+    @status.setter
+    def status(self, value: AppealStatus) -> None:
+        self.outcome = None if value == AppealStatus.PENDING else AppealOutcome(value)
 
 
 class AppealFile(db.Model):
