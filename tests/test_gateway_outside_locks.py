@@ -20,6 +20,7 @@ retry (the resident paying again, the refund or payout job) sends it with the sa
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -33,8 +34,9 @@ from app.scheduler import run_job
 from billing import payments, settlements
 from billing.gateways import CheckoutStart, GatewayError
 from billing.jobs import send_payouts, submit_refunds
-from billing.payment_models import Payment, PaymentStatus, Payout, PayoutAccount, PayoutStatus, Refund
-from providers.bookings.models import Booking
+from billing.payment_models import PayAt, Payment, PaymentPolicy, PaymentStatus, Payout, PayoutAccount, PayoutStatus, Refund
+from providers.bookings.jobs import expire_requests
+from providers.bookings.models import Booking, BookingStatus
 from tests import factories
 from tests.billing_helpers import accepted_booking
 from tests.conftest import PASSWORD, START, scratch_database
@@ -246,6 +248,29 @@ def test_an_api_cancellation_sends_its_refund_after_the_commit_too(probe_app, pr
                            headers={"Authorization": f"Bearer {raw}"})
 
     assert response.status_code == 200, response.get_data(as_text=True)
+    status, ref, refund_id = refund_of(probe_app, booking_id)
+    assert probe.calls == [("refund", f"refund:{refund_id}")]
+    assert probe.findings == []
+    assert (status, ref) == ("succeeded", f"re_probe_{refund_id}")
+
+
+def test_a_refund_made_by_a_scheduler_job_is_sent_after_that_job_commits(probe_app, probe):
+    clock = probe_app.extensions["linli.clock"]
+    with probe_app.app_context():
+        listing = factories.listing()
+        db.session.add(PaymentPolicy(listing_id=listing.id, pay_at=PayAt.BOOKING, late_cancel_fee_percent=20))
+        db.session.commit()
+        booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=3))
+        payment = payments.live_payment(db.session, booking.id)
+        payments.record_success(db.session, payment, payment_intent_id=f"pi_probe_{payment.id}")
+        db.session.commit()
+        booking_id, respond_by = booking.id, booking.respond_by
+    clock.set(respond_by + timedelta(minutes=1))
+
+    assert run_job(probe_app, expire_requests) >= 1  # (with the other tests' unanswered requests)
+
+    with probe_app.app_context():
+        assert db.session.get(Booking, booking_id).status == BookingStatus.EXPIRED
     status, ref, refund_id = refund_of(probe_app, booking_id)
     assert probe.calls == [("refund", f"refund:{refund_id}")]
     assert probe.findings == []
