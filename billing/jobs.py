@@ -1,5 +1,9 @@
-"""Scheduled billing jobs (run by the scheduler process; the settlement and the payouts
-commit provider by provider, payout by payout)."""
+"""Scheduled billing jobs (run by the scheduler process; the settlement, the payouts and the
+refunds commit provider by provider, payout by payout, refund by refund).
+
+A job that calls the gateway reads what to ask, ends that transaction, calls with none open
+and no row locked, and records the answer in a short transaction it commits itself.
+"""
 
 from __future__ import annotations
 
