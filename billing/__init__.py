@@ -5,13 +5,9 @@ from __future__ import annotations
 
 def register_billing(app) -> None:
     """Build the gateway (ConfigError on bad keys), connect receivers, register blueprints."""
-    from flask import g
-
-    from app.extensions import db
     from billing import receivers
     from billing.gateways import build_gateway
     from billing.policy_views import register_policy
-    from billing.refunds import submit_pending_refunds
     from billing.views import bp as billing_bp
     from billing.views import payment_for
     from billing.webhooks import bp as webhooks_bp
@@ -28,11 +24,3 @@ def register_billing(app) -> None:
 
     register_programmes(app)
     register_policy(app)
-
-    @app.after_request
-    def submit_refunds(response):
-        """Gateway refunds created by this request go out after its commit (idempotent keys)."""
-        ids = g.pop("linli_refunds_to_submit", None)
-        if ids and response.status_code < 400:
-            submit_pending_refunds(db.session, ids)
-        return response

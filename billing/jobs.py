@@ -1,9 +1,17 @@
-"""Scheduled billing jobs (run by the scheduler process; the settlement and the payouts
-commit provider by provider, payout by payout)."""
+"""Scheduled billing jobs (run by the scheduler process; the settlement, the payouts and the
+refunds commit provider by provider, payout by payout, refund by refund).
+
+A job that calls the gateway reads what to ask, ends that transaction, calls with none open
+and no row locked, and records the answer in a short transaction it commits itself.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
+import sqlalchemy as sa
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
@@ -42,31 +50,129 @@ def settle_previous_month(session: Session) -> int:
 def send_payouts(session: Session) -> int:
     """Send pending or failed Stripe payouts (same idempotency key on every attempt).
 
-    Each payout is committed on its own, so a gateway error on one keeps the others.
+    Each payout is sent and committed on its own (:func:`send_payout`), so a gateway error on
+    one keeps the others.
     """
-    from billing.payouts import execute_payout, pending_stripe_payouts
+    from billing.payouts import pending_stripe_payouts
 
     paid = 0
     for payout_id in pending_stripe_payouts(session):
-        payout = execute_payout(session, payout_id)
-        session.commit()
-        paid += payout.status == "paid"
+        paid += send_payout(session, payout_id).status == "paid"
     return paid
 
 
+def send_payout(session: Session, payout_id: int):
+    """Send one Stripe payout: read it, call the gateway with no transaction open and no row
+    locked, then record the answer in a short transaction of its own, committed.
+
+    NotFound for an unknown payout, Conflict for a bank-file one (nothing changes).  A gateway
+    error marks it failed (attempts + 1); a retry sends the same key ``payout:<id>``, so the
+    gateway pays once, and the ledger posts once (the answer is recorded under the payout's
+    row lock, and a paid payout is left as it is).  Killed between the call and the record,
+    the payout is still pending and the next run sends it again with the same key.
+    """
+    from billing.gateways import GatewayError
+    from billing.payment_models import Payout
+    from billing.payouts import ask_gateway, record_transfer, transfer_order
+
+    order = transfer_order(session, payout_id)
+    _end_reads(session)
+    if order is None:
+        return session.get(Payout, payout_id)  # already paid: nothing is sent or changed
+    transfer_id, error = None, None
+    if not order.destination:
+        error = "The provider has no Stripe connected account any more."
+    else:
+        try:
+            transfer_id = ask_gateway(order)
+        except GatewayError as refused:
+            error = str(refused)
+    payout = record_transfer(session, order, transfer_id=transfer_id, error=error)
+    session.commit()
+    return payout
+
+
+def _end_reads(session: Session) -> None:
+    """End the transaction that only read what the gateway is to be asked, before the call:
+    nothing is held open (no row lock, no snapshot) while the gateway answers."""
+    session.rollback()
+
+
 REFUND_BATCH = 50  # refunds submitted per run at most; the rest wait for the next run
+_REFUND_CLAIMS = 0x4C52  # advisory-lock namespace of refunds being sent ("LR")
 
 
 def submit_refunds(session: Session) -> int:
-    """Submit gateway refunds still pending and unsent: those created outside a request (a
-    scheduler job expiring a paid request) and those whose submission failed (gateway down).
+    """Submit gateway refunds still pending and unsent: those whose submission after their
+    commit failed (gateway down) or never ran (the process stopped).
 
     Oldest first, at most REFUND_BATCH, each committed on its own with its key ``refund:<id>``
-    (see :func:`billing.refunds.submit_pending_refunds`); safe to run twice or concurrently.
+    (see :func:`send_refunds`); safe to run twice or concurrently.
     """
-    from billing.refunds import submit_pending_refunds
+    return send_refunds(session, limit=REFUND_BATCH)
 
-    return submit_pending_refunds(session, limit=REFUND_BATCH)
+
+def send_refunds(session: Session, ids: list[int] | None = None, *, limit: int | None = None) -> int:
+    """Send pending, unsent gateway refunds (those named, or all, oldest first, at most ``limit``);
+    the after-commit callback of a new refund and the retry job both come here.
+
+    For each refund: claim it, read it again (still pending and unsent?), end that read, call
+    the gateway with no transaction open and no row locked, then record the answer under the
+    refund's row lock in a transaction of its own and commit it.  On PostgreSQL the claim is
+    an advisory lock held by a connection of its own (no row, no data): a concurrent run skips
+    a refund being sent and, once it is recorded, finds it sent, so one run sends a refund at
+    most once; a run that dies mid-call loses its claim with its connection.  SQLite has no
+    such lock: a second sender repeats the call with the same ``refund:<id>`` key, which Stripe
+    answers with the same refund.  A gateway error leaves the refund pending and unsent
+    (logged) for the next run.  Returns how many were sent.
+    """
+    from flask import current_app
+
+    from billing.gateways import GatewayError
+    from billing.refunds import ask_gateway, record_answer, refund_order, unsent_refunds
+
+    candidates = unsent_refunds(session, ids, limit=limit)
+    _end_reads(session)
+    sent = 0
+    for refund_id in candidates:
+        with _claim(session, _REFUND_CLAIMS, refund_id) as claimed:
+            if not claimed:
+                continue  # being sent by another run
+            order = refund_order(session, refund_id)
+            _end_reads(session)
+            if order is None:
+                continue  # sent meanwhile
+            try:
+                ref, status = ask_gateway(order)
+            except GatewayError as error:
+                current_app.logger.warning("refund %s not submitted (%s), left pending: %s", refund_id,
+                                           "will retry" if error.retryable else "refused", error)
+                continue
+            record_answer(session, order, ref, status)
+            session.commit()
+            sent += 1
+    return sent
+
+
+@contextmanager
+def _claim(session: Session, namespace: int, key: int) -> Iterator[bool]:
+    """Hold an advisory claim on ``(namespace, key)`` for the block; yields whether it was won.
+
+    PostgreSQL: ``pg_try_advisory_xact_lock`` on a connection of its own, released when the
+    block ends (or the connection dies).  It locks no row, so the session's work and every
+    other transaction go on.  Elsewhere the claim is always won.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        yield True
+        return
+    engine = bind.engine if isinstance(bind, sa.Connection) else bind
+    with engine.connect() as conn:
+        won = bool(conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(namespace, key))))
+        try:
+            yield won
+        finally:
+            conn.rollback()
 
 
 # (job, APScheduler trigger arguments): 02:00 local on the 1st, payouts 30 minutes later
@@ -107,7 +213,7 @@ def settle_command(period: str) -> None:
     """Settle a month for every provider (idempotent), send Stripe payouts, print a summary."""
     from app.errors import LinliError
     from app.extensions import db
-    from billing.payouts import execute_payout, pending_stripe_payouts
+    from billing.payouts import pending_stripe_payouts
     from billing.settlements import parse_period, settlements_of
 
     try:
@@ -117,8 +223,7 @@ def settle_command(period: str) -> None:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
     for payout_id in pending_stripe_payouts(db.session, parsed.key):
-        payout = execute_payout(db.session, payout_id)
-        db.session.commit()
+        payout = send_payout(db.session, payout_id)
         if payout.status != "paid":
             click.echo(f"Payout {payout.id} failed (attempt {payout.attempts}): {payout.last_error}", err=True)
     every = settlements_of(db.session, parsed)

@@ -5,12 +5,16 @@ One :class:`Payout` per settlement (a unique constraint), made by
 
 ``stripe_transfer``
     the provider has a Stripe connected account and Linli runs the Stripe
-    gateway: :func:`execute_payout` — called AFTER the settlement is committed —
+    gateway: ``billing.jobs.send_payout`` — run AFTER the settlement is committed,
+    by the payout job or ``flask settle`` — reads the payout (:func:`transfer_order`),
     asks the gateway for a Connect transfer with the payout's idempotency key
-    (``payout:<id>``).  Only a successful transfer posts Dr payable / Cr
-    ``gateway_clearing:stripe`` (ledger key ``settlement:<id>:payout``).  A
-    gateway error marks the payout failed (attempts + 1, last error); a retry
-    sends the same key, so Stripe pays once and the ledger posts once.
+    (``payout:<id>``) with no transaction open and no row locked
+    (:func:`ask_gateway`), then records the answer under the payout's row lock in
+    a short transaction of its own (:func:`record_transfer`).  Only a successful
+    transfer posts Dr payable / Cr ``gateway_clearing:stripe`` (ledger key
+    ``settlement:<id>:payout``).  A gateway error marks the payout failed
+    (attempts + 1, last error); a retry sends the same key, so Stripe pays once
+    and the ledger posts once.
 ``bank_file``
     no connected account, or the offline gateway: an official downloads the
     bank-transfer file of the month, makes the transfers at the bank and
@@ -70,39 +74,63 @@ def _post_payout(session: Session, payout: Payout, gateway: str) -> None:
                 idempotency_key=f"settlement:{payout.settlement_id}:payout", memo=f"Payout {payout.id}")
 
 
-def execute_payout(session: Session, payout_id: int) -> Payout:
-    """Send a pending or failed Stripe payout (flushes; the caller commits).
+@dataclass(frozen=True)
+class TransferOrder:
+    """What the gateway is asked for one Stripe payout (read before the call, no row held)."""
 
-    Returns the payout: ``paid`` after a successful transfer (posted once),
-    ``failed`` with ``last_error`` after a gateway error.  Raises NotFound for an
-    unknown payout, Conflict for a bank-file payout (paid by confirmation).
+    payout_id: int
+    amount_fen: int
+    currency: str
+    destination: str | None  # the connected account; None when the provider has none any more
+    idempotency_key: str
+    description: str
+
+
+def transfer_order(session: Session, payout_id: int) -> TransferOrder | None:
+    """The transfer to ask for a pending or failed Stripe payout; None when it is paid (reads only).
+
+    Raises NotFound for an unknown payout, Conflict for a bank-file payout (paid by confirmation).
     """
-    from billing.gateways import GatewayError, get_gateway
-
-    payout = session.scalar(sa.select(Payout).where(Payout.id == payout_id).with_for_update())
+    payout = session.get(Payout, payout_id)
     if payout is None:
         raise NotFound(_l("There is no such payout."))
     if payout.status == PayoutStatus.PAID:
-        return payout
+        return None
     if payout.method != STRIPE_TRANSFER:
         raise Conflict(_l("A bank-file payout is paid when an official confirms the bank transfers."))
     account = session.get(PayoutAccount, payout.provider_id)
     settlement = session.get(Settlement, payout.settlement_id)
-    payout.attempts += 1
-    if account is None or not account.stripe_account_id:
-        payout.status = PayoutStatus.FAILED
-        payout.last_error = "The provider has no Stripe connected account any more."
-        session.flush()
+    return TransferOrder(payout_id=payout.id, amount_fen=payout.amount_fen,
+                         currency=current_app.config.get("STRIPE_CURRENCY", "cny"),
+                         destination=account.stripe_account_id if account is not None else None,
+                         idempotency_key=payout.idempotency_key,
+                         description=f"Linli settlement {settlement.period}")
+
+
+def ask_gateway(order: TransferOrder) -> str:
+    """Ask the gateway for the transfer (outside any transaction); its id. Raises GatewayError."""
+    from billing.gateways import get_gateway
+
+    return get_gateway().transfer(amount_fen=order.amount_fen, currency=order.currency,
+                                  destination=order.destination, idempotency_key=order.idempotency_key,
+                                  description=order.description)
+
+
+def record_transfer(session: Session, order: TransferOrder, *, transfer_id: str | None = None,
+                    error: str | None = None) -> Payout:
+    """Record the gateway's answer on the payout, read again under its row lock (flushes).
+
+    ``paid`` (posted once) after a transfer, ``failed`` with ``last_error`` after an error;
+    each answer counts an attempt.  A payout paid meanwhile is left as it is.
+    """
+    payout = session.scalar(sa.select(Payout).where(Payout.id == order.payout_id)
+                            .with_for_update().execution_options(populate_existing=True))
+    if payout.status == PayoutStatus.PAID:
         return payout
-    try:
-        transfer_id = get_gateway().transfer(
-            amount_fen=payout.amount_fen, currency=current_app.config.get("STRIPE_CURRENCY", "cny"),
-            destination=account.stripe_account_id, idempotency_key=payout.idempotency_key,
-            description=f"Linli settlement {settlement.period}",
-        )
-    except GatewayError as error:
+    payout.attempts += 1
+    if transfer_id is None:
         payout.status = PayoutStatus.FAILED
-        payout.last_error = str(error)[:300]
+        payout.last_error = (error or "the gateway did not answer")[:300]
         session.flush()
         return payout
     payout.status = PayoutStatus.PAID

@@ -11,8 +11,14 @@ Rules (a paid booking that closes without service):
 
 A refund is never larger than what is left of the payment (:class:`RefundTooLarge`, 409; the
 database's CHECK on ``payment.refunded_fen`` is the last line).  Offline refunds are recorded as paid
-back by the provider at once; Stripe refunds go through the Refund API after the commit, with the
-idempotency key ``refund:<refund id>``, and are posted when Stripe says they succeeded.
+back by the provider at once.  A gateway refund is a row first: :func:`create_refund` adds it
+(pending, unsent) in the caller's transaction and asks, with :func:`app.uow.after_commit`, for it to
+be sent once that transaction has committed.  Sending (``billing.jobs.send_refunds``, also the
+scheduler's retry job) reads the refund (:func:`refund_order`), calls the Refund API with no
+transaction open and no row locked (:func:`ask_gateway`, idempotency key ``refund:<refund id>``),
+and records the answer in a short transaction of its own (:func:`record_answer`).  A refund whose
+call failed stays pending and unsent, and the job sends it again; it is posted when the gateway
+says it succeeded.  These functions flush and never commit.
 Ledger: refund → Dr resident_clearing / Cr gateway_clearing:<gw>; fee kept → Dr resident_clearing /
 Cr provider_payable:<id>.
 """
@@ -20,18 +26,21 @@ Cr provider_payable:<id>.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context
+from flask import has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.errors import Conflict
 from app.money import round_fen
+from app.uow import after_commit
 from billing import ledger
-from billing.gateways import GatewayError
+from billing.gateways import get_gateway
 from billing.payment_models import Payment, PaymentStatus, Refund, RefundStatus
 from providers.bookings.models import Booking, BookingStatus as S
 
@@ -97,9 +106,15 @@ def create_refund(session: Session, payment: Payment, amount_fen: int, *, reason
     session.expire(payment, ["refunded_fen"])
     if payment.gateway == "offline":
         mark_refund_succeeded(session, refund)  # paid back by the provider
-    elif has_app_context():
-        g.setdefault("linli_refunds_to_submit", []).append(refund.id)
+    elif has_app_context():  # sent once this transaction has committed (the job retries a failure)
+        after_commit(session, partial(_send_after_commit, session, refund.id))
     return refund
+
+
+def _send_after_commit(session: Session, refund_id: int) -> None:
+    from billing.jobs import send_refunds
+
+    send_refunds(session, [refund_id])
 
 
 def mark_refund_succeeded(session: Session, refund: Refund, gateway_ref: str | None = None) -> bool:
@@ -118,52 +133,68 @@ def mark_refund_succeeded(session: Session, refund: Refund, gateway_ref: str | N
     return True
 
 
-def submit_refund(session: Session, refund: Refund) -> None:
-    """Ask the gateway to pay the refund (after the commit that created it); safe to repeat."""
-    if refund.status != RefundStatus.PENDING or refund.payment.gateway == "offline":
-        return
-    gateway = current_app.extensions["linli.gateway"]
-    ref = gateway.refund(payment_intent_id=refund.payment.payment_intent_id, amount_fen=refund.amount_fen,
-                         idempotency_key=refund.idempotency_key)
-    refund.gateway_ref = ref
-    status = gateway.refund_status(ref) if hasattr(gateway, "refund_status") else "pending"
-    if status == "succeeded":
-        mark_refund_succeeded(session, refund, ref)
-    elif status in ("failed", "canceled"):
-        refund.status = RefundStatus.FAILED
-    session.flush()
+UNSENT = (Refund.status == RefundStatus.PENDING, Refund.gateway_ref.is_(None))
 
 
-def submit_pending_refunds(session: Session, ids: list[int] | None = None, *, limit: int | None = None) -> int:
-    """Submit pending gateway refunds (those named, or all, oldest first, at most ``limit``).
+@dataclass(frozen=True)
+class RefundOrder:
+    """What the gateway is asked for one refund (read before the call, no row held)."""
 
-    Each refund is read again under a row lock (on PostgreSQL one that another run holds is
-    skipped) and sent only while still pending and unsent, then committed on its own: one run
-    submits a refund at most once, and a concurrent run finds it sent.  Where rows cannot be
-    locked (SQLite) a second sender repeats the call with the same ``refund:<id>`` key, which
-    Stripe answers with the same refund.  A gateway error leaves the refund pending (logged)
-    for the next run.  Returns how many were sent.
-    """
-    unsent = (Refund.status == RefundStatus.PENDING, Refund.gateway_ref.is_(None))
-    stmt = sa.select(Refund.id).where(*unsent).order_by(Refund.id)
+    refund_id: int
+    payment_intent_id: str | None
+    amount_fen: int
+    idempotency_key: str
+
+
+def unsent_refunds(session: Session, ids: list[int] | None = None, *, limit: int | None = None) -> list[int]:
+    """Ids of gateway refunds still pending and unsent (those named, or all), oldest first."""
+    stmt = (sa.select(Refund.id).join(Payment, Payment.id == Refund.payment_id)
+            .where(*UNSENT, Payment.gateway != "offline").order_by(Refund.id))
     if ids is not None:
         if not ids:
-            return 0
+            return []
         stmt = stmt.where(Refund.id.in_(ids))
     if limit is not None:
         stmt = stmt.limit(limit)
-    sent = 0
-    for refund_id in list(session.scalars(stmt)):
-        refund = session.scalar(sa.select(Refund).where(Refund.id == refund_id, *unsent)
-                                .with_for_update(skip_locked=True).execution_options(populate_existing=True))
-        if refund is None:
-            continue  # sent meanwhile, or being sent by another run
-        try:
-            submit_refund(session, refund)
-            session.commit()
-            sent += 1
-        except GatewayError as error:
-            session.rollback()
-            current_app.logger.warning("refund %s not submitted (%s), left pending: %s", refund_id,
-                                       "will retry" if error.retryable else "refused", error)
-    return sent
+    return list(session.scalars(stmt))
+
+
+def refund_order(session: Session, refund_id: int) -> RefundOrder | None:
+    """The call to make for a refund still pending and unsent; None when it was sent meanwhile."""
+    row = session.execute(
+        sa.select(Refund.id, Payment.payment_intent_id, Refund.amount_fen, Refund.idempotency_key)
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Refund.id == refund_id, *UNSENT, Payment.gateway != "offline")).first()
+    return RefundOrder(*row) if row is not None else None
+
+
+def ask_gateway(order: RefundOrder) -> tuple[str | None, str]:
+    """Call the gateway's Refund API (outside any transaction); its reference and the refund's status.
+
+    Raises :class:`billing.gateways.GatewayError` when the gateway refuses or cannot be reached.
+    """
+    gateway = get_gateway()
+    ref = gateway.refund(payment_intent_id=order.payment_intent_id, amount_fen=order.amount_fen,
+                         idempotency_key=order.idempotency_key)
+    status = gateway.refund_status(ref) if hasattr(gateway, "refund_status") else "pending"
+    return ref, status
+
+
+def record_answer(session: Session, order: RefundOrder, ref: str | None, status: str) -> Refund:
+    """Record the gateway's answer on the refund, read again under its row lock (flushes).
+
+    Posted at once when the gateway says it succeeded (unless a webhook posted it meanwhile);
+    failed when it says failed or canceled; otherwise left pending with its reference for the
+    ``charge.refunded`` event.
+    """
+    refund = session.scalar(sa.select(Refund).where(Refund.id == order.refund_id)
+                            .with_for_update().execution_options(populate_existing=True))
+    if ref and not refund.gateway_ref:
+        refund.gateway_ref = ref
+    if refund.status == RefundStatus.PENDING:
+        if status == "succeeded":
+            mark_refund_succeeded(session, refund, ref)
+        elif status in ("failed", "canceled"):
+            refund.status = RefundStatus.FAILED
+    session.flush()
+    return refund

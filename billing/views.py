@@ -6,7 +6,7 @@ anyone else's booking is a 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -15,15 +15,14 @@ from flask_wtf import FlaskForm
 from app.access import provider_staff_required, resident_required
 from app.errors import Conflict, LinliError
 from app.extensions import db
-from billing import payments
-from billing.gateways import GatewayError
-from billing.payment_models import PaymentStatus
+from app.uow import after_commit, commit
+from billing import checkout, payments
+from billing.gateways import CheckoutStart
+from billing.payment_models import Payment
 from providers import registration
 from providers.bookings import services as booking_services
-from providers.bookings.models import BookingStatus
 
 bp = Blueprint("billing", __name__, template_folder="templates")
-PAYABLE = (BookingStatus.REQUESTED, BookingStatus.ACCEPTED, BookingStatus.IN_SERVICE, BookingStatus.COMPLETED)
 
 
 def _error(error: LinliError):
@@ -36,36 +35,36 @@ def _error(error: LinliError):
 @resident_required
 def pay(booking_id: int):
     """Redirect (303) to the gateway's checkout page, or show how to pay offline.
-    404 for another's booking; 409 when there is nothing to pay; 502 when the gateway fails."""
+    404 for another's booking; 409 when there is nothing to pay; 502 when the gateway fails
+    (the pending payment stays; nothing was charged).
+
+    The payment row is committed before the gateway is called, and the call runs after that
+    commit with no row locked (billing/checkout.py)."""
     if not FlaskForm().validate_on_submit():
         return _error(Conflict(_l("The form expired. Reload the page and try again.")))
     try:
         booking = booking_services.resident_booking(db.session, current_user, booking_id, for_update=True)
-        payment = payments.live_payment(db.session, booking.id)
-        if payment is None and booking.status in PAYABLE and booking.price_fen > 0 and not payments.latest_payment(
-                db.session, booking.id):
-            payment = payments.create_payment(db.session, booking)
-        if payment is None or payment.status != PaymentStatus.PENDING:
-            raise Conflict(_l("There is nothing to pay for this booking."))
-        gateway = current_app.extensions["linli.gateway"]
         back = url_for("bookings.resident_booking", booking_id=booking.id, _external=True)
-        start = gateway.start_checkout(
-            payment_id=payment.id, booking_id=booking.id, amount_fen=payment.amount_fen,
-            currency=payment.currency, description=booking.listing.title,
-            success_url=back + "?paid=1", cancel_url=back)
+        order = checkout.checkout_order(db.session, booking, back_url=back)
     except LinliError as error:
         return _error(error)
-    except GatewayError as error:
-        db.session.rollback()
-        current_app.logger.warning("checkout for booking %s failed: %s", booking_id, error)
-        return render_template("billing/pay_offline.html", booking=None, payment=None,
-                               failed=True), 502
-    if start.checkout_session_id and not payment.checkout_session_id:
-        payment.checkout_session_id = start.checkout_session_id
-    db.session.commit()
-    if start.redirect_url:
-        return redirect(start.redirect_url, code=303)
-    return render_template("billing/pay_offline.html", booking=booking, payment=payment, failed=False)
+    started: list[CheckoutStart] = []
+
+    def open_checkout() -> None:
+        start = checkout.open_checkout(order)
+        if start is not None:
+            started.append(start)
+            checkout.record_checkout(db.session, order, start)
+            db.session.commit()
+
+    after_commit(db.session, open_checkout)
+    commit(db.session)
+    if not started:
+        return render_template("billing/pay_offline.html", booking=None, payment=None, failed=True), 502
+    if started[0].redirect_url:
+        return redirect(started[0].redirect_url, code=303)
+    return render_template("billing/pay_offline.html", booking=booking,
+                           payment=db.session.get(Payment, order.payment_id), failed=False)
 
 
 @bp.post("/provider/bookings/<int:booking_id>/payment-received")

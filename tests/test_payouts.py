@@ -11,7 +11,7 @@ from app.errors import Conflict
 from app.extensions import db
 from billing import ledger, payouts, settlements
 from billing.gateways.stripe_gateway import StripeGateway
-from billing.jobs import send_payouts
+from billing.jobs import send_payout, send_payouts
 from billing.models import LedgerTransaction
 from billing.payment_models import Payout, PayoutAccount, PayoutStatus
 from tests import factories
@@ -52,18 +52,15 @@ def test_a_failed_transfer_then_a_retry_pays_once_with_the_same_key(app, clock, 
     assert (payout.method, payout.status, payout.amount_fen) == ("stripe_transfer", PayoutStatus.PENDING, 11400)
 
     stripe_stub.fail_next_transfers(1, status=402)
-    payouts.execute_payout(db.session, payout.id)
-    db.session.commit()
+    send_payout(db.session, payout.id)
     assert payout.status == PayoutStatus.FAILED and payout.attempts == 1
     assert payout.last_error and payout.gateway_ref is None
     assert _payout_postings(settlement) == 0
 
-    payouts.execute_payout(db.session, payout.id)
-    db.session.commit()
+    send_payout(db.session, payout.id)
     assert payout.status == PayoutStatus.PAID and payout.attempts == 2 and payout.last_error is None
     assert payout.gateway_ref.startswith("tr_")
-    payouts.execute_payout(db.session, payout.id)  # already paid: nothing is sent
-    db.session.commit()
+    send_payout(db.session, payout.id)  # already paid: nothing is sent
 
     sent = stripe_stub.requests_to("/v1/transfers")
     keys = {next(v for k, v in headers.items() if k.lower() == "idempotency-key") for _m, _p, _f, headers in sent}
@@ -76,15 +73,23 @@ def test_a_failed_transfer_then_a_retry_pays_once_with_the_same_key(app, clock, 
     assert ledger.is_balanced(db.session)
 
 
-def test_a_retried_request_after_a_lost_answer_does_not_pay_twice(app, clock, stripe_gateway, stripe_stub):  # noqa: F811
+def test_a_retried_request_after_a_lost_answer_does_not_pay_twice(app, clock, stripe_gateway, stripe_stub,  # noqa: F811
+                                                                  monkeypatch):
     _provider, settlement = _settled_stripe_provider(clock)
     payout = db.session.scalar(sa.select(Payout))
-    payouts.execute_payout(db.session, payout.id)
-    db.session.rollback()  # the commit after the transfer was lost
+    real_record = payouts.record_transfer
+
+    def lost(*args, **kwargs):  # the transfer was made, then the database went away
+        raise sa.exc.OperationalError("UPDATE payout", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(payouts, "record_transfer", lost)
+    with pytest.raises(sa.exc.OperationalError):
+        send_payout(db.session, payout.id)
+    db.session.rollback()
+    monkeypatch.setattr(payouts, "record_transfer", real_record)
     payout = db.session.get(Payout, payout.id)
     assert payout.status == PayoutStatus.PENDING
-    payouts.execute_payout(db.session, payout.id)
-    db.session.commit()
+    send_payout(db.session, payout.id)
     assert payout.status == PayoutStatus.PAID
     assert len(stripe_stub.requests_to("/v1/transfers")) == 2
     assert len([o for o in stripe_stub.objects.values() if o.get("object") == "transfer"]) == 1
@@ -116,7 +121,7 @@ def test_without_a_connected_account_the_payout_goes_to_the_bank_file(app, clock
     payout = db.session.scalar(sa.select(Payout))
     assert payout.method == "bank_file"
     with pytest.raises(Conflict):
-        payouts.execute_payout(db.session, payout.id)
+        send_payout(db.session, payout.id)
 
 
 class app_gateway_stub:  # noqa: N801

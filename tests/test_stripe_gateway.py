@@ -87,9 +87,9 @@ def test_payment_intent_and_refund_on_localstripe(app, db_session, localstripe):
         payments.record_success(db_session, payment, payment_intent_id=intent.id)
         refund = create_refund(db_session, payment, 4000, reason="goodwill")
         db_session.commit()
-        from billing.refunds import submit_pending_refunds
+        from billing.jobs import send_refunds
 
-        assert submit_pending_refunds(db_session, [refund.id]) == 1
+        assert send_refunds(db_session, [refund.id]) == 1
     assert refund.gateway_ref.startswith("re_") and refund.status.value == "succeeded"
     remote = gw.client.v1.refunds.retrieve(refund.gateway_ref)
     assert remote.amount == 4000 and remote.payment_intent == intent.id
