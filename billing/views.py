@@ -16,14 +16,13 @@ from app.access import provider_staff_required, resident_required
 from app.errors import Conflict, LinliError
 from app.extensions import db
 from billing import payments
+from billing.funding import PAYABLE
 from billing.gateways import GatewayError
 from billing.payment_models import PaymentStatus
 from providers import registration
 from providers.bookings import services as booking_services
-from providers.bookings.models import BookingStatus
 
 bp = Blueprint("billing", __name__, template_folder="templates")
-PAYABLE = (BookingStatus.REQUESTED, BookingStatus.ACCEPTED, BookingStatus.IN_SERVICE, BookingStatus.COMPLETED)
 
 
 def _error(error: LinliError):
@@ -36,11 +35,13 @@ def _error(error: LinliError):
 @resident_required
 def pay(booking_id: int):
     """Redirect (303) to the gateway's checkout page, or show how to pay offline.
-    404 for another's booking; 409 when there is nothing to pay; 502 when the gateway fails."""
+    404 for another's booking; 409 when there is nothing to pay (a purchase programme pays
+    it, or it is paid or closed); 502 when the gateway fails."""
     if not FlaskForm().validate_on_submit():
         return _error(Conflict(_l("The form expired. Reload the page and try again.")))
     try:
         booking = booking_services.resident_booking(db.session, current_user, booking_id, for_update=True)
+        payments.refuse_unless_resident_paid(booking)
         payment = payments.live_payment(db.session, booking.id)
         if payment is None and booking.status in PAYABLE and booking.price_fen > 0 and not payments.latest_payment(
                 db.session, booking.id):
