@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.clock import now
 from app.errors import Conflict, IllegalTransition, NotFound
 from billing import ledger
-from billing.funding import HOLDS_MONEY, funding_of
+from billing.funding import EARNS_MONEY, HOLDS_MONEY, funding_of
 from billing.payment_models import PayAt, Payment, PaymentPolicy, PaymentStatus
 from providers.bookings.models import Booking, BookingStatus, Funding
 
@@ -99,7 +99,7 @@ def record_success(session: Session, payment: Payment, *, payment_intent_id: str
                 lines=[(ledger.gateway_code(payment.gateway), payment.amount_fen),
                        ("resident_clearing", -payment.amount_fen)])
     booking = session.get(Booking, payment.booking_id)
-    if booking.status == BookingStatus.COMPLETED:
+    if booking.status in EARNS_MONEY:
         post_earning(session, booking, payment)
     elif booking.status not in HOLDS_MONEY:
         from billing.refunds import refund_for_closed_booking  # closed before the money arrived

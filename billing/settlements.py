@@ -26,7 +26,8 @@ registry, billing/funding.py, says which sources exist):
     credited it to the payable).  The kept fee is a line like a booking's (the
     platform fee applies); when it was paid on site it is netted like ``offline``.
 ``programme``
-    a visit paid by a purchase programme (billing/programmes/settlement.py):
+    a programme-funded visit (``booking.funding``), paid by its purchase
+    programme (billing/programmes/settlement.py, registered as a source):
     the award's contract price less any performance deduction, no platform
     fee; posted at settlement from ``programme_consumed:<id>`` to the payable.
 ``direct``
@@ -57,15 +58,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.periods import Period, current_period, parse_period
+from app.periods import Period, current_period, parse_period  # noqa: F401 (Period's old home: re-exported)
 from billing import ledger
 from billing.funding import registry
 from billing.models import Account, LedgerEntry, LedgerTransaction
 from billing.payment_models import Payment, Payout, Refund, Settlement, SettlementLine
 from billing.settlement_sources import OFFLINE, Line, totals
 from providers.bookings.models import Booking, BookingStatus
-
-__all__ = ["OFFLINE", "Period", "current_period", "parse_period", "settle", "settle_period"]
 
 PENALTY_KIND = "penalty"
 LATE_FEE_KIND = "late_cancel_fee"
@@ -105,9 +104,12 @@ def subsidy_transactions(session: Session, provider_id: int, period: Period) -> 
 def period_lines(session: Session, provider_id: int, period: Period) -> dict:
     """The provider's unsettled lines of the month, by funding rules: ``{rules: [Line…]}``,
     each source's lines from its own function (billing/settlement_sources.py)."""
+    registered = registry.all()
+    if not registered:
+        raise LookupError("no funding rules are registered: register_billing has not run")
     return {rules: [line for lines_of in rules.settlement_sources.values()
                     for line in lines_of(session, provider_id, period)]
-            for rules in registry.all()}
+            for rules in registered}
 
 
 def find_settlement(session: Session, provider_id: int, period: Period | str) -> Settlement | None:
