@@ -82,6 +82,10 @@ def upgrade():
 
     with op.batch_alter_table('refund', schema=None) as batch_op:
         batch_op.add_column(sa.Column('late_fee_fen', sa.Integer(), server_default='0', nullable=False))
+        batch_op.drop_constraint(op.f('ck_refund_amount_positive'), type_='check')
+        batch_op.create_check_constraint(op.f('ck_refund_amounts_nonnegative'),
+                                         'amount_fen >= 0 AND late_fee_fen >= 0')
+        batch_op.create_check_constraint(op.f('ck_refund_refunds_or_keeps'), 'amount_fen > 0 OR late_fee_fen > 0')
     bind = op.get_bind()
     refund = sa.table('refund', sa.column('id'), sa.column('payment_id'), sa.column('amount_fen'),
                       sa.column('late_fee_fen'), sa.column('status'), sa.column('reason'),
@@ -97,11 +101,6 @@ def upgrade():
             bind.execute(refund.insert().values(
                 payment_id=payment_id, amount_fen=0, late_fee_fen=int(fee), status='succeeded',
                 reason=f'fee {int(fee)} fen kept', idempotency_key=key, created_at=at, succeeded_at=at))
-    with op.batch_alter_table('refund', schema=None) as batch_op:
-        batch_op.drop_constraint(op.f('ck_refund_amount_positive'), type_='check')
-        batch_op.create_check_constraint(op.f('ck_refund_amounts_nonnegative'),
-                                         'amount_fen >= 0 AND late_fee_fen >= 0')
-        batch_op.create_check_constraint(op.f('ck_refund_refunds_or_keeps'), 'amount_fen > 0 OR late_fee_fen > 0')
 
 
 def downgrade():
