@@ -95,7 +95,7 @@ def test_a_resident_paid_booking_still_pays(db_session, auth, en):
     assert payments_of(booking) == 1
 
 
-def test_the_registry_dispatches_on_funding_and_refuses_an_unknown_one():
+def test_the_registry_dispatches_on_funding_and_refuses_an_unknown_one(app):
     seen = []
     registry = FundingRegistry()
     registry.register(FundingRules(Funding.RESIDENT, booking_changed=lambda session, **kw: seen.append(kw["new"])))
