@@ -118,6 +118,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_booking_programme_award_id'))
         batch_op.drop_constraint(op.f('ck_booking_funding_names_award'), type_='check')
         batch_op.drop_constraint(op.f('ck_booking_booking_funding'), type_='check')
-        batch_op.drop_constraint(batch_op.f('fk_booking_programme_award_id_programme_award'), type_='foreignkey')
+        if not _sqlite():  # SQLite added it inline (unnamed when reflected): it goes with its column
+            batch_op.drop_constraint(batch_op.f('fk_booking_programme_award_id_programme_award'), type_='foreignkey')
         batch_op.drop_column('programme_award_id')
         batch_op.drop_column('funding')
