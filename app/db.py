@@ -54,6 +54,16 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def enum_values(enum_cls: type[StrEnum]) -> list[str]:
+    """The values an enum column stores, in declaration order."""
+    return [m.value for m in enum_cls]
+
+
+def enum_length(enum_cls: type[StrEnum]) -> int:
+    """The VARCHAR length of an enum column: its longest value and a little room."""
+    return max(len(value) for value in enum_values(enum_cls)) + 4
+
+
 def enum_column(enum_cls: type[StrEnum], name: str, **kwargs) -> sa.Enum:
     """A portable enum: VARCHAR plus a named CHECK constraint, storing values."""
     return sa.Enum(
@@ -61,8 +71,8 @@ def enum_column(enum_cls: type[StrEnum], name: str, **kwargs) -> sa.Enum:
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=max(len(m.value) for m in enum_cls) + 4,
-        values_callable=lambda cls: [m.value for m in cls],
+        length=enum_length(enum_cls),
+        values_callable=enum_values,
         validate_strings=True,
         **kwargs,
     )

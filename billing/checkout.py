@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict
 from billing import payments
+from billing.funding import PAYABLE
 from billing.gateways import CheckoutStart, GatewayError, get_gateway
 from billing.payment_models import Payment, PaymentStatus
-from providers.bookings.models import Booking, BookingStatus
+from providers.bookings.models import Booking
 
-PAYABLE = (BookingStatus.REQUESTED, BookingStatus.ACCEPTED, BookingStatus.IN_SERVICE, BookingStatus.COMPLETED)
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class CheckoutOrder:
 def checkout_order(session: Session, booking: Booking, *, back_url: str) -> CheckoutOrder:
     """The checkout to open for ``booking`` (locked by the caller), creating its pending payment
     when none was ever made; Conflict (409) when there is nothing to pay.  Flushes."""
+    payments.refuse_unless_resident_paid(booking)
     payment = payments.live_payment(session, booking.id)
     if payment is None and booking.status in PAYABLE and booking.price_fen > 0 and not payments.latest_payment(
             session, booking.id):

@@ -62,7 +62,8 @@ def billing_overview(session: Session) -> Overview:
     view.money_in_by_gateway = {gateway: int(total) for gateway, total, _count in by_gateway}
     view.money_in_fen = sum(view.money_in_by_gateway.values())
     view.payment_count = sum(int(count) for _g, _t, count in by_gateway)
-    view.refunds_fen, view.refund_count = _sum_count(session, Refund, Refund.status == RefundStatus.SUCCEEDED)
+    view.refunds_fen, view.refund_count = _sum_count(session, Refund, Refund.status == RefundStatus.SUCCEEDED,
+                                                      Refund.amount_fen > 0)  # not a fee kept in full
     view.payouts_paid_fen, view.payouts_paid_count = _sum_count(session, Payout, Payout.status == PayoutStatus.PAID)
     view.payouts_open_fen, view.payouts_open_count = _sum_count(
         session, Payout, Payout.status.in_([PayoutStatus.PENDING, PayoutStatus.FAILED]))

@@ -82,12 +82,21 @@ class RefundStatus(StrEnum):
 
 
 class Refund(db.Model):
+    """Money given back from a payment; for a booking that closed late, also the part of what
+    was left that the provider kept (``late_fee_fen``, a fact settlement reads).  When the
+    provider keeps everything that was left the refund gives back 0 and is done at once."""
+
     __tablename__ = "refund"
-    __table_args__ = (sa.CheckConstraint("amount_fen > 0", name="amount_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("amount_fen >= 0 AND late_fee_fen >= 0", name="amounts_nonnegative"),
+        sa.CheckConstraint("amount_fen > 0 OR late_fee_fen > 0", name="refunds_or_keeps"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payment.id"), index=True)
     amount_fen: Mapped[int] = mapped_column()
+    # The late-cancellation (or resident no-show) fee kept by the provider, 0 for none.
+    late_fee_fen: Mapped[int] = mapped_column(default=0, server_default="0")
     status: Mapped[RefundStatus] = mapped_column(
         enum_column(RefundStatus, "refund_status"), default=RefundStatus.PENDING
     )
@@ -151,6 +160,17 @@ class Settlement(db.Model):
     lines: Mapped[list[SettlementLine]] = relationship(back_populates="settlement", order_by="SettlementLine.id")
 
 
+class SettlementSource(StrEnum):
+    """Where a settlement line's money comes from (billing/settlements.py explains each)."""
+
+    GATEWAY = "gateway"  # paid online; Linli holds it and pays it out
+    OFFLINE = "offline"  # paid on site through the offline gateway: netted
+    DIRECT = "direct"  # no payment recorded: collected outside Linli
+    LATE_FEE = "late_fee"  # a late-cancellation fee kept from an online payment
+    LATE_FEE_OFFLINE = "late_fee_offline"  # … kept from an offline payment: netted
+    PROGRAMME = "programme"  # paid by a purchase programme at the contract price
+
+
 class SettlementLine(db.Model):
     __tablename__ = "settlement_line"
     __table_args__ = (sa.UniqueConstraint("booking_id"),)  # a booking is settled once
@@ -160,7 +180,7 @@ class SettlementLine(db.Model):
     booking_id: Mapped[int] = mapped_column(sa.ForeignKey("booking.id"))
     amount_fen: Mapped[int] = mapped_column()
     fee_fen: Mapped[int] = mapped_column(default=0)
-    source: Mapped[str] = mapped_column(sa.String(20), default="resident")
+    source: Mapped[SettlementSource] = mapped_column(enum_column(SettlementSource, "settlement_source"))
 
     settlement: Mapped[Settlement] = relationship(back_populates="lines")
 

@@ -1,7 +1,9 @@
 """Payments for bookings: when one is due, creating it, and recording receipt.
 
 A resident-paid booking is paid at booking or at acceptance (PaymentPolicy,
-default acceptance).  Offline: the provider confirms receipt.  Stripe: the
+default acceptance).  A booking a purchase programme pays is never paid by the
+resident: :func:`refuse_unless_resident_paid` (409) guards every way a payment
+is made.  Offline: the provider confirms receipt.  Stripe: the
 resident goes through a Checkout Session and the payment is recorded ONLY from a
 verified webhook (billing/webhooks.py calls :func:`record_success`).
 
@@ -20,8 +22,9 @@ from sqlalchemy.orm import Session
 from app.clock import now
 from app.errors import Conflict, IllegalTransition, NotFound
 from billing import ledger
+from billing.funding import EARNS_MONEY, HOLDS_MONEY, funding_of
 from billing.payment_models import PayAt, Payment, PaymentPolicy, PaymentStatus
-from providers.bookings.models import Booking, BookingStatus
+from providers.bookings.models import Booking, BookingStatus, Funding
 
 LIVE = (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED)
 
@@ -46,21 +49,30 @@ def gateway_name() -> str:
     return current_app.extensions["linli.gateway"].name
 
 
-def payment_due(session: Session, booking: Booking, new: BookingStatus) -> bool:
-    """Is a payment due now that the booking became ``new``?"""
-    if booking.price_fen <= 0:
-        return False
-    from billing.programmes.entitlements import is_programme_funded
+class NotResidentPaid(Conflict):
+    code = "not-resident-paid"
 
-    if is_programme_funded(session, booking.id):
-        return False  # a purchase programme pays it (billing/programmes)
+
+def refuse_unless_resident_paid(booking: Booking) -> None:
+    """Payments are for resident-paid bookings only: 409 (nothing created) for a booking
+    that a purchase programme pays."""
+    if funding_of(booking).kind is not Funding.RESIDENT:
+        raise NotResidentPaid(_l("This booking is paid by a purchase programme: there is nothing for you to pay."))
+
+
+def payment_due(session: Session, booking: Booking, new: BookingStatus) -> bool:
+    """Is a payment due now that the resident-paid booking became ``new``?"""
+    if booking.price_fen <= 0 or funding_of(booking).kind is not Funding.RESIDENT:
+        return False
     pay_at = policy_for(session, booking.listing_id).pay_at
     return (new == BookingStatus.REQUESTED and pay_at == PayAt.BOOKING) or (
         new == BookingStatus.ACCEPTED and pay_at == PayAt.ACCEPTANCE)
 
 
 def create_payment(session: Session, booking: Booking) -> Payment:
-    """The pending payment for a booking (the existing live one if there is one)."""
+    """The pending payment for a resident-paid booking (the existing live one if there is
+    one); NotResidentPaid (409) for a programme-funded booking."""
+    refuse_unless_resident_paid(booking)
     existing = live_payment(session, booking.id)
     if existing is not None:
         return existing
@@ -87,9 +99,9 @@ def record_success(session: Session, payment: Payment, *, payment_intent_id: str
                 lines=[(ledger.gateway_code(payment.gateway), payment.amount_fen),
                        ("resident_clearing", -payment.amount_fen)])
     booking = session.get(Booking, payment.booking_id)
-    if booking.status == BookingStatus.COMPLETED:
+    if booking.status in EARNS_MONEY:
         post_earning(session, booking, payment)
-    elif booking.status not in (BookingStatus.REQUESTED, BookingStatus.ACCEPTED, BookingStatus.IN_SERVICE):
+    elif booking.status not in HOLDS_MONEY:
         from billing.refunds import refund_for_closed_booking  # closed before the money arrived
 
         refund_for_closed_booking(session, booking, payment)
@@ -117,10 +129,8 @@ def post_earning(session: Session, booking: Booking, payment: Payment) -> None:
 
 def confirm_offline_receipt(session: Session, booking: Booking) -> Payment:
     """The provider says it received the resident's money (offline gateway only)."""
-    from billing.programmes.entitlements import is_programme_funded
-
     payment = live_payment(session, booking.id)
-    if payment is None and is_programme_funded(session, booking.id):
+    if payment is None and funding_of(booking).kind is not Funding.RESIDENT:
         raise NotFound(_l("This booking is paid by a purchase programme; there is nothing to confirm."))
     if payment is None and booking.price_fen > 0 and booking.status in (
             BookingStatus.ACCEPTED, BookingStatus.IN_SERVICE, BookingStatus.COMPLETED):

@@ -1,44 +1,53 @@
 """Billing's answers to booking changes (the ``booking_changed`` signal).
 
 They run inside the booking's transaction, so a payment, an earning or a
-refund is written together with the state change that causes it.
+refund is written together with the state change that causes it.  Each
+booking's change goes to the rules of its funding (billing/funding.py): the
+resident-paid rules are here; other funding registers its own.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from billing.payments import cancel_pending, create_payment, live_payment, payment_due, post_earning
+from billing.funding import EARNS_MONEY, RELEASES_MONEY, FundingRules, registry
 from billing.payment_models import PaymentStatus
+from billing.payments import cancel_pending, create_payment, live_payment, payment_due, post_earning
 from billing.refunds import refund_for_closed_booking
-from providers.bookings.models import BookingStatus as S
+from billing.settlement_sources import RESIDENT_SOURCES
+from providers.bookings.models import Funding
 from providers.bookings.services import booking_changed
-
-CLOSED_UNSERVED = frozenset({S.DECLINED, S.EXPIRED, S.CANCELLED_BY_RESIDENT, S.CANCELLED_BY_PROVIDER,
-                             S.NO_SHOW_PROVIDER, S.NO_SHOW_RESIDENT})
 
 
 def on_booking_changed(session: Session, *, booking, old, new, actor) -> None:
-    from billing.programmes.entitlements import on_booking_changed as entitlement_changed
+    """Hand the change to the rules of the booking's funding."""
+    registry.rules_for(booking).booking_changed(session, booking=booking, old=old, new=new, actor=actor)
 
-    if entitlement_changed(session, booking=booking, old=old, new=new, actor=actor):
-        return  # paid by a purchase programme: no payment, no refund
-    if new in (S.REQUESTED, S.ACCEPTED):
-        if payment_due(session, booking, new):
-            create_payment(session, booking)
+
+def resident_paid_changed(session: Session, *, booking, old, new, actor) -> None:
+    """A resident-paid booking: a payment when it is due, the earning on completion, a
+    cancelled payment or a refund when it closes unserved."""
+    if payment_due(session, booking, new):
+        create_payment(session, booking)
         return
     payment = live_payment(session, booking.id)
     if payment is None:
         return
-    if new == S.COMPLETED:
+    if new in EARNS_MONEY:
         post_earning(session, booking, payment)
-    elif new in CLOSED_UNSERVED:
+    elif new in RELEASES_MONEY:
         if payment.status == PaymentStatus.PENDING:
             cancel_pending(session, booking)
         else:
             refund_for_closed_booking(session, booking, payment)
 
 
+RESIDENT_PAID = FundingRules(Funding.RESIDENT, booking_changed=resident_paid_changed,
+                             settlement_sources=RESIDENT_SOURCES)
+
+
 def connect() -> None:
-    """Connect once (blinker keeps one connection per receiver, however often called)."""
+    """Register the resident-paid rules and connect once (blinker keeps one connection per
+    receiver, however often called)."""
+    registry.register(RESIDENT_PAID)
     booking_changed.connect(on_booking_changed)

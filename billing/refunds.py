@@ -20,7 +20,8 @@ and records the answer in a short transaction of its own (:func:`record_answer`)
 call failed stays pending and unsent, and the job sends it again; it is posted when the gateway
 says it succeeded.  These functions flush and never commit.
 Ledger: refund → Dr resident_clearing / Cr gateway_clearing:<gw>; fee kept → Dr resident_clearing /
-Cr provider_payable:<id>.
+Cr provider_payable:<id>.  The kept fee is also a fact of the refund (``refund.late_fee_fen``; when the
+provider keeps everything that was left, a refund of 0 records it), which settlement reads.
 """
 
 from __future__ import annotations
@@ -78,10 +79,21 @@ def refund_for_closed_booking(session: Session, booking: Booking, payment: Payme
                     idempotency_key=f"late_fee:{payment.id}", memo=f"booking {booking.id} {booking.status}",
                     lines=[("resident_clearing", fee), (ledger.provider_payable_code(booking.provider_id), -fee)])
     amount = left - fee
-    if amount <= 0:
-        return None
     reason = f"booking {booking.status.value}" + (f", fee {fee} fen kept" if fee else "")
+    if amount <= 0:
+        return _keep_all(session, payment, fee, reason) if fee else None
     return create_refund(session, payment, amount, reason=reason, fee_kept=fee)
+
+
+def _keep_all(session: Session, payment: Payment, fee: int, reason: str) -> Refund:
+    """The provider keeps all that was left: a refund of nothing, done at once (no gateway
+    call, nothing posted back), that records the kept fee."""
+    refund = Refund(payment_id=payment.id, amount_fen=0, late_fee_fen=fee, status=RefundStatus.SUCCEEDED,
+                    reason=reason[:300], idempotency_key=f"late_fee:{payment.id}", created_at=now(),
+                    succeeded_at=now())
+    session.add(refund)
+    session.flush()
+    return refund
 
 
 def create_refund(session: Session, payment: Payment, amount_fen: int, *, reason: str = "",
@@ -93,7 +105,7 @@ def create_refund(session: Session, payment: Payment, amount_fen: int, *, reason
         raise Conflict(_l("Only a completed payment can be refunded."), field="amount")
     if amount_fen + fee_kept > refundable(payment):
         raise RefundTooLarge(_l("A refund cannot be larger than what is left of the payment."), field="amount")
-    refund = Refund(payment_id=payment.id, amount_fen=amount_fen, status=RefundStatus.PENDING,
+    refund = Refund(payment_id=payment.id, amount_fen=amount_fen, late_fee_fen=fee_kept, status=RefundStatus.PENDING,
                     reason=reason[:300], idempotency_key=f"pending:{uuid.uuid4()}", created_at=now())
     session.add(refund)
     session.flush()

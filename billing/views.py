@@ -35,7 +35,8 @@ def _error(error: LinliError):
 @resident_required
 def pay(booking_id: int):
     """Redirect (303) to the gateway's checkout page, or show how to pay offline.
-    404 for another's booking; 409 when there is nothing to pay; 502 when the gateway fails
+    404 for another's booking; 409 when there is nothing to pay (a purchase programme pays it,
+    or it is paid or closed); 502 when the gateway fails
     (the pending payment stays; nothing was charged).
 
     The payment row is committed before the gateway is called, and the call runs after that

@@ -12,7 +12,8 @@ price from the programme, without platform fee.
 
 Modules: models, programmes (contract terms, states, awards), eligibility
 (resident profiles, rules, enrolment, CSV), entitlements (booking with an
-entitlement and the booking_changed hook), settlement (the settlement hook),
+entitlement and what booking changes do to it), settlement (the programme
+settlement source), funding (both, registered as the programme funding's rules),
 budget (figures, chart, burn rate), topups (adding to an open budget), jobs
 (closing programmes at the end of their term), provider_awards / provider_views
 (a provider's own awards), views / api / forms, demo.
@@ -26,9 +27,12 @@ def register_programmes(app) -> None:
     from app.extensions import db
     # Routes on ``bp`` (provider_views, resident_views) and the jobs' notification texts.
     from billing.programmes import jobs, provider_views, resident_views  # noqa: F401
+    from billing.funding import registry
     from billing.programmes.entitlements import use_of
+    from billing.programmes.funding import RULES
     from billing.programmes.views import bp
 
+    registry.register(RULES)  # billing dispatches programme-funded bookings here
     app.register_blueprint(bp)
     app.jinja_env.globals["linli_entitlement_for"] = lambda booking: use_of(db.session, booking.id)
     app.jinja_env.globals["linli_entitlement_covers"] = entitlement_link

@@ -2,19 +2,20 @@
 
 :func:`book_with_entitlement` finds the resident's enrolment and the award
 covering the listing, then calls providers' ``request_booking`` with the
-programme named in ``session.info``; billing's receiver
-(:func:`on_booking_changed`, called first by ``billing.receivers``) creates
-the :class:`EntitlementUse` in the same transaction, so no payment is ever
-created for it.  Then, per booking change:
+booking's funding (programme, this award), stored on the booking.  Billing
+dispatches every change of a programme-funded booking here
+(:func:`on_booking_changed`, registered as the programme funding's rules,
+billing/programmes/funding.py), so no payment is ever created for it:
 
 ============  =====================================================================
-requested     one visit of the month's allowance and one unit of the award's quota
-              are taken (conditional UPDATEs under CHECK constraints: never exceeded)
+requested     the :class:`EntitlementUse` is created: one visit of the month's
+              allowance and one unit of the award's quota are taken (conditional
+              UPDATEs under CHECK constraints: never exceeded)
 accepted      the contract price is RESERVED: Dr ``programme_budget:<id>`` /
               Cr ``programme_reserved:<id>`` (the ledger's CHECK refuses an overdraft)
 completed     CONSUMED: Dr ``programme_reserved`` / Cr ``programme_consumed``
-closed        RELEASED (declined, expired, cancelled, no-show): allowance and quota
-unserved      given back; a reservation goes back to the budget
+closed        RELEASED (declined, expired, cancelled, no-show: ``RELEASES_MONEY``):
+unserved      allowance and quota given back; a reservation goes back to the budget
 ============  =====================================================================
 """
 
@@ -32,6 +33,7 @@ from app.clock import local, now, today
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import User
 from billing import ledger
+from billing.funding import RELEASES_MONEY
 from billing.ledger import InsufficientFunds
 from billing.programmes.models import (
     USE_MACHINE,
@@ -47,16 +49,13 @@ from billing.programmes.models import (
     programme_listing,
 )
 from billing.programmes.programmes import budget_code, consumed_code, reserved_code
-from providers.bookings.models import Booking, BookingStatus
+from providers.bookings.models import Booking, BookingFunding, BookingStatus
 from providers.bookings.services import request_booking
 from providers.catalogue import public_listing
 from providers.models import Listing
 
 S = BookingStatus
 U = UseStatus
-PENDING = "linli.entitlement_booking"
-CLOSED_UNSERVED = frozenset({S.DECLINED, S.EXPIRED, S.CANCELLED_BY_RESIDENT, S.CANCELLED_BY_PROVIDER,
-                             S.NO_SHOW_PROVIDER, S.NO_SHOW_RESIDENT})
 
 
 def month_of(starts_at: datetime) -> str:
@@ -165,23 +164,12 @@ def book_with_entitlement(session: Session, resident: User, *, listing_id: int, 
     listing = public_listing(session, listing_id)
     entitlement = find_entitlement(session, resident, listing, starts_at)
     check_room(session, entitlement, month_of(starts_at))
-    session.info[PENDING] = (entitlement.enrolment.id, entitlement.award.id)
-    try:
-        booking = request_booking(session, resident, listing_id=listing_id, starts_at=starts_at,
-                                  address=address, note=note)
-    finally:
-        session.info.pop(PENDING, None)
-    return booking
+    return request_booking(session, resident, listing_id=listing_id, starts_at=starts_at, address=address,
+                           note=note, funding=BookingFunding.programme(entitlement.award.id))
 
 
 def use_of(session: Session, booking_id: int) -> EntitlementUse | None:
     return session.scalar(sa.select(EntitlementUse).where(EntitlementUse.booking_id == booking_id))
-
-
-def is_programme_funded(session: Session, booking_id: int) -> bool:
-    if session.info.get(PENDING) is not None:
-        return True
-    return session.scalar(sa.select(sa.exists().where(EntitlementUse.booking_id == booking_id))) or False
 
 
 def _take_allowance(session: Session, enrolment: Enrolment, month: str) -> None:
@@ -225,10 +213,13 @@ def _give_back(session: Session, use: EntitlementUse) -> None:
     session.expire(use.award, ["quota_used"])
 
 
-def _start(session: Session, booking: Booking, enrolment_id: int, award_id: int) -> EntitlementUse:
-    enrolment = session.get(Enrolment, enrolment_id)
-    award = session.get(ProgrammeAward, award_id)
-    if enrolment.resident_id != booking.resident_id or award.provider_id != booking.provider_id:
+def _start(session: Session, booking: Booking) -> EntitlementUse:
+    """The booking's use of the resident's enrolment in the programme of its award."""
+    award = session.get(ProgrammeAward, booking.programme_award_id)
+    enrolment = None if award is None else session.scalar(sa.select(Enrolment).where(
+        Enrolment.programme_id == award.programme_id, Enrolment.resident_id == booking.resident_id,
+        Enrolment.status == EnrolmentStatus.ENROLLED))
+    if enrolment is None or award.provider_id != booking.provider_id:
         raise Forbidden(_l("This entitlement is not for this booking."))
     month = month_of(booking.starts_at)
     _take_allowance(session, enrolment, month)
@@ -283,25 +274,21 @@ def _release(session: Session, use: EntitlementUse) -> None:
     session.flush()
 
 
-def on_booking_changed(session: Session, *, booking, old, new, actor) -> bool:
-    """Keep the entitlement in step with its booking; True when the booking is
-    programme-funded (then billing creates no payment for it)."""
+def on_booking_changed(session: Session, *, booking, old, new, actor) -> None:
+    """Keep the entitlement in step with its programme-funded booking (billing calls this
+    for those bookings only, through the funding registry)."""
     if old is None and new == S.REQUESTED:
-        pending = session.info.get(PENDING)
-        if pending is None:
-            return False
-        _start(session, booking, *pending)
-        return True
+        _start(session, booking)
+        return
     use = use_of(session, booking.id)
     if use is None:
-        return False
+        return
     if new == S.ACCEPTED and use.status == U.REQUESTED:
         _reserve(session, use)
     elif new == S.COMPLETED and use.status == U.RESERVED:
         _consume(session, use)
-    elif new in CLOSED_UNSERVED and use.status in (U.REQUESTED, U.RESERVED):
+    elif new in RELEASES_MONEY and use.status in (U.REQUESTED, U.RESERVED):
         _release(session, use)
-    return True
 
 
 @dataclass

@@ -1,10 +1,14 @@
-"""How monthly settlement pays programme-funded visits (called by billing/settlements.py).
+"""How monthly settlement pays programme-funded visits (the ``programme`` settlement source).
+
+Registered with the programme funding rules (billing/programmes/entitlements.py,
+``RULES``), so billing/settlements.py calls it without importing this package.
 
 A completed visit booked with an entitlement is paid from its programme at the
 award's contract price, with no platform fee, less a performance deduction
 (``LINLI_PROGRAMME_DEDUCTION_PERCENT``, default 10 %) when the provider's latest
-evaluation grade is below standard.  Per settlement and programme, two ledger
-transactions:
+evaluation grade is below standard (:data:`BELOW_STANDARD`, a set of
+:class:`~ratings.supervision.models.Grade`).  Per settlement and programme, two
+ledger transactions:
 
 - ``programme_payment``: Dr ``programme_consumed:<id>`` (contract price) /
   Cr ``provider_payable:<provider>`` (paid) / Cr ``programme_budget:<id>``
@@ -22,65 +26,76 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.money import round_fen
+from app.periods import Period
 from billing import ledger
+from billing.payment_models import Settlement, SettlementSource
 from billing.programmes.models import EntitlementUse, UseStatus
 from billing.programmes.programmes import budget_code, consumed_code
+from billing.settlement_sources import Line, completed_bookings
+from providers.bookings.models import Booking, Funding
+from ratings.supervision.models import Grade
 
-# Grades (DOMAIN.md: 优秀 / 良好 / 合格 / 不合格, and "new" for providers active < 90 days).
-BELOW_STANDARD = frozenset({"unqualified", "below_standard"})
+# Grades (DOMAIN.md: 优秀 / 良好 / 合格 / 不合格, and "new" for providers active < 90 days)
+# whose visits are paid less the performance deduction.
+BELOW_STANDARD = frozenset({Grade.UNQUALIFIED})
 
 
-def provider_grade(session: Session, provider_id: int) -> str:
+def provider_grade(session: Session, provider_id: int) -> Grade:
     """The provider's grade in its latest stored evaluation (ratings/supervision);
-    "new" when it has never been evaluated, which means no deduction."""
+    ``Grade.NEW`` when it has never been evaluated, which means no deduction."""
     from ratings.supervision.runs import latest_snapshot
 
     snapshot = latest_snapshot(session, provider_id)
-    return "new" if snapshot is None else str(snapshot.grade)
+    return Grade.NEW if snapshot is None else Grade(snapshot.grade)
 
 
 def deduction_percent() -> Decimal:
     return Decimal(str(current_app.config.get("LINLI_PROGRAMME_DEDUCTION_PERCENT", 10)))
 
 
-def is_programme_booking(booking) -> bool:
-    session = sa.inspect(booking).session
-    if session is None:
-        return False
-    return bool(session.scalar(sa.select(sa.exists().where(EntitlementUse.booking_id == booking.id))))
+def deduction(amount_fen: int, percent: Decimal) -> int:
+    """The deduction on one contract price, half-up to the fen, never more than the price."""
+    return min(round_fen(Decimal(amount_fen) * percent / 100), amount_fen)
 
 
-def funded_uses(session: Session, booking_ids: list[int]) -> dict[int, EntitlementUse]:
-    """The consumed, unsettled entitlement uses of these bookings, by booking id."""
-    if not booking_ids:
-        return {}
-    uses = session.scalars(sa.select(EntitlementUse).where(
-        EntitlementUse.booking_id.in_(booking_ids), EntitlementUse.status == UseStatus.CONSUMED,
-        EntitlementUse.settlement_id.is_(None)))
-    return {use.booking_id: use for use in uses}
-
-
-def price_use(session: Session, use: EntitlementUse, provider_id: int) -> int:
-    """Set the use's deduction by the provider's grade; return what the provider is paid."""
+def programme_lines(session: Session, provider_id: int, period: Period) -> list[Line]:
+    """The provider's programme-funded visits completed in the month, not yet settled: the
+    contract price less the deduction its grade calls for, no fee (one statement)."""
     percent = deduction_percent() if provider_grade(session, provider_id) in BELOW_STANDARD else Decimal(0)
-    use.deduction_fen = min(round_fen(Decimal(use.amount_fen) * percent / 100), use.amount_fen)
-    return use.amount_fen - use.deduction_fen
+    stmt = (completed_bookings(provider_id, period, Funding.PROGRAMME)
+            .join(EntitlementUse, EntitlementUse.booking_id == Booking.id)
+            .where(EntitlementUse.status == UseStatus.CONSUMED, EntitlementUse.settlement_id.is_(None))
+            .add_columns(EntitlementUse.amount_fen))
+    lines = []
+    for booking, price in session.execute(stmt):
+        taken = deduction(price, percent)
+        lines.append(Line(SettlementSource.PROGRAMME, booking.id, booking.completed_at, price - taken, 0,
+                          deduction_fen=taken))
+    return lines
 
 
-def post_payments(session: Session, settlement, uses: list[EntitlementUse], gateway: str) -> None:
-    """Post the programme payments of a settlement (idempotent keys per settlement and programme)."""
+def post_payments(session: Session, settlement: Settlement, lines: list[Line]) -> None:
+    """Record the settlement on the visits' entitlement uses and post the programme payments
+    (idempotent keys per settlement and programme)."""
+    from billing.payouts import gateway_name
+
+    taken = {line.booking_id: line.deduction_fen for line in lines}
+    uses = session.scalars(sa.select(EntitlementUse).where(EntitlementUse.booking_id.in_(list(taken)))
+                           .order_by(EntitlementUse.id))
     by_programme: dict[int, list[EntitlementUse]] = {}
     for use in uses:
+        use.deduction_fen = taken[use.booking_id]
         use.settlement_id = settlement.id
         by_programme.setdefault(use.programme_id, []).append(use)
+    gateway = gateway_name()
     payable = ledger.provider_payable_code(settlement.provider_id)
     for programme_id, group in sorted(by_programme.items()):
         price = sum(u.amount_fen for u in group)
-        deduction = sum(u.deduction_fen for u in group)
-        paid = price - deduction
-        lines = [(consumed_code(programme_id), price), (payable, -paid), (budget_code(programme_id), -deduction)]
+        deducted = sum(u.deduction_fen for u in group)
+        paid = price - deducted
+        entries = [(consumed_code(programme_id), price), (payable, -paid), (budget_code(programme_id), -deducted)]
         ledger.post(session, kind="programme_payment", cause_type="settlement", cause_id=settlement.id,
-                    lines=[line for line in lines if line[1]],
+                    lines=[entry for entry in entries if entry[1]],
                     idempotency_key=f"settlement:{settlement.id}:programme:{programme_id}",
                     memo=f"Programme {programme_id}, {settlement.period}: {len(group)} visits")
         if paid:

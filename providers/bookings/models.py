@@ -14,6 +14,7 @@ place goes to exactly one request.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -78,6 +79,28 @@ BOOKING_STATUS_LABELS = {
 }
 
 
+class Funding(StrEnum):
+    """Who pays for a booking: the resident, or a purchase programme through one of its awards."""
+
+    RESIDENT = "resident"
+    PROGRAMME = "programme"
+
+
+@dataclass(frozen=True)
+class BookingFunding:
+    """A booking's funding as it is stored on it (``funding``, ``programme_award_id``)."""
+
+    kind: Funding = Funding.RESIDENT
+    programme_award_id: int | None = None
+
+    @classmethod
+    def programme(cls, award_id: int) -> BookingFunding:
+        return cls(Funding.PROGRAMME, award_id)
+
+
+RESIDENT_PAID = BookingFunding()
+
+
 class BookingSlot(db.Model):
     """The places of one listing at one start time."""
 
@@ -104,6 +127,12 @@ class Booking(db.Model):
         sa.Index("ix_booking_resident_starts", "resident_id", "starts_at"),
         # The expiry job looks for open requests past their respond-by time.
         sa.Index("ix_booking_status_respond_by", "status", "respond_by"),
+        # Programme funding names its award; a resident-paid booking names none.
+        sa.CheckConstraint(
+            "(funding = 'programme' AND programme_award_id IS NOT NULL)"
+            " OR (funding = 'resident' AND programme_award_id IS NULL)",
+            name="funding_names_award",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,6 +148,11 @@ class Booking(db.Model):
     address: Mapped[str] = mapped_column(sa.String(200))
     note: Mapped[str] = mapped_column(sa.Text, default="")
     price_fen: Mapped[int] = mapped_column()
+    # Who pays, fixed when the booking is made (billing reads it: billing.funding.funding_of).
+    funding: Mapped[Funding] = mapped_column(
+        enum_column(Funding, "booking_funding"), default=Funding.RESIDENT, server_default=Funding.RESIDENT.value
+    )
+    programme_award_id: Mapped[int | None] = mapped_column(sa.ForeignKey("programme_award.id"), index=True)
     # Deadlines, fixed when the booking is made.
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     respond_by: Mapped[datetime] = mapped_column(UTCDateTime)

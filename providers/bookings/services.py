@@ -25,8 +25,10 @@ from providers.bookings.models import (
     BOOKING_STATUS_LABELS,
     BOOKING_TRANSITIONS,
     HOLDS_PLACE,
+    RESIDENT_PAID,
     Booking,
     BookingEvent,
+    BookingFunding,
     BookingStatus,
 )
 from providers.bookings.slots import MIN_LEAD, release_place, take_place, window_for
@@ -115,9 +117,11 @@ def _reason(reason: str | None, required: bool = True) -> str | None:
 
 
 def request_booking(
-    session: Session, resident: User, *, listing_id: int, starts_at: datetime, address: str, note: str = ""
+    session: Session, resident: User, *, listing_id: int, starts_at: datetime, address: str, note: str = "",
+    funding: BookingFunding = RESIDENT_PAID,
 ) -> Booking:
-    """A resident asks for a slot of a published listing in their community."""
+    """A resident asks for a slot of a published listing in their community; ``funding``
+    (stored on the booking) says who pays: the resident unless billing says otherwise."""
     if not resident.is_resident:
         raise Forbidden(_l("Only residents can book services."))
     _refuse_if_suspended(session, listing_id)
@@ -159,6 +163,7 @@ def request_booking(
         requested_at=current, respond_by=respond_by, starts_at=starts_at,
         ends_at=starts_at + timedelta(minutes=listing.duration_minutes),
         grace_minutes=_config("BOOKING_GRACE_MINUTES"),
+        funding=funding.kind, programme_award_id=funding.programme_award_id,
     )
     session.add(booking)
     session.flush()
