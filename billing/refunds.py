@@ -53,7 +53,7 @@ def refundable(payment: Payment) -> int:
 
 def refund_for_closed_booking(session: Session, booking: Booking, payment: Payment) -> Refund | None:
     """Apply the cancellation rules to a paid booking that closed; None when nothing is refunded."""
-    from billing.payments import policy_for
+    from billing.policies import policy_for
 
     left = refundable(payment)
     if payment.status != PaymentStatus.SUCCEEDED or left <= 0:
