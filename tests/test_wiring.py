@@ -19,7 +19,7 @@ from ratings.supervision import review, sanctions
 from ratings.supervision.models import ReportStatus, Sanction
 from tests import factories
 from tests.rating_helpers import audit_events, completed_booking
-from tests.sanction_helpers import provider_with_staff, report
+from tests.sanction_helpers import report
 from tests.supervision_helpers import local
 
 ROOT = Path(__file__).resolve().parent.parent
