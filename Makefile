@@ -51,8 +51,11 @@ browser-deps:
 	  command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; \
 	  npm ci --no-audit --no-fund; }
 
+# ruff, then the import contracts in pyproject.toml (layers app <- providers <- ratings <- billing;
+# independent sub-domains) with import-linter.
 lint: install
 	$(VENV)/bin/ruff check app providers ratings billing tests
+	$(VENV)/bin/lint-imports --no-cache
 
 test: install translations browser-deps lint
 	$(PY) -m pytest

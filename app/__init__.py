@@ -1,7 +1,10 @@
 """Linli: the application factory.
 
-``create_app`` wires configuration, extensions, blueprints, error handlers and
-CLI commands; everything else lives in the domain packages.
+``create_app`` sets up configuration, extensions, the shell's own pages, API
+toolkit, error handlers and CLI commands, then walks the one list of domains
+(:data:`app.registry.DOMAINS`): each domain's ``init_app`` registers its pages,
+API, models, receivers, template globals and slots, jobs, commands and
+notification kinds with the shell's registries.  The shell imports no domain.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from flask import Flask, request
 
 from app.clock import SystemClock
 from app.config import load_config
-from billing import register_billing
+from app.registry import init_domains
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -27,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_extensions(app)
     register_blueprints(app)
-    register_billing(app)
+    init_domains(app)
     register_error_handlers(app)
     register_commands(app)
     register_hooks(app)
@@ -55,48 +58,26 @@ def register_extensions(app: Flask) -> None:
 
 
 def import_models() -> None:
-    """Import every models module so the metadata (and migrations) see all tables."""
+    """Import the shell's models; each domain imports its own in its ``init_app``."""
     import app.audit  # noqa: F401
     import app.models  # noqa: F401
     import app.notifications  # noqa: F401
-    import billing.models  # noqa: F401
-    import billing.payment_models  # noqa: F401
-    import billing.programmes.models  # noqa: F401
-    import billing.subsidies.models  # noqa: F401
-    import providers.bookings.models  # noqa: F401
-    import providers.models  # noqa: F401
-    import ratings.models  # noqa: F401
-    import ratings.supervision.models  # noqa: F401
-    import ratings.supervision.sanction_models  # noqa: F401
-    import billing.supervision_receivers  # noqa: F401
-    import providers.catalogue_cache  # noqa: F401  (moves the catalogue generation on changes)
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import IdConverter, register_api
+    """The shell's own pages and API (the account), and the API toolkit."""
+    from app.api import IdConverter, init_api
+    from app.auth.api import account_blp
     from app.auth.views import bp as auth_bp
     from app.notifications_views import bp as notifications_bp
+    from app.registry import init_registry
     from app.views import bp as main_bp
-    from billing.settlement_views import register_settlements
-    from billing.subsidies.views import register_subsidies
-    from providers.views import register_views as register_provider_views
-    from ratings.scorecard_views import register_scorecard
-    from ratings.supervision.review_views import register_sanctions
-    from ratings.supervision.views import register_supervision
-    from ratings.views import register_views as register_rating_views
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(notifications_bp)
-    register_provider_views(app)
-    register_rating_views(app)
-    register_scorecard(app)
-    register_supervision(app)
-    register_sanctions(app)
-    register_settlements(app)
-    register_subsidies(app)
-    register_api(app)
+    found = init_registry(app)
+    init_api(app)
+    found.pages(main_bp, auth_bp, notifications_bp)
+    found.api(account_blp)
 
 
 def register_error_handlers(app: Flask) -> None:

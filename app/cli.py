@@ -1,4 +1,6 @@
-"""CLI commands: officials and admins (never by self sign-up), communities, demo data."""
+"""The shell's CLI commands: officials and admins (never by self sign-up), communities,
+demo data (each domain's loader, registered by its ``init_app``), the scheduler.
+Domains add their own commands (``registry().command``)."""
 
 from __future__ import annotations
 
@@ -64,17 +66,12 @@ def create_community(code: str, name: str, district: str, tier: str) -> None:
 @with_appcontext
 def demo_data() -> None:
     """Load the demo communities, people, providers and listings (idempotent)."""
-    from billing.programmes.demo import load_programme_demo
-    from billing.subsidies.demo import load_subsidy_demo
-    from providers.demo import load_demo
-    from ratings.demo import load_history
+    from app.registry import registry
 
-    created = load_demo(db.session)
-    bookings = load_history(db.session)
-    subsidy_claim = load_subsidy_demo(db.session)
-    programme = load_programme_demo(db.session)
+    loaded = {name: loader(db.session) for name, loader in registry().demo_loaders}
     db.session.commit()
-    if created or bookings or subsidy_claim or programme:
+    if any(loaded.values()):
+        bookings = loaded.get("ratings", 0)  # ratings' loader returns the past bookings it made
         click.echo(f"Demo data loaded ({bookings} past bookings with ratings and complaints).")
     else:
         click.echo("Demo data already present; nothing changed.")
@@ -82,9 +79,6 @@ def demo_data() -> None:
 
 def register_commands(app: Flask) -> None:
     from app.scheduler import scheduler_command
-    from billing.jobs import settle_command
-    from ratings.supervision.jobs import evaluate_command
 
-    for command in (create_official, create_admin, create_community, demo_data, scheduler_command, settle_command):
+    for command in (create_official, create_admin, create_community, demo_data, scheduler_command):
         app.cli.add_command(command)
-    app.cli.add_command(evaluate_command)

@@ -3,6 +3,10 @@
 A notification stores its kind and parameters, not a rendered sentence, so it
 reads in the language of whoever opens it.  Domains add them inside their own
 transaction (a notification never exists without the change it reports).
+
+The shell's own kinds are below; each domain registers its kinds and parameter
+labels from its ``init_app`` (``registry().notifications(...)``, app/registry.py),
+not as a side effect of importing a module.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from collections.abc import Mapping
 
@@ -18,30 +21,8 @@ from app.clock import now
 from app.db import UTCDateTime
 from app.extensions import db
 
-MESSAGES = {
-    "booking.requested": _l("New booking request #%(booking)s: %(title)s on %(when)s."),
-    "booking.accepted": _l("Your booking #%(booking)s (%(title)s) was accepted."),
-    "booking.declined": _l("Your booking #%(booking)s (%(title)s) was declined: %(reason)s"),
-    "booking.expired": _l("Booking #%(booking)s (%(title)s) expired: the provider did not answer in time."),
-    "booking.in_service": _l("The provider has arrived for booking #%(booking)s (%(title)s)."),
-    "booking.completed": _l("Booking #%(booking)s (%(title)s) is done. Please confirm and rate it."),
-    "booking.confirmed": _l("The resident confirmed booking #%(booking)s (%(title)s)."),
-    "booking.cancelled_by_resident": _l("The resident cancelled booking #%(booking)s (%(title)s)."),
-    "booking.cancelled_by_provider": _l("The provider cancelled your booking #%(booking)s (%(title)s): %(reason)s"),
-    "booking.no_show_reported": _l("The resident reports that nobody came for booking #%(booking)s (%(title)s)."),
-    "booking.no_show_provider": _l("Booking #%(booking)s (%(title)s) is recorded as a provider no-show."),
-    "booking.no_show_resident": _l("Booking #%(booking)s (%(title)s) is recorded as: resident not there."),
-    "rating.received": _l("You received a %(stars)s-star rating for booking #%(booking)s."),
-    "rating.replied": _l("The provider replied to your rating of booking #%(booking)s."),
-    "rating.hidden": _l("An official hid a rating of booking #%(booking)s: %(reason)s"),
-    "complaint.filed": _l("A complaint (%(complaint_kind)s) was filed about booking #%(booking)s. Please respond within 48 hours."),
-    "complaint.responded": _l("The provider responded to your complaint about booking #%(booking)s."),
-    "complaint.decided": _l("The complaint about booking #%(booking)s was decided: %(outcome)s."),
-    "supervision.report": _l("Evaluation of %(as_of)s: %(threshold)s over the threshold. Proposed sanction: %(sanction)s. An official will review it; you will be able to appeal."),
-    "supervision.reports_ready": _l("Evaluation of %(as_of)s: %(reports)s penalty report(s) for %(providers)s provider(s) to review."),
-    "supervision.warning": _l("Early warning: %(count)s of your figures are close to a supervision threshold. See your scorecard before the next evaluation."),
-    "supervision.exclusion": _l("An official excluded booking #%(booking)s from your figures: %(reason)s"),
-}
+# Kind → translatable text.  Empty in the shell: every domain registers its own kinds.
+MESSAGES: dict[str, object] = {}
 
 
 # Parameters stored as codes (a complaint's kind, a decision's outcome) and the
@@ -52,6 +33,14 @@ PARAM_LABELS: dict[str, Mapping] = {}
 
 def register_labels(param: str, labels: Mapping) -> None:
     PARAM_LABELS[param] = labels
+
+
+def register_kinds(kinds: Mapping) -> None:
+    """Add notification kinds (kind → translatable text); a kind keeps one text."""
+    for kind, text in kinds.items():
+        if MESSAGES.get(kind, text) is not text:
+            raise ValueError(f"notification kind {kind!r} registered twice with different texts")
+        MESSAGES[kind] = text
 
 
 def _display(param: str, value):

@@ -1,7 +1,8 @@
 """The scheduler process: ``flask --app app scheduler``.
 
 APScheduler's job store cannot be shared between processes, so Linli runs its
-jobs in one dedicated process.  Each job still makes itself safe to run twice
+jobs in one dedicated process.  The jobs are those the domains registered from
+their ``init_app`` (app/registry.py); a job's id is its function's name.  Each job still makes itself safe to run twice
 (row locks, conditional updates, unique period rows), so a second scheduler or
 a manual re-run never applies anything twice.
 """
@@ -22,15 +23,11 @@ from app.uow import commit
 log = logging.getLogger("linli.scheduler")
 
 
-def registered_jobs() -> list[tuple[Callable, dict]]:
-    from billing.jobs import JOBS as billing_jobs
-    from billing.programmes.jobs import JOBS as programme_jobs
-    from billing.subsidies.jobs import JOBS as subsidy_jobs
-    from providers.bookings.jobs import JOBS as booking_jobs
-    from ratings.supervision.jobs import JOBS as supervision_jobs
-    from ratings.supervision.sanctions import JOBS as sanction_jobs
+def registered_jobs(app: Flask | None = None) -> list[tuple[Callable, dict]]:
+    """The jobs the domains registered (``registry().job``), in domain order: (job, trigger)."""
+    from app.registry import registry
 
-    return [*booking_jobs, *billing_jobs, *programme_jobs, *subsidy_jobs, *supervision_jobs, *sanction_jobs]
+    return [(job.fn, job.trigger) for job in registry(app).jobs]
 
 
 def run_job(app: Flask, job: Callable) -> int:
@@ -52,7 +49,7 @@ def run_job(app: Flask, job: Callable) -> int:
 
 def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=app.config["LINLI_TIMEZONE"])
-    for job, trigger in registered_jobs():
+    for job, trigger in registered_jobs(app):
         scheduler.add_job(
             run_job, args=(app, job), id=job.__name__, name=job.__doc__ or job.__name__,
             max_instances=1, coalesce=True, misfire_grace_time=300, **trigger,
@@ -68,7 +65,7 @@ def scheduler_command(once: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = current_app._get_current_object()
     if once:
-        for job, _trigger in registered_jobs():
+        for job, _trigger in registered_jobs(app):
             click.echo(f"{job.__name__}: {run_job(app, job)}")
         return
     scheduler = build_scheduler(app)

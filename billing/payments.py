@@ -23,16 +23,11 @@ from app.clock import now
 from app.errors import Conflict, IllegalTransition, NotFound
 from billing import ledger
 from billing.funding import EARNS_MONEY, HOLDS_MONEY, funding_of
-from billing.payment_models import PayAt, Payment, PaymentPolicy, PaymentStatus
+from billing.payment_models import PayAt, Payment, PaymentStatus
+from billing.policies import policy_for  # noqa: F401  (its home is billing/policies.py)
 from providers.bookings.models import Booking, BookingStatus, Funding
 
 LIVE = (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED)
-
-
-def policy_for(session: Session, listing_id: int) -> PaymentPolicy:
-    """The listing's policy, or the defaults (pay at acceptance, 20 % late-cancellation fee)."""
-    found = session.get(PaymentPolicy, listing_id)
-    return found or PaymentPolicy(listing_id=listing_id, pay_at=PayAt.ACCEPTANCE, late_cancel_fee_percent=20)
 
 
 def live_payment(session: Session, booking_id: int) -> Payment | None:

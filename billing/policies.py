@@ -1,7 +1,7 @@
 """A listing's payment policy: when residents pay, and the late-cancellation fee.
 
 Provider staff set it for their own listings (page and API); officials may read
-any.  A listing without a row uses the defaults (:func:`billing.payments.policy_for`).
+any.  A listing without a row uses the defaults (:func:`policy_for`).
 A change applies to bookings requested afterwards: a payment already due stays as
 it was, and the fee is read when a booking closes.  Each change is audited in the
 same transaction.  Services flush, never commit.
@@ -16,7 +16,6 @@ from app import audit
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Role, User
 from billing.payment_models import PayAt, PaymentPolicy
-from billing.payments import policy_for
 from providers import listings, registration
 from providers.models import Listing, ListingStatus
 
@@ -24,6 +23,12 @@ PAY_AT_LABELS = {
     PayAt.BOOKING: _l("When the resident books"),
     PayAt.ACCEPTANCE: _l("When the provider accepts the booking"),
 }
+
+
+def policy_for(session: Session, listing_id: int) -> PaymentPolicy:
+    """The listing's policy, or the defaults (pay at acceptance, 20 % late-cancellation fee)."""
+    found = session.get(PaymentPolicy, listing_id)
+    return found or PaymentPolicy(listing_id=listing_id, pay_at=PayAt.ACCEPTANCE, late_cancel_fee_percent=20)
 
 
 def snapshot(policy: PaymentPolicy) -> dict:

@@ -142,8 +142,3 @@ class ListingPaymentPolicy(MethodView):
             policies.set_policy(db.session, listing, pay_at=data["pay_at"],
                                 late_cancel_fee_percent=data["late_cancel_fee_percent"], actor=user)
         return policies.policy_view(db.session, listing_id)
-
-
-def register_policy(app) -> None:
-    app.register_blueprint(bp)
-    app.jinja_env.globals["linli_payment_policy_for"] = payment_policy_for

@@ -16,7 +16,6 @@ from billing.payments import cancel_pending, create_payment, live_payment, payme
 from billing.refunds import refund_for_closed_booking
 from billing.settlement_sources import RESIDENT_SOURCES
 from providers.bookings.models import Funding
-from providers.bookings.services import booking_changed
 
 
 def on_booking_changed(session: Session, *, booking, old, new, actor) -> None:
@@ -44,10 +43,3 @@ def resident_paid_changed(session: Session, *, booking, old, new, actor) -> None
 
 RESIDENT_PAID = FundingRules(Funding.RESIDENT, booking_changed=resident_paid_changed,
                              settlement_sources=RESIDENT_SOURCES)
-
-
-def connect() -> None:
-    """Register the resident-paid rules and connect once (blinker keeps one connection per
-    receiver, however often called)."""
-    registry.register(RESIDENT_PAID)
-    booking_changed.connect(on_booking_changed)

@@ -32,7 +32,7 @@ from decimal import Decimal
 from functools import partial
 
 import sqlalchemy as sa
-from flask import has_app_context
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -63,7 +63,7 @@ def refundable(payment: Payment) -> int:
 
 def refund_for_closed_booking(session: Session, booking: Booking, payment: Payment) -> Refund | None:
     """Apply the cancellation rules to a paid booking that closed; None when nothing is refunded."""
-    from billing.payments import policy_for
+    from billing.policies import policy_for
 
     left = refundable(payment)
     if payment.status != PaymentStatus.SUCCEEDED or left <= 0:
@@ -124,9 +124,11 @@ def create_refund(session: Session, payment: Payment, amount_fen: int, *, reason
 
 
 def _send_after_commit(session: Session, refund_id: int) -> None:
-    from billing.jobs import send_refunds
-
-    send_refunds(session, [refund_id])
+    """The refund job's sender (``billing.jobs.send_refunds``), which billing's ``init_app``
+    files under ``linli.refund_sender``: looked up, not imported, so jobs may import this module."""
+    send = current_app.extensions.get("linli.refund_sender")
+    if send is not None:
+        send(session, [refund_id])
 
 
 def mark_refund_succeeded(session: Session, refund: Refund, gateway_ref: str | None = None) -> bool:

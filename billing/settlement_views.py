@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
@@ -35,10 +35,6 @@ from providers.bookings.models import Booking
 from providers.models import Provider
 
 bp = Blueprint("settlements", __name__, template_folder="templates")
-
-def register_settlements(app: Flask) -> None:
-    app.register_blueprint(bp)
-
 
 def source_label(source: str) -> str:
     return {"gateway": _("Paid online"), "offline": _("Paid on site"), "direct": _("Paid outside Linli"),

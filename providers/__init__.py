@@ -1,2 +1,25 @@
 """Providers: organisations, staff, qualification documents, listings, the catalogue
-(and, from the bookings issue on, bookings)."""
+and (sub-package :mod:`providers.bookings`) bookings.
+
+:func:`init_app` registers everything this domain has with the shell's registries
+(app/registry.py).  This package imports neither ratings nor billing: they fill the
+slots its pages offer (``linli_slot``) and subscribe to its signals.
+"""
+
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    from app.registry import registry
+    from providers import api, bookings, sanctions
+    from providers.demo import load_demo
+    from providers.views import bp, catalogue, dashboard, listings, registration, vetting  # noqa: F401  (routes on bp)
+
+    found = registry(app)
+    # catalogue_cache: mapper events that move the catalogue generation on changes.
+    found.models("providers.models", "providers.catalogue_cache")
+    found.notifications(sanctions.NOTIFICATIONS)
+    found.pages(bp)
+    found.api(*api.blueprints())
+    found.demo("providers", load_demo)
+    bookings.init_app(app)

@@ -13,8 +13,8 @@ provider happens here, in the caller's transaction, with its audit event:
   bars the credit code from registering again for ``LINLI_REREGISTRATION_BAR_DAYS``
   (730) days, and sends :data:`provider_removed` so other domains (billing's
   purchase programmes) end what they hold for the provider.
-- a **fine** is money: :data:`provider_fined` asks billing (which owns the ledger)
-  to post it; the receiver returns the amount in fen.
+- a **fine** is money: billing posts and stores it when ratings announces the
+  sanction (``ratings.supervision.sanctions.sanction_effective``); nothing here.
 
 This package imports neither ratings nor billing; they call or subscribe.
 """
@@ -33,23 +33,22 @@ from app import audit
 from app.clock import local, now
 from app.errors import Conflict
 from app.models import User
-from app.notifications import MESSAGES, notify
+from app.notifications import notify
 from providers.bookings import services as bookings
 from providers.bookings.models import Booking, BookingStatus
 from providers.models import Provider, ProviderStatus
 
-# Sent inside the transaction: (session, provider=, cause_type=, cause_id=, actor=) → amount in fen.
-provider_fined = signal("linli.provider-fined")
 # Sent inside the transaction after a removal: (session, provider=, actor=, reason=).
 provider_removed = signal("linli.provider-removed")
 
-MESSAGES.update({
+# Notification kinds, registered by the package's init_app.
+NOTIFICATIONS = {
     "provider.suspended": _l("Your organisation is suspended until %(until)s: its services are hidden and no new "
                              "bookings are taken. Accepted bookings go ahead."),
     "provider.removed": _l("Your organisation was removed from Linli: %(reason)s"),
     "booking.provider_removed": _l("Booking #%(booking)s (%(title)s) is cancelled and refunded in full: the provider "
                                    "was removed from Linli. Other providers of %(category)s serve your community."),
-})
+}
 
 
 def _days(name: str, default: int) -> int:
@@ -127,8 +126,3 @@ def remove(session: Session, provider: Provider, *, actor: User | None, reason: 
     provider_removed.send(session, provider=provider, actor=actor, reason=reason)
     return len(future)
 
-
-def fine(session: Session, provider: Provider, *, cause_type: str, cause_id: int, actor: User | None) -> int:
-    """Ask the ledger's owner to post a fine; return the amount posted in fen (0 if no receiver)."""
-    results = provider_fined.send(session, provider=provider, cause_type=cause_type, cause_id=cause_id, actor=actor)
-    return sum(int(value or 0) for _receiver, value in results)

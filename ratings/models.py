@@ -19,7 +19,6 @@ from app.clock import now
 from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import User
-from app.notifications import register_labels
 from app.states import StateMachine
 from providers.bookings.models import Booking
 
@@ -169,5 +168,6 @@ class ComplaintPhoto(db.Model):
 
 
 # Notifications store complaint codes; show them in the reader's language.
-register_labels("complaint_kind", {kind.value: label for kind, label in COMPLAINT_KIND_LABELS.items()})
-register_labels("outcome", {status.value: label for status, label in COMPLAINT_STATUS_LABELS.items()})
+# Parameters stored as codes, shown as labels (registered by the package's init_app).
+NOTIFICATION_LABELS = {"complaint_kind": {kind.value: label for kind, label in COMPLAINT_KIND_LABELS.items()},
+                       "outcome": {status.value: label for status, label in COMPLAINT_STATUS_LABELS.items()}}

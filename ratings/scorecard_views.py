@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -36,10 +36,6 @@ bp = Blueprint("scorecard", __name__, template_folder="templates")
 
 WINDOW_CHOICES = (30, 90, 365)
 EVIDENCE_LIMIT = 200  # rows shown on the page; the API lists every id
-
-
-def register_scorecard(app: Flask) -> None:
-    app.register_blueprint(bp)
 
 
 def window_choices() -> tuple[int, ...]:

@@ -11,7 +11,7 @@ Stable addresses (other pages link to them):
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -25,12 +25,6 @@ from ratings import services
 from ratings.forms import RatingForm, ReasonForm, ReplyForm
 
 bp = Blueprint("ratings", __name__, template_folder="templates")
-
-
-def register_views(app: Flask) -> None:
-    from ratings import complaint_views  # noqa: F401  (routes on the same blueprint)
-
-    app.register_blueprint(bp)
 
 
 @bp.app_template_global()

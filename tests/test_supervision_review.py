@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, IllegalTransition, Invalid, NotFound
 from app.extensions import db
+from billing.supervision_receivers import fine_of
 from ratings.supervision import appeals, review, sanctions
 from ratings.supervision.models import ReportStatus, Sanction
 from ratings.supervision.sanction_models import PenaltyReview
@@ -132,7 +133,7 @@ def test_an_appeal_upheld_by_another_official_overturns_the_report():
     appeals.decide(db.session, item.id, other, outcome="upheld", reason="措施得当")
     db.session.commit()
     assert item.status == ReportStatus.OVERTURNED
-    assert review.review_of(db.session, item.id).fine_fen is None  # no fine was posted
+    assert fine_of(review.review_of(db.session, item.id)) is None  # no fine was posted
     assert notifications("supervision.appeal_decided", staff.id)[0].params["appeal_outcome"] == "upheld"
     assert audit_events("penalty_report.overturned", item.id)[0].actor_id == other.id
 

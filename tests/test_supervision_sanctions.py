@@ -13,6 +13,7 @@ from app.extensions import db
 from billing import ledger
 from billing.payment_models import Settlement
 from billing.settlements import settle_period
+from billing.supervision_receivers import fine_of
 from providers import catalogue
 from providers.bookings import services as bookings
 from providers.bookings.models import BookingStatus
@@ -55,7 +56,7 @@ def test_a_fine_is_five_percent_of_last_months_gross_posted_as_a_penalty(app, cl
         clock.advance(days=1)
     clock.set(local(2026, 11, 2, 10))
     item, found = make_effective(listing.provider, Sanction.FINE, clock)
-    assert found.fine_fen == 1800  # 5 % of 3 × ¥120
+    assert fine_of(found) == 1800  # 5 % of 3 × ¥120
     payable = ledger.provider_payable_code(listing.provider_id)
     txn = db.session.execute(sa.text("select kind, cause_type, cause_id, idempotency_key from ledger_transaction "
                                      "where kind = 'penalty'")).one()
@@ -77,7 +78,7 @@ def test_a_fine_is_capped(app, clock):
         _item, found = make_effective(listing.provider, Sanction.FINE, clock)
     finally:
         app.config["LINLI_FINE_CAP_FEN"] = old if old is not None else 500_000
-    assert found.fine_fen == 100
+    assert fine_of(found) == 100
 
 
 def test_a_fine_larger_than_the_settlement_leaves_the_provider_owing(app, clock):
@@ -92,7 +93,7 @@ def test_a_fine_larger_than_the_settlement_leaves_the_provider_owing(app, clock)
         _item, found = make_effective(listing.provider, Sanction.FINE, clock)
     finally:
         app.config.pop("LINLI_FINE_PERCENT")
-    assert found.fine_fen == 24000
+    assert fine_of(found) == 24000
     clock.set(datetime(2026, 12, 1, 2, tzinfo=timezone.utc))
     settle_period(db.session, "2026-11")
     db.session.commit()
@@ -107,7 +108,7 @@ def test_a_fine_larger_than_the_settlement_leaves_the_provider_owing(app, clock)
 def test_no_earnings_last_month_means_no_fine_posting(clock):
     provider = factories.provider()
     _item, found = make_effective(provider, Sanction.FINE, clock)
-    assert found.fine_fen == 0
+    assert fine_of(found) == 0
     assert ledger.balance(db.session, "penalty_income") == 0
 
 

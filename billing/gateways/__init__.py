@@ -7,27 +7,13 @@ Alipay gateway would be one more implementation of :class:`Gateway`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from flask import current_app
 
-
-class GatewayError(RuntimeError):
-    """The gateway refused or could not be reached; the message says which."""
-
-    def __init__(self, message: str, *, retryable: bool = True):
-        super().__init__(message)
-        self.retryable = retryable
-
-
-@dataclass(frozen=True)
-class CheckoutStart:
-    """Where to send the resident to pay: a gateway page, or None (pay on site)."""
-
-    redirect_url: str | None
-    checkout_session_id: str | None = None
-    payment_intent_id: str | None = None
+# The answer and error types live in .base, so the implementations import them without
+# importing this package back (no import cycle).
+from billing.gateways.base import CheckoutStart, GatewayError  # noqa: F401
 
 
 class Gateway(Protocol):

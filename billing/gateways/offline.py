@@ -6,7 +6,7 @@ refunds are paid back by the provider, and payouts become a bank-transfer file.
 
 from __future__ import annotations
 
-from billing.gateways import CheckoutStart, GatewayError
+from billing.gateways.base import CheckoutStart, GatewayError
 
 
 class OfflineGateway:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import stripe
 
-from billing.gateways import CheckoutStart, GatewayError
+from billing.gateways.base import CheckoutStart, GatewayError
 
 
 class StripeGateway:

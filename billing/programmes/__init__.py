@@ -22,20 +22,33 @@ budget (figures, chart, burn rate), topups (adding to an open budget), jobs
 from __future__ import annotations
 
 
-def register_programmes(app) -> None:
-    """Register the programme pages (the JSON API is registered by app.api)."""
+def init_app(app) -> None:
+    """Register the programme pages, API, jobs, notifications, template globals and slots."""
+    from flask import render_template
+
     from app.extensions import db
-    # Routes on ``bp`` (provider_views, resident_views) and the jobs' notification texts.
-    from billing.programmes import jobs, provider_views, resident_views  # noqa: F401
-    from billing.funding import registry
+    from app.registry import registry
+    # Routes on ``bp`` (provider_views, resident_views).
+    from billing.programmes import api, eligibility, jobs, provider_views, resident_views  # noqa: F401
+    from billing.programmes.demo import load_programme_demo
+    from billing.funding import registry as funding_rules
     from billing.programmes.entitlements import use_of
     from billing.programmes.funding import RULES
     from billing.programmes.views import bp
 
-    registry.register(RULES)  # billing dispatches programme-funded bookings here
-    app.register_blueprint(bp)
-    app.jinja_env.globals["linli_entitlement_for"] = lambda booking: use_of(db.session, booking.id)
-    app.jinja_env.globals["linli_entitlement_covers"] = entitlement_link
+    funding_rules.register(RULES)  # billing dispatches programme-funded bookings here
+    found = registry(app)
+    found.models("billing.programmes.models")
+    found.notifications({**eligibility.NOTIFICATIONS, **jobs.NOTIFICATIONS})
+    found.pages(bp)
+    found.api(*api.blueprints())
+    found.jobs_from(jobs.JOBS)
+    found.template_global("linli_entitlement_for", lambda booking: use_of(db.session, booking.id))
+    found.template_global("linli_entitlement_covers", entitlement_link)
+    # The listing page offers a slot beside its Book button.
+    found.slot("providers.listing.book", lambda listing: render_template(
+        "programmes/_book_with_entitlement.html", listing=listing))
+    found.demo("programmes", load_programme_demo)
 
 
 def entitlement_link(listing) -> str | None:

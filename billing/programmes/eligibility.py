@@ -22,7 +22,7 @@ from app import audit
 from app.clock import now, today
 from app.errors import Forbidden, IllegalTransition, Invalid, LinliError, NotFound
 from app.models import User
-from app.notifications import MESSAGES, notify
+from app.notifications import notify
 from billing.programmes.models import (
     ENROLMENT_MACHINE,
     Enrolment,
@@ -36,11 +36,12 @@ from billing.programmes.models import (
 E = EnrolmentStatus
 
 # This package's notifications (registered with the shell's catalogue of kinds).
-MESSAGES.update({
+# Notification kinds, registered by the package's init_app.
+NOTIFICATIONS = {
     "programme.enrolled": _l("You are enrolled in the purchase programme %(title)s: book covered services "
                              "with your entitlement."),
     "programme.rejected": _l("Your application to %(title)s was not approved: %(reason)s"),
-})
+}
 MAX_CSV_ROWS = 2000
 CSV_COLUMNS = ("phone", "birth_date", "lives_alone", "low_income", "disability")
 TRUE_WORDS = {"1", "yes", "y", "true", "是", "x"}

@@ -17,15 +17,16 @@ from sqlalchemy.orm import Session
 
 from app.clock import today
 from app.models import Role, User
-from app.notifications import MESSAGES, notify
+from app.notifications import notify
 from billing.programmes.models import ProgrammeStatus, PurchaseProgramme
 from billing.programmes.programmes import close_at_term_end
 from providers.models import ProviderStaff
 
-MESSAGES.update({
+# Notification kinds, registered by the package's init_app.
+NOTIFICATIONS = {
     "programme.closed_at_term_end": _l("The purchase programme %(title)s is closed: its term ended on %(end)s. "
                                        "No new bookings; accepted visits are still served and paid."),
-})
+}
 
 
 def official_ids(session: Session) -> list[int]:

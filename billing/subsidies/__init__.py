@@ -8,3 +8,18 @@ objections, disbursement), obligations.py (early stop and clawback).
 """
 
 from __future__ import annotations
+
+
+def init_app(app) -> None:
+    """Register the subsidy pages, API, jobs and notifications."""
+    from app.registry import registry
+    from billing.subsidies import api, jobs, models, official_views, views  # noqa: F401  (official_views: routes on views.bp)
+    from billing.subsidies.demo import load_subsidy_demo
+
+    found = registry(app)
+    found.models("billing.subsidies.models")
+    found.notifications(models.NOTIFICATIONS, models.NOTIFICATION_LABELS)
+    found.pages(views.bp)
+    found.api(*api.blueprints())
+    found.jobs_from(jobs.JOBS)
+    found.demo("subsidies", load_subsidy_demo)

@@ -368,23 +368,18 @@ class SubsidyObligation(db.Model):
     claim: Mapped[SubsidyClaim] = relationship()
 
 
-# Notification texts of this domain (app.notifications reads MESSAGES by kind).
-def _register_messages() -> None:
-    from app.notifications import MESSAGES, register_labels
-
-    register_labels("objection_outcome", {s.value: label for s, label in OBJECTION_STATUS_LABELS.items()})
-    MESSAGES.update({
-        "subsidy.filed": _l("Your subsidy claim #%(claim)s (%(title)s) was filed; eligible now: %(amount)s."),
-        "subsidy.verified": _l("The district verified your subsidy claim #%(claim)s (%(title)s)."),
-        "subsidy.approved": _l("The city approved %(amount)s for claim #%(claim)s (%(title)s); public notice until %(until)s."),
-        "subsidy.rejected": _l("Your subsidy claim #%(claim)s (%(title)s) was rejected: %(reason)s"),
-        "subsidy.objected": _l("An objection paused your subsidy claim #%(claim)s (%(title)s) until an official resolves it."),
-        "subsidy.objection_resolved": _l("The objection to claim #%(claim)s (%(title)s) was %(objection_outcome)s: %(note)s"),
-        "subsidy.disbursed": _l("The subsidy of %(amount)s for claim #%(claim)s (%(title)s) was paid."),
-        "subsidy.clawback": _l("Early stop of the project of claim #%(claim)s: %(amount)s will be deducted from your settlements."),
-        "subsidy.claim_to_review": _l("%(provider)s filed subsidy claim #%(claim)s (%(title)s) for %(amount)s: it waits for district verification."),
-        "subsidy.objection_to_review": _l("An objection to subsidy claim #%(claim)s (%(title)s) was raised; the claim is paused until an official resolves it."),
-    })
-
-
-_register_messages()
+# Notification texts of this domain and the labels of its coded parameters
+# (registered by the package's init_app).
+NOTIFICATION_LABELS = {"objection_outcome": {s.value: label for s, label in OBJECTION_STATUS_LABELS.items()}}
+NOTIFICATIONS = {
+    "subsidy.filed": _l("Your subsidy claim #%(claim)s (%(title)s) was filed; eligible now: %(amount)s."),
+    "subsidy.verified": _l("The district verified your subsidy claim #%(claim)s (%(title)s)."),
+    "subsidy.approved": _l("The city approved %(amount)s for claim #%(claim)s (%(title)s); public notice until %(until)s."),
+    "subsidy.rejected": _l("Your subsidy claim #%(claim)s (%(title)s) was rejected: %(reason)s"),
+    "subsidy.objected": _l("An objection paused your subsidy claim #%(claim)s (%(title)s) until an official resolves it."),
+    "subsidy.objection_resolved": _l("The objection to claim #%(claim)s (%(title)s) was %(objection_outcome)s: %(note)s"),
+    "subsidy.disbursed": _l("The subsidy of %(amount)s for claim #%(claim)s (%(title)s) was paid."),
+    "subsidy.clawback": _l("Early stop of the project of claim #%(claim)s: %(amount)s will be deducted from your settlements."),
+    "subsidy.claim_to_review": _l("%(provider)s filed subsidy claim #%(claim)s (%(title)s) for %(amount)s: it waits for district verification."),
+    "subsidy.objection_to_review": _l("An objection to subsidy claim #%(claim)s (%(title)s) was raised; the claim is paused until an official resolves it."),
+}

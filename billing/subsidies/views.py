@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -24,12 +24,6 @@ from billing.subsidies.models import ClaimStatus, EvidenceKind, SubsidyClaim
 from providers import registration, uploads
 
 bp = Blueprint("subsidies", __name__, template_folder="templates")
-
-
-def register_subsidies(app: Flask) -> None:
-    from billing.subsidies import official_views  # noqa: F401  (routes on bp)
-
-    app.register_blueprint(bp)
 
 
 def _my_provider():

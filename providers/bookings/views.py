@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -48,12 +48,6 @@ LATENESS = (
 )
 # Reasons the system writes on events, shown in the reader's language.
 SYSTEM_REASONS = {"no answer by the respond-by time": _l("No answer by the respond-by time.")}
-
-
-def register(app: Flask) -> None:
-    from providers.bookings import staff_views  # noqa: F401  (routes on ``bp``)
-
-    app.register_blueprint(bp)
 
 
 def _user():

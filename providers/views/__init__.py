@@ -1,14 +1,9 @@
 """Provider pages: registration, the provider's own dashboard and listings,
-officials' vetting queue, and the public catalogue and profiles."""
+officials' vetting queue, and the public catalogue and profiles.
 
-from flask import Blueprint, Flask
+The routes live in this package's modules, on :data:`bp`; ``providers.init_app``
+imports them and registers the blueprint."""
+
+from flask import Blueprint
 
 bp = Blueprint("providers", __name__, template_folder="../templates")
-
-
-def register_views(app: Flask) -> None:
-    from providers.bookings.views import register as register_booking_views
-    from providers.views import catalogue, dashboard, listings, registration, vetting  # noqa: F401
-
-    app.register_blueprint(bp)
-    register_booking_views(app)

@@ -18,7 +18,7 @@ from app import audit
 from app.clock import local, now
 from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
 from app.models import User
-from app.notifications import MESSAGES, notify, register_labels
+from app.notifications import notify
 from providers.bookings.services import staff_ids
 from providers.uploads import StoredFile
 from ratings.supervision.models import REPORT_MACHINE, PenaltyReport, ReportStatus
@@ -42,13 +42,14 @@ PLAN_FIELDS = {
     "preventive_steps": _l("Preventive steps"),
 }
 
-MESSAGES.update({
+# Notification kinds, registered by the package's init_app.
+NOTIFICATIONS = {
     "supervision.appealed": _l("%(provider)s appealed penalty report #%(report)s with a plan of action. An official "
                                "who did not approve the sanction decides."),
     "supervision.appeal_decided": _l("Your appeal on penalty report #%(report)s was decided: %(appeal_outcome)s. "
                                      "%(reason)s"),
-})
-register_labels("appeal_outcome", {o.value: label for o, label in APPEAL_OUTCOME_LABELS.items()})
+}
+NOTIFICATION_LABELS = {"appeal_outcome": {o.value: label for o, label in APPEAL_OUTCOME_LABELS.items()}}
 
 
 def appeal_of(session: Session, report_id: int) -> PenaltyAppeal | None:

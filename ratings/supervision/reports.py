@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.clock import now
 from app.models import Role, User
-from app.notifications import notify, register_labels
+from app.notifications import notify
 from providers.models import ProviderStaff, provider_category, provider_community
 from ratings.supervision import rules
 from ratings.supervision.evaluator import Evaluation, evidence_ids
@@ -37,8 +37,9 @@ from ratings.supervision.models import (
 # for review, dismissed, or overturned on appeal does not count.
 COUNTED = (ReportStatus.CONFIRMED, ReportStatus.APPEALED, ReportStatus.EFFECTIVE)
 
-register_labels("threshold", {key: t.label for key, t in rules.THRESHOLDS.items()})
-register_labels("sanction", {s.value: label for s, label in SANCTION_LABELS.items()})
+# Parameters stored as codes, shown as labels (registered by the package's init_app).
+NOTIFICATION_LABELS = {"threshold": {key: t.label for key, t in rules.THRESHOLDS.items()},
+                       "sanction": {s.value: label for s, label in SANCTION_LABELS.items()}}
 
 
 def counted_earlier(session: Session, provider_ids, as_of: datetime, days: int) -> dict[int, int]:

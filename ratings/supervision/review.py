@@ -28,20 +28,21 @@ from app import audit
 from app.clock import local, now, zone
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import Role, User
-from app.notifications import MESSAGES, notify
+from app.notifications import notify
 from providers.bookings.services import staff_ids
 from ratings.supervision.models import REPORT_MACHINE, PenaltyReport, ReportStatus, Sanction
 from ratings.supervision.sanction_models import PenaltyReview
 
 MAX_REASON = 2000
 
-MESSAGES.update({
+# Notification kinds, registered by the package's init_app.
+NOTIFICATIONS = {
     "supervision.confirmed": _l("Penalty report #%(report)s is confirmed: %(sanction)s. You may appeal with a plan of "
                                 "action until %(deadline)s; after that it takes effect."),
     "supervision.second_approval": _l("Penalty report #%(report)s proposes removing %(provider)s: a second official "
                                       "must approve it."),
     "supervision.dismissed": _l("Penalty report #%(report)s was dismissed: %(reason)s"),
-})
+}
 
 
 def appeal_days() -> int:

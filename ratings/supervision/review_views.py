@@ -10,7 +10,7 @@ message with its 4xx status.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -25,13 +25,6 @@ from ratings.supervision.sanction_forms import AppealDecisionForm, ConfirmForm, 
 
 bp = Blueprint("sanctions", __name__, template_folder="templates")
 QUEUE_TABS = (ReportStatus.PROPOSED, ReportStatus.CONFIRMED, ReportStatus.APPEALED)
-
-
-def register_sanctions(app: Flask) -> None:
-    from ratings.supervision.appeal_views import bp as appeal_bp
-
-    app.register_blueprint(bp)
-    app.register_blueprint(appeal_bp)
 
 
 def _int_arg(name: str) -> int | None:

@@ -19,6 +19,7 @@ from app.api import AUTHENTICATED, PUBLIC, Blueprint, problems, require_user, un
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Role
+from app.registry import fact_of
 from providers import uploads
 from providers.api_schemas import ProviderRefSchema
 from providers.registration import provider_of
@@ -60,6 +61,11 @@ class ReviewSchema(Schema):
     effective_at = fields.DateTime(allow_none=True)
     fine_fen = fields.Integer(allow_none=True)
     suspended_until = fields.DateTime(allow_none=True)
+
+    def get_attribute(self, obj, attr, default):
+        if attr == "fine_fen":  # a fine is billing's: it answers (app/registry.py), else none
+            return fact_of("supervision.fine_fen", obj)
+        return super().get_attribute(obj, attr, default)
 
 
 class AppealSchema(Schema):

@@ -53,6 +53,8 @@ class PenaltyReview(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     appeal_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # No longer written: a fine is billing's, posted and stored on its side when the sanction
+    # takes effect (billing/supervision_receivers.py, fine_of).  Kept until a migration drops it.
     fine_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

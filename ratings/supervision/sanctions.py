@@ -5,7 +5,11 @@ Each effect goes through the owning domain, in the caller's transaction, with
 this module's audit event ``penalty_report.effective``:
 
 - warning: only recorded (the scorecard lists sanctions in effect, :func:`history`);
-- fine: :func:`providers.sanctions.fine` → billing posts it to the ledger;
+- fine: announced with :data:`sanction_effective`; the fine is money, so billing
+  computes it, posts it to the ledger and stores it on its side
+  (billing/supervision_receivers.py).  Ratings neither reads a return value nor
+  stores an amount; its pages and API show billing's figure through a slot and the
+  ``supervision.fine_fen`` fact (app/registry.py);
 - suspension: :func:`providers.sanctions.suspend` (lifts itself at its end);
 - removal: :func:`providers.sanctions.remove` (bookings cancelled and refunded,
   programme awards ended, credit code barred).
@@ -14,6 +18,7 @@ this module's audit event ``penalty_report.effective``:
 from __future__ import annotations
 
 import sqlalchemy as sa
+from blinker import signal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, joinedload
 
@@ -21,7 +26,7 @@ from app import audit
 from app.clock import local, now
 from app.db import write_transaction
 from app.models import User
-from app.notifications import MESSAGES, notify
+from app.notifications import notify
 from providers import sanctions as provider_sanctions
 from providers.bookings.services import staff_ids
 from providers.models import Provider, ProviderStatus
@@ -32,9 +37,15 @@ CAUSE_TYPE = "penalty_report"
 # A sanction on record: confirmed (appeal window running), appealed, or in effect.
 SANCTIONED = (ReportStatus.CONFIRMED, ReportStatus.APPEALED, ReportStatus.EFFECTIVE)
 
-MESSAGES.update({
+# Sent inside the transaction when a sanction takes effect, after its effect on the
+# provider: (session, report=, review=, provider=, actor=).  Receivers act and store
+# their own results; nothing they return is read.
+sanction_effective = signal("linli.sanction-effective")
+
+# Notification kinds, registered by the package's init_app.
+NOTIFICATIONS = {
     "supervision.effective": _l("The sanction of penalty report #%(report)s is now in effect: %(sanction)s."),
-})
+}
 
 
 def _reason(report: PenaltyReport) -> str:
@@ -50,17 +61,15 @@ def take_effect(session: Session, report: PenaltyReport, review: PenaltyReview, 
     review.effective_at = report.status_changed_at
     provider = session.get(Provider, report.provider_id, with_for_update=True)
     reason = _reason(report)
-    if review.sanction == Sanction.FINE:
-        review.fine_fen = provider_sanctions.fine(session, provider, cause_type=CAUSE_TYPE, cause_id=report.id,
-                                                  actor=actor)
-    elif review.sanction == Sanction.SUSPENSION and provider.status != ProviderStatus.REMOVED:
+    if review.sanction == Sanction.SUSPENSION and provider.status != ProviderStatus.REMOVED:
         review.suspended_until = provider_sanctions.suspend(session, provider, actor=actor, reason=reason)
     elif review.sanction == Sanction.REMOVAL and provider.status != ProviderStatus.REMOVED:
         provider_sanctions.remove(session, provider, actor=actor, reason=reason)
     session.flush()
+    sanction_effective.send(session, report=report, review=review, provider=provider, actor=actor)
     audit.record(session, actor=actor, action="penalty_report.effective", object_type="penalty_report",
                  object_id=report.id, before={"status": old},
-                 after={"status": report.status, "sanction": review.sanction, "fine_fen": review.fine_fen,
+                 after={"status": report.status, "sanction": review.sanction,
                         "suspended_until": review.suspended_until, "provider_status": provider.status})
     notify(session, staff_ids(session, report.provider_id), "supervision.effective",
            link=f"/provider/supervision/reports/{report.id}/appeal", report=report.id,

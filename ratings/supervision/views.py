@@ -10,7 +10,7 @@ the supervision section of their scorecard (:func:`scorecard_section`).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
@@ -38,10 +38,6 @@ from ratings.supervision.models import (
 
 bp = Blueprint("supervision", __name__, template_folder="templates")
 PAGE = 200
-
-
-def register_supervision(app: Flask) -> None:
-    app.register_blueprint(bp)
 
 
 def _helpers() -> dict:

@@ -1,0 +1,67 @@
+"""The caller's own account under ``/api/v1/me`` (the shell's API resource)."""
+
+from __future__ import annotations
+
+from flask import abort
+from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields, validate
+
+from app.api import AUTHENTICATED, Blueprint, problems, require_user
+from app.extensions import db
+
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    phone = fields.String(dump_only=True)
+    role = fields.String(dump_only=True)
+    community_id = fields.Integer(dump_only=True, allow_none=True)
+    locale = fields.String(validate=validate.OneOf(["zh", "en"]), allow_none=True)
+    large_text = fields.Boolean()
+
+
+class UserUpdateSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=80))
+    locale = fields.String(validate=validate.OneOf(["zh", "en"]))
+    large_text = fields.Boolean()
+
+
+account_blp = Blueprint(
+    "account_api", __name__, url_prefix="/api/v1/me", description="The caller's own account"
+)
+
+
+@account_blp.before_request
+def _logged_in():
+    """401 before the body is parsed, so no one learns about validation."""
+    require_user()
+
+
+@account_blp.route("")
+class Me(MethodView):
+    @account_blp.doc(security=AUTHENTICATED)
+    @account_blp.response(200, UserSchema)
+    @problems(account_blp, 401)
+    def get(self):
+        """The account of the caller."""
+        return require_user()
+
+    @account_blp.doc(security=AUTHENTICATED)
+    @account_blp.arguments(UserUpdateSchema)
+    @account_blp.response(200, UserSchema)
+    @problems(account_blp, 400, 401, 422)
+    def patch(self, changes):
+        """Change the caller's name, language or text size."""
+        user = require_user()
+        if "name" in changes:
+            name = changes["name"].strip()
+            if not name:
+                abort(422, description=str(_l("Enter your name.")))
+            user.name = name
+        if "locale" in changes:
+            user.locale = changes["locale"]
+        if "large_text" in changes:
+            user.large_text = changes["large_text"]
+        db.session.commit()
+        return user
