@@ -160,22 +160,9 @@ class Action:
 
 R, P, O = Party.RESIDENT, Party.PROVIDER, Party.OFFICIAL
 
-# In the order the pages show the buttons.
+# In the order the provider's page shows its buttons and the API lists them (the resident's and
+# the official's pages place theirs among their texts).
 ACTIONS: tuple[Action, ...] = (
-    Action(R, "confirm", _l("Confirm the service was done"), "confirm_completion",
-           guard=(status_is(S.COMPLETED, _l("Only a completed booking can be confirmed.")),
-                  not_yet("confirmed_at", _l("This booking is already confirmed."))),
-           done=_l("Thank you: you confirmed the service.")),
-    Action(R, "report-no-show", _l("Report that the provider did not come"), "report_provider_no_show",
-           guard=(status_is(S.ACCEPTED, _l("A no-show can only be reported for an accepted booking.")),
-                  not_yet("no_show_reported_at", _l("You have already reported this no-show."))),
-           opens=grace_ends,
-           too_early=lambda b: _l("You can report a no-show once the start time plus %(n)d minutes has passed.",
-                                  n=b.grace_minutes),
-           danger=True, done=_l("Your report is sent. The provider or an official will confirm it.")),
-    Action(R, "cancel", _l("Cancel this booking"), "cancel_by_resident",
-           guard=(moves_to(S.CANCELLED_BY_RESIDENT),), reason="optional", danger=True,
-           done=_l("Your booking is cancelled.")),
     Action(P, "accept", _l("Accept"), "accept", guard=(moves_to(S.ACCEPTED),),
            done=_l("You accepted the booking.")),
     Action(P, "decline", _l("Decline"), "decline", guard=(moves_to(S.DECLINED),), reason="required",
@@ -197,6 +184,20 @@ ACTIONS: tuple[Action, ...] = (
     Action(P, "cancel", _l("Cancel the booking"), "cancel_by_provider",
            guard=(moves_to(S.CANCELLED_BY_PROVIDER),), reason="required", danger=True,
            done=_l("You cancelled the booking.")),
+    Action(R, "cancel", _l("Cancel this booking"), "cancel_by_resident",
+           guard=(moves_to(S.CANCELLED_BY_RESIDENT),), reason="optional", danger=True,
+           done=_l("Your booking is cancelled.")),
+    Action(R, "confirm", _l("Confirm the service was done"), "confirm_completion",
+           guard=(status_is(S.COMPLETED, _l("Only a completed booking can be confirmed.")),
+                  not_yet("confirmed_at", _l("This booking is already confirmed."))),
+           done=_l("Thank you: you confirmed the service.")),
+    Action(R, "report-no-show", _l("Report that the provider did not come"), "report_provider_no_show",
+           guard=(status_is(S.ACCEPTED, _l("A no-show can only be reported for an accepted booking.")),
+                  not_yet("no_show_reported_at", _l("You have already reported this no-show."))),
+           opens=grace_ends,
+           too_early=lambda b: _l("You can report a no-show once the start time plus %(n)d minutes has passed.",
+                                  n=b.grace_minutes),
+           danger=True, done=_l("Your report is sent. The provider or an official will confirm it.")),
     Action(O, "confirm-no-show", _l("Confirm the provider's no-show"), "confirm_provider_no_show",
            guard=(moves_to(S.NO_SHOW_PROVIDER),), reason="required", danger=True,
            done=_l("The provider's no-show is recorded.")),
