@@ -114,7 +114,7 @@ def test_the_form_offers_two_weeks_of_free_slots_by_local_day_and_prefills_the_l
     other = factories.resident(listing.communities[0])
     factories.booking(listing, other, starts_at=utc("2026-11-03", 9))  # one of two places left
     factories.booking(listing, other, starts_at=utc("2026-11-03", 11))
-    factories.booking(listing, other, starts_at=utc("2026-11-03", 11))  # full
+    factories.booking(listing, starts_at=utc("2026-11-03", 11))  # full (one live booking per resident)
     factories.booking(listing, resident, starts_at=utc("2026-11-04", 9), address="城里社区5号楼1单元302")
     auth.login(resident)
     response = client.get(f"/listings/{listing.id}/book")
@@ -194,9 +194,8 @@ def test_a_slot_taken_meanwhile_is_a_409_with_fresh_slots(client, auth, en, db_s
     starts = utc("2026-11-03", 9)
     auth.login(resident)
     assert slot(starts) in html(client.get(f"/listings/{listing.id}/book"))
-    others = factories.resident(listing.communities[0])
-    factories.booking(listing, others, starts_at=starts)
-    factories.booking(listing, others, starts_at=starts)
+    factories.booking(listing, starts_at=starts)  # two other residents
+    factories.booking(listing, starts_at=starts)
     before = counts()
     response = client.post(f"/listings/{listing.id}/book", data={"starts_at": slot(starts), "address": "x楼"})
     assert response.status_code == 409

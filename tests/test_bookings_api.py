@@ -181,8 +181,11 @@ def requested(shop):
 def test_the_whole_service_through_the_api(client, clock, shop, requested):
     staff, resident = shop["staff"], shop["resident"]
     body = act(client, staff, requested, "accept").get_json()
-    assert body["status"] == "accepted" and body["actions"] == ["check-in", "cancel", "resident-no-show"]
+    # A day before the start: check-in opens an hour before it, the no-show once its grace is over.
+    assert body["status"] == "accepted" and body["actions"] == ["cancel"]
     clock.set(requested.starts_at + timedelta(minutes=20))
+    listed = client.get(f"/api/v1/bookings/{requested.id}", headers=bearer(staff)).get_json()["actions"]
+    assert listed == ["check-in", "resident-no-show", "cancel"]
     body = act(client, staff, requested, "check-in").get_json()
     assert body["status"] == "in_service" and body["late_start"] is True
     clock.set(requested.ends_at)
@@ -326,8 +329,8 @@ def test_the_booking_api_is_documented(client):
     assert paths["/api/v1/listings/{listing_id}/slots"]["get"]["security"] == []
     action = paths["/api/v1/bookings/{booking_id}/actions/{action}"]
     parameter = next(p for p in action["parameters"] if p["name"] == "action")
-    assert parameter["schema"]["enum"] == ["accept", "decline", "check-in", "complete", "cancel", "confirm",
-                                           "report-no-show", "confirm-no-show", "resident-no-show"]
+    assert parameter["schema"]["enum"] == ["accept", "decline", "check-in", "complete", "confirm-no-show",
+                                           "resident-no-show", "cancel", "confirm", "report-no-show"]
     assert {"403", "404", "409", "422"} <= set(action["post"]["responses"])
     created = paths["/api/v1/bookings"]["post"]["responses"]
     assert {"201", "409", "422"} <= set(created)

@@ -81,7 +81,7 @@ def test_read_all_marks_only_the_users_notifications(client, auth, en):
     other_provider = factories.provider()
     other_staff = factories.staff(other_provider)
     factories.booking(listing, resident)
-    factories.booking(listing, resident)
+    factories.booking(listing, resident, starts_at=factories.next_slot(listing, hour=11))  # one per slot
     factories.booking(factories.listing(other_provider))
     auth.login(staff)
     assert unread(staff) == 2

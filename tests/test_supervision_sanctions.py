@@ -147,7 +147,7 @@ def test_a_removal_ends_the_provider_cancels_future_bookings_and_tells_residents
     staff = factories.staff(listing.provider)
     resident = factories.resident(listing.communities[0])
     requested = factories.booking(listing, resident, starts_at=factories.next_slot(listing, days_ahead=12))
-    accepted = factories.booking(listing, resident, starts_at=factories.next_slot(listing, days_ahead=13))
+    accepted = factories.booking(listing, resident, starts_at=factories.next_slot(listing, days_ahead=13, hour=11))
     bookings.accept(db.session, accepted, staff)
     db.session.commit()
     _item, _found = make_effective(listing.provider, Sanction.REMOVAL, clock)

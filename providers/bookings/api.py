@@ -8,7 +8,10 @@
 
 The caller's role decides which actions exist for them (a resident cannot
 accept: 403); someone else's booking is a 404; a change the state machine
-forbids is a 409.  The resident's phone and address are masked for the
+forbids is a 409.  The actions, their guards and the ``actions`` list of a
+booking all come from the table in :mod:`providers.bookings.actions`, as the
+pages' buttons do.  A second request for a slot the resident already holds
+(a doubled request) is a 409 that names the booking they have.  The resident's phone and address are masked for the
 provider unless it is serving the booking, and always for officials
 (:mod:`providers.bookings.privacy`).  Views are thin: the rules are in
 :mod:`providers.bookings.services`, errors become problem documents in
@@ -22,19 +25,19 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, request
+from flask import abort, request, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import joinedload
 
 from app.api import AUTHENTICATED, PUBLIC, Blueprint, problems, require_user, unit_of_work
 from app.db import write_transaction
-from app.errors import NotFound
+from app.errors import NotFound, problem
 from app.extensions import db
 from app.models import Role, User
 from providers import registration
 from providers.api_schemas import ProviderRefSchema
-from providers.bookings import privacy, services
+from providers.bookings import actions, privacy, services
 from providers.bookings.models import Booking, BookingStatus
 from providers.bookings.slots import available_slots
 from providers.catalogue import public_listing
@@ -67,7 +70,7 @@ def _check_caller():
     if view in CALLERS:
         user = require_user(*CALLERS[view])
         action = (request.view_args or {}).get("action")
-        if view == "booking_action" and action in ACTION_NAMES and action not in ACTIONS[user.role]:
+        if view == "booking_action" and action in ACTION_NAMES and actions.find(user, action) is None:
             abort(403, description=str(_l("Your role may not do this.")))
 
 
@@ -170,47 +173,14 @@ class BookingPageSchema(Schema):
     pages = fields.Integer()
 
 
-# --- Who may do what ---------------------------------------------------------------------
+# --- Who may do what (the action table) ----------------------------------------------------
 
-ACTIONS = {
-    Role.RESIDENT: {
-        "cancel": lambda b, u, r: services.cancel_by_resident(db.session, b, u, r),
-        "confirm": lambda b, u, r: services.confirm_completion(db.session, b, u),
-        "report-no-show": lambda b, u, r: services.report_provider_no_show(db.session, b, u),
-    },
-    Role.PROVIDER_STAFF: {
-        "accept": lambda b, u, r: services.accept(db.session, b, u),
-        "decline": lambda b, u, r: services.decline(db.session, b, u, r),
-        "check-in": lambda b, u, r: services.check_in(db.session, b, u),
-        "complete": lambda b, u, r: services.complete(db.session, b, u),
-        "cancel": lambda b, u, r: services.cancel_by_provider(db.session, b, u, r),
-        "confirm-no-show": lambda b, u, r: services.confirm_provider_no_show(db.session, b, u, r),
-        "resident-no-show": lambda b, u, r: services.mark_resident_no_show(db.session, b, u, r),
-    },
-    Role.OFFICIAL: {
-        "confirm-no-show": lambda b, u, r: services.confirm_provider_no_show(db.session, b, u, r),
-    },
-}
-ACTIONS[Role.ADMIN] = ACTIONS[Role.OFFICIAL]
-ACTION_NAMES = ("accept", "decline", "check-in", "complete", "cancel", "confirm", "report-no-show",
-                "confirm-no-show", "resident-no-show")
+ACTION_NAMES = actions.NAMES
 
 
 def actions_now(booking: Booking, user: User) -> list[str]:
-    """The actions the state machine allows ``user`` to try on ``booking`` now."""
-    status = booking.status
-    reported = booking.no_show_reported_at is not None
-    if user.is_resident:
-        return ((["cancel"] if status in (S.REQUESTED, S.ACCEPTED) else [])
-                + (["confirm"] if status == S.COMPLETED and booking.confirmed_at is None else [])
-                + (["report-no-show"] if status == S.ACCEPTED and not reported else []))
-    if user.is_provider_staff:
-        return {
-            S.REQUESTED: ["accept", "decline"],
-            S.ACCEPTED: ["check-in", "cancel", "resident-no-show", *(["confirm-no-show"] if reported else [])],
-            S.IN_SERVICE: ["complete"],
-        }.get(status, [])
-    return ["confirm-no-show"] if status == S.ACCEPTED else []
+    """The actions ``user`` may do to ``booking`` now (the rows its guards allow)."""
+    return [action.name for action in actions.available(booking, user)]
 
 
 def contact_for(booking: Booking, user: User) -> privacy.Contact:
@@ -288,7 +258,8 @@ def listing_slots(args, listing_id: int):
 def request_booking(data):
     """A resident requests a slot of a published listing in their community.
 
-    422 with the field at fault (a time outside the availability, in the past,
+    409 with ``booking_id`` (and ``Location``) when the resident already holds a live
+    booking of this slot: a repeated request makes no second booking.  422 with the field at fault (a time outside the availability, in the past,
     too soon, beyond the horizon, without an offset; a missing address; a
     listing not offered in the resident's community); 409 "this slot was just
     taken" when its last place went to someone else; 404 for a listing that
@@ -296,15 +267,22 @@ def request_booking(data):
     """
     user = require_user(Role.RESIDENT)
     starts_at = data["starts_at"]
-    with writing():
-        booking = services.request_booking(
-            db.session, user, listing_id=data["listing_id"], starts_at=starts_at,
-            address=data["address"], note=data["note"],
-        )
-        # Read (as stored: times in UTC) before the commit, so that a database lost just
-        # after it cannot turn the made booking into a 503 (and invite a second one).
-        db.session.refresh(booking)
-        body = booking_body(booking, user)
+    try:
+        with writing():
+            booking = services.request_booking(
+                db.session, user, listing_id=data["listing_id"], starts_at=starts_at,
+                address=data["address"], note=data["note"],
+            )
+            # Read (as stored: times in UTC) before the commit, so that a database lost just
+            # after it cannot turn the made booking into a 503 (and invite a second one).
+            db.session.refresh(booking)
+            body = booking_body(booking, user)
+    except services.AlreadyBooked as duplicate:
+        # A doubled request: 409 naming the booking the first one made (rolled back, nothing written).
+        response = problem(409, duplicate.code, str(duplicate), booking_id=duplicate.booking_id,
+                           errors={"starts_at": [str(duplicate)]})
+        response.headers["Location"] = url_for("bookings_api.get_booking", booking_id=duplicate.booking_id)
+        return response
     return body
 
 
@@ -350,8 +328,9 @@ def get_booking(booking_id: int):
 
 ACTION_PARAMETER = {
     "in": "path", "name": "action", "required": True,
-    "description": "Residents: cancel, confirm, report-no-show. Provider staff: accept, decline, check-in, "
-                   "complete, cancel, confirm-no-show, resident-no-show. Officials: confirm-no-show.",
+    "description": " ".join(f"{who}: {', '.join(actions.BY_PARTY[party])}." for party, who in (
+        (actions.Party.RESIDENT, "Residents"), (actions.Party.PROVIDER, "Provider staff"),
+        (actions.Party.OFFICIAL, "Officials"))),
     "schema": {"type": "string", "enum": list(ACTION_NAMES)},
 }
 
@@ -373,10 +352,10 @@ def booking_action(data, booking_id: int, action: str):
     user = require_user()
     if action not in ACTION_NAMES:
         raise NotFound(_l("No such action."))
-    change = ACTIONS[user.role].get(action)
-    if change is None:
+    row = actions.find(user, action)
+    if row is None:
         abort(403, description=str(_l("Your role may not do this.")))
     with writing():
         booking = _booking_for(user, booking_id, for_update=True)
-        change(booking, user, data.get("reason") or "")
+        services.perform(db.session, row, booking, user, data.get("reason") or "")
     return booking_body(booking, user)

@@ -26,6 +26,7 @@ from app.clock import now
 from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import Community, User
+from app.states import StateMachine
 from providers.models import Listing, Provider
 
 
@@ -44,7 +45,7 @@ class BookingStatus(StrEnum):
 
 S = BookingStatus
 
-# The one state machine.  Anything not listed here is refused.
+# The booking's state machine (``BOOKING`` below).  Anything not listed here is refused.
 BOOKING_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
     S.REQUESTED: frozenset({S.ACCEPTED, S.DECLINED, S.EXPIRED, S.CANCELLED_BY_RESIDENT}),
     S.ACCEPTED: frozenset(
@@ -77,6 +78,14 @@ BOOKING_STATUS_LABELS = {
     S.NO_SHOW_PROVIDER: _l("Provider did not come"),
     S.NO_SHOW_RESIDENT: _l("Resident was not there"),
 }
+
+BOOKING = StateMachine(
+    "booking", BookingStatus, BOOKING_TRANSITIONS, initial=S.REQUESTED, labels=BOOKING_STATUS_LABELS,
+    message=lambda old, new: _l("This booking is %(old)s; it cannot become %(new)s.", old=old, new=new),
+)
+
+# A live booking is an open one; a resident holds at most one live booking of a slot.
+LIVE_STATUSES_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in BookingStatus if s in OPEN))
 
 
 class Funding(StrEnum):
@@ -132,6 +141,12 @@ class Booking(db.Model):
             "(funding = 'programme' AND programme_award_id IS NOT NULL)"
             " OR (funding = 'resident' AND programme_award_id IS NULL)",
             name="funding_names_award",
+        ),
+        # One live booking per resident and slot: a double submit of the booking form or a
+        # doubled API request makes one booking, whatever the application does.
+        sa.Index(
+            "uq_booking_one_live_per_slot", "resident_id", "slot_id", unique=True,
+            sqlite_where=sa.text(LIVE_STATUSES_SQL), postgresql_where=sa.text(LIVE_STATUSES_SQL),
         ),
     )
 

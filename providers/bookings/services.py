@@ -1,9 +1,17 @@
 """Bookings: request, answer, serve, finish, cancel, no-show — one state machine.
 
-Every change goes through :func:`_move`, which checks ``BOOKING_TRANSITIONS``,
-releases the slot place when the booking stops holding one, records who and
-when (``BookingEvent``), writes the audit event for providers' and officials'
-actions, and notifies whoever the change concerns.  Services flush, never commit.
+What each party may do, and when, is the table in :mod:`providers.bookings.actions`:
+every service here first checks its row (reason, status, facts, time) with
+:func:`actions.check`, and only then writes.  Every change of status goes through
+:func:`_move`, which moves the booking with the state machine
+(:data:`~providers.bookings.models.BOOKING`), releases the slot place when the
+booking stops holding one, records who and when (``BookingEvent``), writes the
+audit event for providers' and officials' actions, and notifies whoever the
+change concerns.  Services flush, never commit.
+
+A resident holds at most one live booking of a slot (a partial unique index):
+a second request for it, a double submit or a doubled API call, is refused with
+:class:`AlreadyBooked`, which names the booking they have.
 """
 
 from __future__ import annotations
@@ -14,21 +22,25 @@ import sqlalchemy as sa
 from blinker import signal
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import local, now
-from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import User
 from app.notifications import notify
+from providers.bookings import actions
+from providers.bookings.actions import Party
 from providers.bookings.models import (
-    BOOKING_STATUS_LABELS,
-    BOOKING_TRANSITIONS,
+    BOOKING,
     HOLDS_PLACE,
+    OPEN,
     RESIDENT_PAID,
     Booking,
     BookingEvent,
     BookingFunding,
+    BookingSlot,
     BookingStatus,
 )
 from providers.bookings.slots import MIN_LEAD, release_place, take_place, window_for
@@ -42,6 +54,10 @@ S = BookingStatus
 # the same transaction without this package importing them.  Receivers get
 # (session, booking, old, new, actor) and may raise a LinliError to refuse.
 booking_changed = signal("linli.booking-changed")
+
+# The reason on the event of a confirmation the auto-confirm job made (shown as
+# "Completion confirmed" by "Linli (automatic)", as a resident's is by them).
+AUTO_CONFIRMED = "confirmed automatically"
 
 
 def _config(name: str) -> int:
@@ -72,16 +88,7 @@ def _move(
     notify_provider: bool = False,
     audited: bool = True,
 ) -> None:
-    old = booking.status
-    if to not in BOOKING_TRANSITIONS[old]:
-        raise IllegalTransition(
-            _l(
-                "This booking is %(old)s; it cannot become %(new)s.",
-                old=BOOKING_STATUS_LABELS[old],
-                new=BOOKING_STATUS_LABELS[to],
-            )
-        )
-    booking.status = to
+    old = BOOKING.move(booking, to)
     booking.status_reason = reason or booking.status_reason
     if old in HOLDS_PLACE and to not in HOLDS_PLACE:
         release_place(session, booking.slot_id)
@@ -104,13 +111,33 @@ def _move(
                link=f"/provider/bookings/{booking.id}", **_params(booking, reason=reason or ""))
 
 
-def _reason(reason: str | None, required: bool = True) -> str | None:
-    reason = (reason or "").strip()
-    if required and not reason:
-        raise Invalid(_l("Give a reason: the other side will see it."), field="reason")
-    if len(reason) > 1000:
-        raise Invalid(_l("The reason is too long (1000 characters at most)."), field="reason")
-    return reason or None
+class AlreadyBooked(Conflict):
+    """The resident already holds a live booking of this slot (``booking_id``)."""
+
+    def __init__(self, booking_id: int):
+        super().__init__(_l("You have already booked this time: booking #%(n)d.", n=booking_id), field="starts_at")
+        self.booking_id = booking_id
+
+
+def _guard(action: actions.Action, booking: Booking, reason: str | None = None) -> str | None:
+    """Check ``action``'s row before anything is written: its reason, then its guard."""
+    reason = action.clean_reason(reason)
+    actions.check(action, booking)
+    return reason
+
+
+def perform(session: Session, action: actions.Action, booking: Booking, user: User, reason: str = "") -> None:
+    """Do one row of the action table as ``user`` (Forbidden for another party's row; the
+    service checks the row's guard)."""
+    if not action.may(user, booking):
+        if action.party == Party.RESIDENT and actions.party_of(user) == Party.RESIDENT:
+            raise NotFound(_l("No such booking."))
+        raise Forbidden(_l("Your role may not do this."))
+    service = _SERVICES[action.service]
+    if action.reason is None:
+        service(session, booking, user)
+    else:
+        service(session, booking, user, reason)
 
 
 # --- residents -------------------------------------------------------------
@@ -154,7 +181,13 @@ def request_booking(
     if len(note) > 1000:
         raise Invalid(_l("The note is too long (1000 characters at most)."), field="note")
 
-    slot = take_place(session, listing, starts_at, window.capacity)
+    _refuse_second_booking(session, resident, listing.id, starts_at)
+    try:
+        slot = take_place(session, listing, starts_at, window.capacity)
+    except Conflict:
+        # The last place went to this resident's own first request (a double submit).
+        _refuse_second_booking(session, resident, listing.id, starts_at)
+        raise
     respond_by = min(current + timedelta(hours=listing.response_hours), starts_at)
     booking = Booking(
         listing_id=listing.id, listing_version=listing.version, provider_id=listing.provider_id,
@@ -165,14 +198,35 @@ def request_booking(
         grace_minutes=_config("BOOKING_GRACE_MINUTES"),
         funding=funding.kind, programme_award_id=funding.programme_award_id,
     )
-    session.add(booking)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(booking)
+            session.flush()
+    except IntegrityError:
+        # A request for the same slot committed meanwhile (the partial unique index).
+        _refuse_second_booking(session, resident, listing.id, starts_at)
+        raise
     session.add(BookingEvent(booking_id=booking.id, at=current, actor_id=resident.id, from_status=None,
                              to_status=S.REQUESTED))
     booking_changed.send(session, booking=booking, old=None, new=S.REQUESTED, actor=resident)
     notify(session, staff_ids(session, booking.provider_id), "booking.requested",
            link=f"/provider/bookings/{booking.id}", **_params(booking))
     return booking
+
+
+def live_booking_of_slot(session: Session, resident: User, listing_id: int, starts_at: datetime) -> int | None:
+    """The id of the resident's live booking of this slot, if they hold one."""
+    return session.scalar(
+        sa.select(Booking.id).join(BookingSlot, BookingSlot.id == Booking.slot_id)
+        .where(Booking.resident_id == resident.id, BookingSlot.listing_id == listing_id,
+               BookingSlot.starts_at == starts_at, Booking.status.in_(OPEN))
+    )
+
+
+def _refuse_second_booking(session: Session, resident: User, listing_id: int, starts_at: datetime) -> None:
+    existing = live_booking_of_slot(session, resident, listing_id, starts_at)
+    if existing is not None:
+        raise AlreadyBooked(existing)
 
 
 def _refuse_if_suspended(session: Session, listing_id: int) -> None:
@@ -188,18 +242,15 @@ def _refuse_if_suspended(session: Session, listing_id: int) -> None:
 def cancel_by_resident(session: Session, booking: Booking, resident: User, reason: str = "") -> None:
     """Free before the notice window; later it is recorded as a late cancellation."""
     _own_resident(booking, resident)
+    reason = _guard(actions.get(Party.RESIDENT, "cancel"), booking, reason)
     notice = timedelta(hours=_config("BOOKING_FREE_CANCEL_HOURS"))
     booking.late_cancellation = booking.status == S.ACCEPTED and now() > booking.starts_at - notice
-    _move(session, booking, S.CANCELLED_BY_RESIDENT, actor=resident, reason=_reason(reason, False),
-          notify_provider=True)
+    _move(session, booking, S.CANCELLED_BY_RESIDENT, actor=resident, reason=reason, notify_provider=True)
 
 
 def confirm_completion(session: Session, booking: Booking, resident: User) -> None:
     _own_resident(booking, resident)
-    if booking.status != S.COMPLETED:
-        raise IllegalTransition(_l("Only a completed booking can be confirmed."))
-    if booking.confirmed_at is not None:
-        raise IllegalTransition(_l("This booking is already confirmed."))
+    _guard(actions.get(Party.RESIDENT, "confirm"), booking)
     booking.confirmed_at = now()
     session.add(BookingEvent(booking_id=booking.id, at=booking.confirmed_at, actor_id=resident.id,
                              from_status=S.COMPLETED, to_status=S.COMPLETED, reason="confirmed"))
@@ -211,13 +262,7 @@ def confirm_completion(session: Session, booking: Booking, resident: User) -> No
 def report_provider_no_show(session: Session, booking: Booking, resident: User) -> None:
     """The resident says nobody came; the provider or an official confirms it."""
     _own_resident(booking, resident)
-    if booking.status != S.ACCEPTED:
-        raise IllegalTransition(_l("A no-show can only be reported for an accepted booking."))
-    if now() < booking.starts_at + timedelta(minutes=booking.grace_minutes):
-        raise Invalid(_l("You can report a no-show once the start time plus %(n)d minutes has passed.",
-                         n=booking.grace_minutes))
-    if booking.no_show_reported_at is not None:
-        raise IllegalTransition(_l("You have already reported this no-show."))
+    _guard(actions.get(Party.RESIDENT, "report-no-show"), booking)
     booking.no_show_reported_at = now()
     session.flush()
     notify(session, staff_ids(session, booking.provider_id), "booking.no_show_reported",
@@ -233,13 +278,14 @@ def _own_resident(booking: Booking, resident: User) -> None:
 
 
 def accept(session: Session, booking: Booking, staff: User) -> None:
+    _guard(actions.get(Party.PROVIDER, "accept"), booking)
     booking.responded_at = now()
     booking.late_response = booking.responded_at > booking.respond_by
     _move(session, booking, S.ACCEPTED, actor=staff, notify_resident=True)
 
 
 def decline(session: Session, booking: Booking, staff: User, reason: str) -> None:
-    reason = _reason(reason)
+    reason = _guard(actions.get(Party.PROVIDER, "decline"), booking, reason)
     booking.responded_at = now()
     booking.late_response = booking.responded_at > booking.respond_by
     _move(session, booking, S.DECLINED, actor=staff, reason=reason, notify_resident=True)
@@ -247,38 +293,35 @@ def decline(session: Session, booking: Booking, staff: User, reason: str) -> Non
 
 def check_in(session: Session, booking: Booking, staff: User) -> None:
     current = now()
-    if current < booking.starts_at - timedelta(hours=1):
-        raise Invalid(_l("You can check in at most one hour before the start."))
+    _guard(actions.get(Party.PROVIDER, "check-in"), booking)
     booking.checked_in_at = current
     booking.late_start = current > booking.starts_at + timedelta(minutes=booking.grace_minutes)
     _move(session, booking, S.IN_SERVICE, actor=staff, notify_resident=True)
 
 
 def complete(session: Session, booking: Booking, staff: User) -> None:
+    _guard(actions.get(Party.PROVIDER, "complete"), booking)
     booking.completed_at = now()
     booking.late_finish = booking.completed_at > booking.ends_at + timedelta(minutes=booking.grace_minutes)
     _move(session, booking, S.COMPLETED, actor=staff, notify_resident=True)
 
 
 def cancel_by_provider(session: Session, booking: Booking, staff: User, reason: str) -> None:
-    _move(session, booking, S.CANCELLED_BY_PROVIDER, actor=staff, reason=_reason(reason), notify_resident=True)
+    reason = _guard(actions.get(Party.PROVIDER, "cancel"), booking, reason)
+    _move(session, booking, S.CANCELLED_BY_PROVIDER, actor=staff, reason=reason, notify_resident=True)
 
 
 def confirm_provider_no_show(session: Session, booking: Booking, actor: User, reason: str = "") -> None:
-    """The provider admits, or an official finds, that nobody came."""
-    if booking.no_show_reported_at is None and not actor.is_official:
-        raise IllegalTransition(_l("The resident has not reported a no-show for this booking."))
-    reason = _reason(reason, required=actor.is_official)
+    """The provider admits (once the resident reported it), or an official finds, that nobody came."""
+    party = Party.OFFICIAL if actor.is_official else Party.PROVIDER
+    reason = _guard(actions.get(party, "confirm-no-show"), booking, reason)
     _move(session, booking, S.NO_SHOW_PROVIDER, actor=actor, reason=reason,
           notify_resident=True, notify_provider=actor.is_official)
 
 
 def mark_resident_no_show(session: Session, booking: Booking, staff: User, reason: str = "") -> None:
-    if now() < booking.starts_at + timedelta(minutes=booking.grace_minutes):
-        raise Invalid(_l("You can record that the resident was not there once the start time plus "
-                         "%(n)d minutes has passed.", n=booking.grace_minutes))
-    _move(session, booking, S.NO_SHOW_RESIDENT, actor=staff, reason=_reason(reason, False),
-          notify_resident=True)
+    reason = _guard(actions.get(Party.PROVIDER, "resident-no-show"), booking, reason)
+    _move(session, booking, S.NO_SHOW_RESIDENT, actor=staff, reason=reason, notify_resident=True)
 
 
 def provider_booking(session: Session, provider_id: int, booking_id: int, *, for_update: bool = False) -> Booking:
@@ -326,12 +369,28 @@ def expire_overdue_requests(session: Session) -> int:
 
 
 def auto_confirm_completed(session: Session) -> int:
-    """Completed bookings the resident has not confirmed within 72 hours confirm themselves."""
-    cutoff = now() - timedelta(hours=_config("BOOKING_AUTO_CONFIRM_HOURS"))
-    result = session.execute(
+    """Completed bookings the resident has not confirmed within 72 hours confirm themselves,
+    each with its event, by Linli (as a resident's confirmation has one by the resident).
+
+    One conditional UPDATE claims them (a booking the resident confirms meanwhile no
+    longer matches, so running twice confirms nothing twice), then one INSERT writes
+    the events of exactly the bookings it claimed."""
+    current = now()
+    cutoff = current - timedelta(hours=_config("BOOKING_AUTO_CONFIRM_HOURS"))
+    ids = session.scalars(
         sa.update(Booking)
         .where(Booking.status == S.COMPLETED, Booking.confirmed_at.is_(None), Booking.completed_at <= cutoff)
-        .values(confirmed_at=now(), auto_confirmed=True)
+        .values(confirmed_at=current, auto_confirmed=True)
+        .returning(Booking.id)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
+    ).all()
+    if ids:
+        session.execute(sa.insert(BookingEvent), [
+            {"booking_id": booking_id, "at": current, "actor_id": None, "from_status": S.COMPLETED,
+             "to_status": S.COMPLETED, "reason": AUTO_CONFIRMED} for booking_id in sorted(ids)
+        ])
+    return len(ids)
+
+
+# The functions the action table names (an unknown name fails here, at import).
+_SERVICES = {action.service: globals()[action.service] for action in actions.ACTIONS}

@@ -5,12 +5,11 @@ Provider staff see only their own provider's bookings (another provider's
 booking is a 404).  The resident's phone and address reach them as
 ``privacy.contact_for_provider`` allows; officials see them masked until they
 give a reason, and then only in the response to that POST (nothing is kept in
-the session).
+the session).  The buttons are the rows of :mod:`providers.bookings.actions` that
+the booking allows now; every change goes through :func:`app.uow.form_action`.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -20,13 +19,14 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from app.access import official_required, provider_staff_required
-from app.auth.views import apply_form_error
 from app.clock import now, today
-from app.errors import LinliError, NotFound
+from app.errors import NotFound
 from app.extensions import db
 from app.models import User
+from app.uow import form_action
 from providers import registration
-from providers.bookings import agenda, privacy, services
+from providers.bookings import actions, agenda, privacy, services
+from providers.bookings.actions import Party
 from providers.bookings.forms import ContactRevealForm, ReasonForm
 from providers.bookings.models import BOOKING_STATUS_LABELS, Booking, BookingStatus, ContactAccess
 from providers.bookings.views import bp, detail_context, show_stray_errors
@@ -82,58 +82,24 @@ def provider_agenda():
 # --- provider staff: one booking ---------------------------------------------------------
 
 
-def provider_actions(booking: Booking) -> list[dict]:
-    """The buttons the provider gets in the booking's current state."""
-    current = now()
-    grace_over = current >= booking.starts_at + timedelta(minutes=booking.grace_minutes)
-    actions = []
-
-    def add(name, label, *, reason=None, danger=False):
-        actions.append({"name": name, "label": label, "reason": reason, "danger": danger})
-
-    if booking.status == S.REQUESTED:
-        add("accept", _("Accept"))
-        add("decline", _("Decline"), reason="required", danger=True)
-    elif booking.status == S.ACCEPTED:
-        if current >= booking.starts_at - timedelta(hours=1):
-            add("check-in", _("Check in: we have arrived"))
-        if booking.no_show_reported_at is not None:
-            add("confirm-no-show", _("Confirm that we did not come"), reason="optional", danger=True)
-        if grace_over:
-            add("resident-no-show", _("Record that the resident was not there"), reason="optional", danger=True)
-        add("cancel", _("Cancel the booking"), reason="required", danger=True)
-    elif booking.status == S.IN_SERVICE:
-        add("complete", _("Mark as done"))
-    return actions
-
-
-PROVIDER_CHANGES = {
-    "accept": (lambda b, u, r: services.accept(db.session, b, u), _l("You accepted the booking.")),
-    "decline": (lambda b, u, r: services.decline(db.session, b, u, r), _l("You declined the booking.")),
-    "check-in": (lambda b, u, r: services.check_in(db.session, b, u), _l("You checked in: the service has started.")),
-    "complete": (lambda b, u, r: services.complete(db.session, b, u), _l("The service is marked as done.")),
-    "cancel": (lambda b, u, r: services.cancel_by_provider(db.session, b, u, r), _l("You cancelled the booking.")),
-    "confirm-no-show": (lambda b, u, r: services.confirm_provider_no_show(db.session, b, u, r),
-                        _l("The no-show is recorded.")),
-    "resident-no-show": (lambda b, u, r: services.mark_resident_no_show(db.session, b, u, r),
-                         _l("The resident's absence is recorded.")),
-}
+def provider_actions(booking: Booking, user: User | None = None) -> list[actions.Action]:
+    """The buttons the provider gets now: the rows of the action table the booking allows."""
+    return actions.available(booking, user or _user())
 
 
 def _render_provider_booking(booking: Booking, *, form=None, failed: str | None = None, status: int = 200):
-    actions = provider_actions(booking)
-    show_stray_errors(form, failed, {action["name"] for action in actions})
+    allowed = provider_actions(booking)
+    show_stray_errors(form, failed, {action.name for action in allowed})
     return render_template(
         "bookings/provider_booking.html", contact=privacy.contact_for_provider(booking),
-        contact_note=privacy.provider_contact_note(booking), actions=actions,
+        contact_note=privacy.provider_contact_note(booking), actions=allowed,
         form=form or ReasonForm(), failed=failed, check_in_from=_check_in_from(booking), **detail_context(booking),
     ), status
 
 
 def _check_in_from(booking: Booking):
     """When check-in opens, if the booking waits for it and it is not open yet."""
-    opens = booking.starts_at - timedelta(hours=1)
-    return opens if booking.status == S.ACCEPTED and now() < opens else None
+    return actions.get(Party.PROVIDER, "check-in").opens_later(booking)
 
 
 @bp.route("/provider/bookings/<int:booking_id>")
@@ -150,23 +116,19 @@ def provider_booking_action(booking_id: int, action: str):
     """accept, decline, check-in, complete, cancel, confirm-no-show or resident-no-show
     (``reason`` in the form); redirect on success, else the page with the message
     (422 bad input, 409 illegal in the current state), nothing written."""
-    if action not in PROVIDER_CHANGES:
+    row = actions.BY_PARTY[Party.PROVIDER].get(action)
+    if row is None:
         abort(404)
-    change, done = PROVIDER_CHANGES[action]
     provider_id = _provider_id()
     booking = services.provider_booking(db.session, provider_id, booking_id, for_update=True)
     form = ReasonForm()
     if not form.validate_on_submit():
         return _render_provider_booking(booking, form=form, failed=action, status=422)
-    try:
-        change(booking, _user(), form.reason.data or "")
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        booking = services.provider_booking(db.session, provider_id, booking_id)
-        return _render_provider_booking(booking, form=form, failed=action, status=error.status)
-    flash(str(done), "success")
+    with form_action(form, lambda status: _render_provider_booking(
+            services.provider_booking(db.session, provider_id, booking_id), form=form, failed=action,
+            status=status)):
+        services.perform(db.session, row, booking, _user(), form.reason.data or "")
+    flash(str(row.done), "success")
     return redirect(url_for("bookings.provider_booking", booking_id=booking_id))
 
 
@@ -196,13 +158,14 @@ def _contact_accesses(booking: Booking) -> list[tuple[ContactAccess, User]]:
 
 def _render_official_booking(booking: Booking, *, contact=None, reveal_form=None, form=None,
                              failed: str | None = None, status: int = 200):
-    can_confirm_no_show = booking.status == S.ACCEPTED
+    no_show = actions.get(Party.OFFICIAL, "confirm-no-show")
+    can_confirm_no_show = no_show.allows(booking)
     show_stray_errors(form, failed, {"contact", "no-show"} if can_confirm_no_show else {"contact"})
     return render_template(
         "bookings/official_booking.html", contact=contact or privacy.masked(booking),
         reveal_form=reveal_form or ContactRevealForm(formdata=None), form=form or ReasonForm(formdata=None),
         failed=failed, accesses=_contact_accesses(booking),
-        can_confirm_no_show=can_confirm_no_show, **detail_context(booking),
+        can_confirm_no_show=can_confirm_no_show, no_show=no_show, **detail_context(booking),
     ), status
 
 
@@ -222,14 +185,9 @@ def reveal_contact(booking_id: int):
     form = ContactRevealForm()
     if not form.validate_on_submit():
         return _render_official_booking(booking, reveal_form=form, failed="contact", status=422)
-    try:
+    with form_action(form, lambda status: _render_official_booking(
+            _any_booking(booking_id), reveal_form=form, failed="contact", status=status)):
         contact = privacy.reveal_to_official(db.session, booking, _user(), form.reason.data)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        return _render_official_booking(_any_booking(booking_id), reveal_form=form, failed="contact",
-                                        status=error.status)
     return _render_official_booking(booking, contact=contact)
 
 
@@ -241,12 +199,9 @@ def official_confirm_no_show(booking_id: int):
     form = ReasonForm()
     if not form.validate_on_submit():
         return _render_official_booking(booking, form=form, failed="no-show", status=422)
-    try:
-        services.confirm_provider_no_show(db.session, booking, _user(), form.reason.data or "")
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        return _render_official_booking(_any_booking(booking_id), form=form, failed="no-show", status=error.status)
-    flash(_("The provider's no-show is recorded."), "success")
+    row = actions.get(Party.OFFICIAL, "confirm-no-show")
+    with form_action(form, lambda status: _render_official_booking(
+            _any_booking(booking_id), form=form, failed="no-show", status=status)):
+        services.perform(db.session, row, booking, _user(), form.reason.data or "")
+    flash(str(row.done), "success")
     return redirect(url_for("bookings.official_booking", booking_id=booking_id))

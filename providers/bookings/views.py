@@ -3,9 +3,13 @@
 The provider's agenda and the officials' page are in ``staff_views``; both use
 the blueprint and the page helpers defined here.  Only residents book (403 for
 anyone else, anonymous users go to log-in); someone else's booking is a 404.
-Every change is a POST that calls a service, commits once and redirects; a
-refused change re-renders the page with the message and the error's status
-(422 bad input, 409 a conflict or an illegal transition), nothing written.
+Every change is a POST that calls a service through :func:`app.uow.form_action`
+(one commit) and redirects; a refused change re-renders the page with the
+message and the error's status (422 bad input, 409 a conflict or an illegal
+transition), nothing written.  The buttons are the rows of
+:mod:`providers.bookings.actions` that the booking allows now, so a button shown
+succeeds.  A second request for a slot the resident already booked (a double
+submit) lands on that booking with a note.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from app.access import resident_required
-from app.auth.views import apply_form_error
 from app.clock import local, now
 from app.db import write_transaction
-from app.errors import Invalid, LinliError
+from app.errors import Invalid
 from app.extensions import db
-from providers.bookings import agenda, services
+from app.uow import form_action
+from providers.bookings import actions, agenda, services
+from providers.bookings.actions import Party
 from providers.bookings.forms import BookingForm, ReasonForm, parse_slot, slot_value
 from providers.bookings.models import BOOKING_STATUS_LABELS, Booking, BookingEvent, BookingStatus
 from providers.bookings.slots import MIN_LEAD, available_slots, slot_starts_on
@@ -48,6 +53,7 @@ LATENESS = (
 )
 # Reasons the system writes on events, shown in the reader's language.
 SYSTEM_REASONS = {"no answer by the respond-by time": _l("No answer by the respond-by time.")}
+RESIDENT_BUTTONS = ("confirm", "report_no_show", "cancel")
 
 
 def _user():
@@ -194,25 +200,27 @@ def book(listing_id: int):
         return _render_book(listing, form)
     if not form.validate():
         return _render_book(listing, form, 422)
-    try:
+    already = None
+    with form_action(form, lambda status: _render_book(public_listing(db.session, listing_id), form, status)):
         starts_at = parse_slot(form.starts_at.data)
         check_offered_slot(listing, starts_at)
-        with write_transaction(db.session):
-            booking = services.request_booking(
-                db.session, _user(), listing_id=listing_id, starts_at=starts_at,
-                address=form.address.data, note=form.note.data or "",
-            )
-            booking_id = booking.id
-            # Made before the commit: after it nothing here needs the database, so losing it
-            # then cannot answer a made booking with an error (and invite a second one).
-            sent = _("Your request is sent. The provider will answer by %(when)s.",
-                     when=local(booking.respond_by).strftime("%Y-%m-%d %H:%M"))
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        listing = public_listing(db.session, listing_id)
-        return _render_book(listing, form, error.status)
+        try:
+            with write_transaction(db.session):
+                booking = services.request_booking(
+                    db.session, _user(), listing_id=listing_id, starts_at=starts_at,
+                    address=form.address.data, note=form.note.data or "",
+                )
+                booking_id = booking.id
+                # Made before the commit: after it nothing here needs the database, so losing it
+                # then cannot answer a made booking with an error (and invite a second one).
+                sent = _("Your request is sent. The provider will answer by %(when)s.",
+                         when=local(booking.respond_by).strftime("%Y-%m-%d %H:%M"))
+        except services.AlreadyBooked as duplicate:  # a double submit: show the booking it made
+            db.session.rollback()
+            already = duplicate.booking_id
+    if already is not None:
+        flash(_("You have already booked this time; here is your booking."), "info")
+        return redirect(url_for("bookings.resident_booking", booking_id=already))
     flash(sent, "success")
     return redirect(url_for("bookings.resident_booking", booking_id=booking_id))
 
@@ -228,17 +236,19 @@ def my_bookings():
     return render_template("bookings/my_bookings.html", upcoming=upcoming, past=past)
 
 
-def resident_actions(booking: Booking) -> dict:
-    """Which buttons the resident gets, and what a cancellation would mean."""
+def resident_actions(booking: Booking, user=None) -> dict:
+    """Which buttons the resident gets (the rows of the action table the booking allows
+    now, by key: ``cancel``, ``confirm``, ``report_no_show``, each the row or None), when
+    the no-show report opens, and what a cancellation would mean."""
     current = now()
-    grace_over = current >= booking.starts_at + timedelta(minutes=booking.grace_minutes)
+    allowed = {action.key: action for action in actions.available(booking, user or _user(), current)}
+    report = actions.get(Party.RESIDENT, "report-no-show")
+    no_show_from = report.opens_later(booking, current)
     return {
-        "cancel": booking.status in (S.REQUESTED, S.ACCEPTED),
+        **{key: allowed.get(key) for key in RESIDENT_BUTTONS},
         "late_cancel": booking.status == S.ACCEPTED and current > free_cancel_until(booking),
-        "confirm": booking.status == S.COMPLETED and booking.confirmed_at is None,
-        "report_no_show": booking.status == S.ACCEPTED and grace_over and booking.no_show_reported_at is None,
-        "no_show_from": booking.starts_at + timedelta(minutes=booking.grace_minutes),
-        "waiting_no_show": booking.status == S.ACCEPTED and not grace_over,
+        "no_show_from": no_show_from,
+        "waiting_no_show": no_show_from is not None,
         "free_until": free_cancel_until(booking),
         # The rating and complaint pages (ratings/) decide the finer rules themselves.
         "rate": booking.status == S.COMPLETED,
@@ -251,10 +261,10 @@ def _own_booking(booking_id: int, *, for_update: bool = False) -> Booking:
 
 
 def _render_resident_booking(booking: Booking, *, form=None, failed: str | None = None, status: int = 200):
-    actions = resident_actions(booking)
-    show_stray_errors(form, failed, {name for name in ("cancel", "confirm", "report_no_show") if actions[name]})
+    allowed = resident_actions(booking)
+    show_stray_errors(form, failed, {key for key in RESIDENT_BUTTONS if allowed[key]})
     return render_template(
-        "bookings/resident_booking.html", actions=actions, form=form or ReasonForm(),
+        "bookings/resident_booking.html", actions=allowed, form=form or ReasonForm(),
         failed=failed, **detail_context(booking),
     ), status
 
@@ -266,21 +276,20 @@ def resident_booking(booking_id: int):
     return _render_resident_booking(_own_booking(booking_id))
 
 
-def _resident_change(booking_id: int, action: str, change, done_message):
-    """Run ``change(booking, reason)`` for the resident; redirect, or re-render with the error."""
+def _resident_change(booking_id: int, name: str):
+    """Do the resident's action ``name`` (a row of the action table); redirect, or re-render
+    the booking with the error, nothing written."""
+    action = actions.get(Party.RESIDENT, name)
     booking = _own_booking(booking_id, for_update=True)
     form = ReasonForm()
     if not form.validate_on_submit():
-        return _render_resident_booking(booking, form=form, failed=action, status=422)
-    try:
-        change(booking, form.reason.data or "")
-        message = done_message(booking)
-        db.session.commit()
-    except LinliError as error:
-        db.session.rollback()
-        apply_form_error(form, error)
-        return _render_resident_booking(_own_booking(booking_id), form=form, failed=action, status=error.status)
-    flash(message, "success")
+        return _render_resident_booking(booking, form=form, failed=action.key, status=422)
+    with form_action(form, lambda status: _render_resident_booking(
+            _own_booking(booking_id), form=form, failed=action.key, status=status)):
+        services.perform(db.session, action, booking, _user(), form.reason.data or "")
+        late = booking.late_cancellation
+    flash(_("Your booking is cancelled. It is recorded as a late cancellation.") if name == "cancel" and late
+          else str(action.done), "success")
     return redirect(url_for("bookings.resident_booking", booking_id=booking_id))
 
 
@@ -288,31 +297,18 @@ def _resident_change(booking_id: int, action: str, change, done_message):
 @resident_required
 def cancel(booking_id: int):
     """Cancel (optional reason); late cancellations are recorded as such."""
-    return _resident_change(
-        booking_id, "cancel",
-        lambda booking, reason: services.cancel_by_resident(db.session, booking, _user(), reason),
-        lambda booking: _("Your booking is cancelled. It is recorded as a late cancellation.")
-        if booking.late_cancellation else _("Your booking is cancelled."),
-    )
+    return _resident_change(booking_id, "cancel")
 
 
 @bp.route("/bookings/<int:booking_id>/confirm", methods=["POST"])
 @resident_required
 def confirm(booking_id: int):
     """Confirm that the service was done."""
-    return _resident_change(
-        booking_id, "confirm",
-        lambda booking, _reason: services.confirm_completion(db.session, booking, _user()),
-        lambda _booking: _("Thank you: you confirmed the service."),
-    )
+    return _resident_change(booking_id, "confirm")
 
 
 @bp.route("/bookings/<int:booking_id>/report-no-show", methods=["POST"])
 @resident_required
 def report_no_show(booking_id: int):
     """Report that the provider did not come (after start + grace)."""
-    return _resident_change(
-        booking_id, "report_no_show",
-        lambda booking, _reason: services.report_provider_no_show(db.session, booking, _user()),
-        lambda _booking: _("Your report is sent. The provider or an official will confirm it."),
-    )
+    return _resident_change(booking_id, "report-no-show")
