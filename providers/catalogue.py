@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -87,14 +88,14 @@ def escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def visible_listings():
-    """Listings a resident may see: published, of an active provider not under a
-    supervision suspension (providers/sanctions.py; it lifts itself at its end)."""
+def visible_listings(at: datetime | None = None):
+    """Listings a resident may see at ``at`` (default now): published, of a provider
+    that takes bookings then (:meth:`Provider.takes_bookings_at`: active, and no
+    supervision suspension running; one lifts itself at its end)."""
     return (
         sa.select(Listing)
         .join(Provider, Provider.id == Listing.provider_id)
-        .where(Listing.status == ListingStatus.PUBLISHED, Provider.status == ProviderStatus.ACTIVE,
-               sa.or_(Provider.suspended_until.is_(None), Provider.suspended_until <= now()))
+        .where(Listing.status == ListingStatus.PUBLISHED, Provider.takes_bookings_at(at or now()))
     )
 
 
@@ -199,7 +200,8 @@ def public_listing(session: Session, listing_id: int) -> Listing:
 
 
 def public_provider(session: Session, provider_id: int) -> tuple[Provider, list[Listing]]:
-    """An active provider's public profile and its published listings."""
+    """An active provider's public profile and its published listings (none while it
+    takes no bookings)."""
     provider = session.scalar(
         sa.select(Provider)
         .where(Provider.id == provider_id, Provider.status == ProviderStatus.ACTIVE)
@@ -207,9 +209,13 @@ def public_provider(session: Session, provider_id: int) -> tuple[Provider, list[
     )
     if provider is None:
         raise NotFound(_l("No such provider."))
+    # The profile stays up during a supervision suspension; its services do not.
+    at = now()
+    if not provider.takes_bookings_at(at):
+        return provider, []
     listings = list(
         session.scalars(
-            visible_listings()
+            visible_listings(at)
             .where(Listing.provider_id == provider_id)
             .options(joinedload(Listing.category))
             .order_by(Listing.title)

@@ -20,10 +20,11 @@ does.  So:
   another machine, the scheduler — is seen within a second.  Between reads a
   cached answer costs no database work at all.
 
-The one thing that changes the catalogue without a write is time: a suspension
-ends by itself when ``provider.suspended_until`` passes.  So the key also holds
-the next such moment (the same read, through an index); once it passes, the key
-changes.  Rating changes move the generation (they re-order results and change
+The one thing that changes the catalogue without a write is time: a supervision
+suspension ends by itself, and the provider takes bookings again
+(``Provider.takes_bookings_at``).  So the key also holds the next such moment
+(``Provider.next_resumption_after``: the same read, through an index); once it
+passes, the key changes.  Rating changes move the generation (they re-order results and change
 the stars shown).
 """
 
@@ -89,9 +90,7 @@ def _forget_change(session, transaction) -> None:
 def generation(session: Session) -> tuple[int, object]:
     """The catalogue's generation and the next moment a suspension lifts itself
     (None if none will): together they say whether a cached answer still holds."""
-    next_lift = (
-        sa.select(sa.func.min(Provider.suspended_until)).where(Provider.suspended_until > now()).scalar_subquery()
-    )
+    next_lift = Provider.next_resumption_after(now())
     row = session.execute(
         sa.select(CatalogueGeneration.value, next_lift).where(CatalogueGeneration.id == 1)
     ).first()

@@ -9,15 +9,16 @@ allowed transitions are listed once (``PROVIDER_TRANSITIONS``,
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 
 import sqlalchemy as sa
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.clock import now
+from app.clock import now, zone
 from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import Community, User
@@ -100,14 +101,67 @@ provider_community = sa.Table(
 )
 
 
+# A removed provider's credit code may register again two calendar years after the removal.
+REREGISTRATION_BAR_YEARS = 2
+
+
+def reregistration_bar_end(removed_at: datetime, years: int = REREGISTRATION_BAR_YEARS) -> datetime:
+    """The moment a credit code removed at ``removed_at`` may register again (UTC).
+
+    The bar counts whole days in the community's zone (Asia/Shanghai): it runs
+    from the removal's local day through the day before the same date ``years``
+    later, and the code is free from 00:00 local time on that anniversary.
+    Removed on 2024-03-15 (any hour): free from 2026-03-15 00:00.  A removal on
+    29 February has no anniversary in a common year: the bar then runs through
+    28 February and the code is free from 1 March (removed 2024-02-29: free
+    from 2026-03-01 00:00), so the bar is never shorter than ``years`` years.
+    """
+    local_zone = zone()
+    day = removed_at.astimezone(local_zone).date()
+    try:
+        free_on = day.replace(year=day.year + years)
+    except ValueError:  # 29 February, and the target year is not a leap year
+        free_on = date(day.year + years, 2, 28) + timedelta(days=1)
+    return datetime.combine(free_on, time(0), tzinfo=local_zone).astimezone(timezone.utc)
+
+
 class Provider(db.Model):
-    """A service organisation, identified by its unified social credit code."""
+    """A service organisation, identified by its unified social credit code.
+
+    **Suspension has one meaning**: a provider takes new bookings at ``t``
+    (:meth:`takes_bookings_at`) when an official vetted it active and no
+    supervision suspension runs at ``t``.  There are two ways to be suspended,
+    and both mean "no new bookings, listings hidden":
+
+    - an official's vetting suspension (status *suspended*, ``providers/vetting.py``),
+      which lasts until an official reinstates the provider;
+    - a supervision sanction (``providers/sanctions.py``), which stores
+      ``suspended_until`` and lifts itself when the clock passes it (no job).
+
+    The catalogue, the public page and the booking refusal all ask
+    :meth:`takes_bookings_at` (its SQL twin filters rows, the way
+    digitalmarketplace's ``Brief.status`` does), never the two columns.
+    """
 
     __tablename__ = "provider"
+    __table_args__ = (
+        # One live organisation per credit code.  A removed provider keeps its code
+        # (the audit trail and old bookings name it) but no longer holds it: once
+        # the re-registration bar has ended (providers/registration.py, which also
+        # refuses a code under a running bar) the organisation may register again.
+        # Partial: the bar depends on the clock, uniqueness of the live ones does not.
+        sa.Index(
+            "uq_provider_credit_code_live",
+            "credit_code",
+            unique=True,
+            postgresql_where=sa.text("status <> 'removed'"),
+            sqlite_where=sa.text("status <> 'removed'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120))
-    credit_code: Mapped[str] = mapped_column(sa.String(18), unique=True)
+    credit_code: Mapped[str] = mapped_column(sa.String(18))
     legal_representative: Mapped[str] = mapped_column(sa.String(60))
     contact_name: Mapped[str] = mapped_column(sa.String(60))
     contact_phone: Mapped[str] = mapped_column(sa.String(20))
@@ -122,8 +176,9 @@ class Provider(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
     # Supervision sanctions (providers/sanctions.py): a suspension lifts itself when
-    # the clock passes ``suspended_until``; a removal bars the credit code until
-    # ``reregistration_barred_until``.
+    # the clock passes ``suspended_until`` (read it through ``takes_bookings_at``);
+    # a removal bars the credit code until ``reregistration_barred_until``
+    # (:func:`reregistration_bar_end`).
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reregistration_barred_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -144,7 +199,34 @@ class Provider(db.Model):
 
     @property
     def is_active(self) -> bool:
+        """Vetted and active (an official's suspension, a rejection or a removal is not)."""
         return self.status == ProviderStatus.ACTIVE
+
+    @hybrid_method
+    def takes_bookings_at(self, at: datetime) -> bool:
+        """Whether the provider takes new bookings at ``at``: active, and no supervision
+        suspension running (one that ends at ``at`` has ended)."""
+        return self.is_active and self.suspension_ends_after(at) is None
+
+    @takes_bookings_at.expression
+    def takes_bookings_at(cls, at: datetime) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            cls.status == ProviderStatus.ACTIVE,
+            sa.or_(cls.suspended_until.is_(None), cls.suspended_until <= at),
+        )
+
+    def suspension_ends_after(self, at: datetime) -> datetime | None:
+        """The end of the supervision suspension running at ``at``, or None (none runs;
+        an official's suspension has no end: it lasts until a reinstatement)."""
+        until = self.suspended_until
+        return until if until is not None and at < until else None
+
+    @classmethod
+    def next_resumption_after(cls, at: datetime) -> sa.ScalarSelect:
+        """The first moment after ``at`` at which :meth:`takes_bookings_at` changes by
+        itself for some provider (a supervision suspension ends; NULL if none will).
+        The index on ``suspended_until`` serves it."""
+        return sa.select(sa.func.min(cls.suspended_until)).where(cls.suspended_until > at).scalar_subquery()
 
     def transition_to(self, new: ProviderStatus) -> ProviderStatus:
         """Move to ``new`` if the state machine allows it; return the old status."""

@@ -121,21 +121,17 @@ def _apply_details(session: Session, provider: Provider, details: ProviderDetail
 
 
 def _check_code_free(session: Session, code: str, provider_id: int | None = None) -> None:
-    other = session.scalar(sa.select(Provider).where(Provider.credit_code == code))
-    if other is None or other.id == provider_id:
-        return
-    if other.status == ProviderStatus.REMOVED:
-        barred = other.reregistration_barred_until
-        if barred is not None and now() < barred:
-            raise Conflict(
-                _l(
-                    "An organisation with this credit code was removed from Linli on %(removed)s and may not "
-                    "register again before %(until)s. Contact the district office.",
-                    removed=local(other.removed_at or barred).strftime("%Y-%m-%d"),
-                    until=local(barred).strftime("%Y-%m-%d"),
-                ),
-                field="credit_code",
-            )
+    """Refuse a credit code another organisation holds: a live one (any status but
+    removed; the partial unique index ``uq_provider_credit_code_live`` backs this
+    up), or a removed one whose re-registration bar is still running.  Once the
+    bar has ended (two calendar years, :func:`providers.models.reregistration_bar_end`)
+    the code is free again.  A removal without a recorded bar stays refused."""
+    others = list(session.scalars(
+        sa.select(Provider).where(Provider.credit_code == code, Provider.id != (provider_id or 0))
+        .order_by(Provider.id)))
+    if any(other.status != ProviderStatus.REMOVED for other in others):
+        raise Conflict(_l("An organisation with this credit code is already registered."), field="credit_code")
+    if any(other.reregistration_barred_until is None for other in others):
         raise Conflict(
             _l(
                 "An organisation with this credit code was removed from Linli and may not "
@@ -143,7 +139,18 @@ def _check_code_free(session: Session, code: str, provider_id: int | None = None
             ),
             field="credit_code",
         )
-    raise Conflict(_l("An organisation with this credit code is already registered."), field="credit_code")
+    barring = max(others, key=lambda other: other.reregistration_barred_until, default=None)
+    if barring is not None and now() < barring.reregistration_barred_until:
+        barred = barring.reregistration_barred_until
+        raise Conflict(
+            _l(
+                "An organisation with this credit code was removed from Linli on %(removed)s and may not "
+                "register again before %(until)s. Contact the district office.",
+                removed=local(barring.removed_at or barred).strftime("%Y-%m-%d"),
+                until=local(barred).strftime("%Y-%m-%d"),
+            ),
+            field="credit_code",
+        )
 
 
 def snapshot(provider: Provider) -> dict:

@@ -10,8 +10,8 @@ provider happens here, in the caller's transaction, with its audit event:
 - **removal** moves the provider to *removed*, cancels its future bookings
   through the booking service (billing's receiver refunds them), tells each
   resident which other providers of the same category serve their community,
-  bars the credit code from registering again for ``LINLI_REREGISTRATION_BAR_DAYS``
-  (730) days, and sends :data:`provider_removed` so other domains (billing's
+  bars the credit code from registering again for two calendar years
+  (:func:`providers.models.reregistration_bar_end`), and sends :data:`provider_removed` so other domains (billing's
   purchase programmes) end what they hold for the provider.
 - a **fine** is money: billing posts and stores it when ratings announces the
   sanction (``ratings.supervision.sanctions.sanction_effective``); nothing here.
@@ -36,7 +36,7 @@ from app.models import User
 from app.notifications import notify
 from providers.bookings import services as bookings
 from providers.bookings.models import Booking, BookingStatus
-from providers.models import Provider, ProviderStatus
+from providers.models import Provider, ProviderStatus, reregistration_bar_end
 
 # Sent inside the transaction after a removal: (session, provider=, actor=, reason=).
 provider_removed = signal("linli.provider-removed")
@@ -56,9 +56,9 @@ def _days(name: str, default: int) -> int:
 
 
 def is_suspended(provider: Provider, at: datetime | None = None) -> bool:
-    """Whether a supervision suspension is running at ``at`` (default now)."""
-    until = provider.suspended_until
-    return until is not None and (at or now()) < until
+    """Whether a supervision suspension is running at ``at`` (default now); see
+    :meth:`Provider.takes_bookings_at` for what a suspension means."""
+    return provider.suspension_ends_after(at or now()) is not None
 
 
 def suspension_days() -> int:
@@ -102,7 +102,7 @@ def remove(session: Session, provider: Provider, *, actor: User | None, reason: 
     provider.transition_to(ProviderStatus.REMOVED)
     provider.status_reason = reason
     provider.removed_at = at
-    provider.reregistration_barred_until = at + timedelta(days=_days("LINLI_REREGISTRATION_BAR_DAYS", 730))
+    provider.reregistration_barred_until = reregistration_bar_end(at)
     session.flush()
     future = list(session.scalars(
         sa.select(Booking).where(Booking.provider_id == provider.id,

@@ -60,7 +60,7 @@ class FigureSchema(Schema):
     explains = fields.String(metadata={"description": "What the figure counts, in the caller's language."})
     kind = fields.String(metadata={"enum": ["count", "rate", "mean"]})
     subject = fields.String(
-        metadata={"enum": ["booking", "complaint", "rating"], "description": "What the ids are ids of."}
+        metadata={"enum": ["booking", "complaint", "rating", "document"], "description": "What the ids are ids of."}
     )
     value = fields.Raw(
         allow_none=True,
@@ -72,7 +72,8 @@ class FigureSchema(Schema):
     )
     numerator = fields.String(allow_none=True, metadata={"description": "For a rate: the figure on top."})
     denominator = fields.String(allow_none=True, metadata={"description": "For a rate: the figure below."})
-    ids = fields.List(fields.Integer(), metadata={"description": "The bookings, complaints or ratings behind it."})
+    ids = fields.List(fields.Integer(),
+                      metadata={"description": "The bookings, complaints, ratings or documents behind it."})
 
 
 class ScorecardSchema(Schema):

@@ -26,7 +26,7 @@ from app.access import official_required, provider_staff_required
 from app.extensions import db
 from providers import registration
 from providers.bookings.models import Booking
-from providers.models import Provider
+from providers.models import Provider, QualificationDocument
 from ratings import scorecard as sc
 from ratings.models import Complaint, Rating
 from ratings.supervision.exclusions import exclusion_map
@@ -46,7 +46,7 @@ def window_choices() -> tuple[int, ...]:
 
 
 def evidence(metric, window: sc.Window, provider_id: int, limit: int = EVIDENCE_LIMIT) -> list:
-    """The bookings, complaints or ratings behind ``metric`` (one statement), newest first."""
+    """The bookings, complaints, ratings or documents behind ``metric`` (one statement), newest first."""
     members = metric.members(window, provider_id)
     subject = metric.subject
     if subject is sc.BOOKINGS:
@@ -55,6 +55,9 @@ def evidence(metric, window: sc.Window, provider_id: int, limit: int = EVIDENCE_
     elif subject is sc.COMPLAINTS:
         stmt = (sa.select(Complaint).options(joinedload(Complaint.booking).joinedload(Booking.listing))
                 .where(Complaint.id.in_(members)).order_by(Complaint.decided_at.desc(), Complaint.id.desc()))
+    elif subject is sc.DOCUMENTS:
+        stmt = (sa.select(QualificationDocument).where(QualificationDocument.id.in_(members))
+                .order_by(QualificationDocument.expires_on.desc(), QualificationDocument.id.desc()))
     else:
         stmt = (sa.select(Rating).options(joinedload(Rating.booking).joinedload(Booking.listing))
                 .where(Rating.id.in_(members)).order_by(Rating.created_at.desc(), Rating.id.desc()))
@@ -109,7 +112,8 @@ def behind(metric):
 
 # --- The pages ----------------------------------------------------------------------
 
-SUBJECT_NOUNS = {"booking": _l("bookings"), "complaint": _l("complaints"), "rating": _l("ratings")}
+SUBJECT_NOUNS = {"booking": _l("bookings"), "complaint": _l("complaints"), "rating": _l("ratings"),
+                 "document": _l("documents")}
 
 
 def render_scorecard(provider: Provider, *, endpoint: str, url_args: dict):

@@ -132,7 +132,7 @@ def test_every_figure_of_a_provider_and_the_rows_behind_it(db_session, history):
         "cancellations_and_no_shows": 2, "cancellation_rate": 0.25, "expired_requests": 1,
         "excluded_bookings": 0,
         "upheld_complaints": 1, "rating_count": 2, "rating_mean": pytest.approx((20 + 7) / 7),
-        "rating_raw_mean": 3.5,
+        "rating_raw_mean": 3.5, "expired_documents": 0,
     }
     assert card["finished_bookings"].ids == ids(b["on_time"], b["late_start"], b["late_finish"], b["late_answer"])
     assert card["due_bookings"].ids == ids(b["on_time"], b["late_start"], b["late_finish"], b["late_answer"],

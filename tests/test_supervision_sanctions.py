@@ -153,7 +153,11 @@ def test_a_removal_ends_the_provider_cancels_future_bookings_and_tells_residents
     _item, _found = make_effective(listing.provider, Sanction.REMOVAL, clock)
     provider = listing.provider
     assert provider.status == ProviderStatus.REMOVED and provider.removed_at is not None
-    assert provider.reregistration_barred_until == provider.removed_at + timedelta(days=730)
+    # Two calendar years, counted in whole Shanghai days (tests/test_credit_code_bar.py).
+    shanghai = timezone(timedelta(hours=8))
+    removed = provider.removed_at.astimezone(shanghai)
+    assert provider.reregistration_barred_until == removed.replace(
+        year=removed.year + 2, hour=0, minute=0, second=0, microsecond=0)
     assert requested.status == BookingStatus.DECLINED
     assert accepted.status == BookingStatus.CANCELLED_BY_PROVIDER
     notes = notifications("booking.provider_removed", resident.id)

@@ -4,9 +4,10 @@ A pure function: it reads, never writes.  The figures are the scorecard's
 (:func:`ratings.scorecard.figures_select`, one definition of each figure),
 computed set-based for ALL providers in one statement per window: the normal
 window (default 90 local days) and the long one (365) for providers with fewer
-finished bookings than the minimum.  One more statement finds expired
-qualification documents and one the providers themselves; the grade and the
-breaches are then worked out from those rows (no query per provider).
+finished bookings than the minimum.  Expired qualification documents are one
+of those figures (read on the as-of day, the windows' end).  One more statement
+finds the providers themselves; the grade and the breaches are then worked out
+from those rows (no query per provider).
 
 Windows are whole local days in the rule set's time zone ending at the as-of
 day's midnight: for ``--as-of 2026-11-01`` the 90-day window is
@@ -19,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from providers.models import Provider, ProviderStatus, QualificationDocument
+from providers.models import Provider, ProviderStatus
 from ratings import scorecard as sc
 from ratings.supervision import rules
 from ratings.supervision.models import Grade, RuleSet
@@ -78,31 +79,6 @@ def windows(rule_set: RuleSet, as_of: datetime) -> tuple[sc.Window, sc.Window]:
             sc.Window.local_days(as_of, rule_set.long_window_days, zone))
 
 
-def expired_documents_select(on: date) -> sa.Select:
-    """``(provider_id, value)``: the kinds of qualification document whose newest copy
-    expired before ``on`` (a renewed document of the same kind replaces it)."""
-    newest = (
-        sa.select(QualificationDocument.provider_id, QualificationDocument.kind,
-                  sa.func.max(QualificationDocument.expires_on).label("expires_on"))
-        .group_by(QualificationDocument.provider_id, QualificationDocument.kind)
-        .subquery("newest")
-    )
-    return (sa.select(newest.c.provider_id, sa.func.count().label("value"))
-            .where(newest.c.expires_on < on).group_by(newest.c.provider_id))
-
-
-def expired_document_ids_select(on: date, provider_ids) -> sa.Select:
-    """``(provider_id, id)``: the documents behind :func:`expired_documents_select`."""
-    renewed = aliased(QualificationDocument)
-    return (
-        sa.select(QualificationDocument.provider_id, QualificationDocument.id)
-        .where(QualificationDocument.provider_id.in_(provider_ids), QualificationDocument.expires_on < on,
-               ~sa.exists().where(renewed.provider_id == QualificationDocument.provider_id,
-                                  renewed.kind == QualificationDocument.kind, renewed.expires_on >= on))
-        .order_by(QualificationDocument.provider_id, QualificationDocument.id)
-    )
-
-
 def _row_figures(row) -> dict:
     out = {}
     for key, metric in sc.METRICS.items():
@@ -115,7 +91,6 @@ def _row_figures(row) -> dict:
 def evaluate(session: Session, rule_set: RuleSet, as_of: datetime) -> Evaluation:
     """Every evaluated provider's figures, breaches, closeness and grade as of ``as_of``."""
     short, long = windows(rule_set, as_of)
-    on = short.end.astimezone(rules.zone_of(rule_set)).date()
     providers = session.execute(
         sa.select(Provider.id, Provider.name, Provider.activated_at)
         .where(Provider.status.in_(EVALUATED), Provider.activated_at.is_not(None), Provider.activated_at < short.end)
@@ -131,7 +106,6 @@ def evaluate(session: Session, rule_set: RuleSet, as_of: datetime) -> Evaluation
     if sparse:
         only = None if len(sparse) * 2 > len(providers) else sparse
         wide = {row["provider_id"]: row for row in session.execute(sc.figures_select(long, only)).mappings()}
-    documents = dict(session.execute(expired_documents_select(on)).all())
     new_after = short.end - timedelta(days=rule_set.new_provider_days)
     results = []
     for provider_id, name, activated_at in providers:
@@ -139,7 +113,6 @@ def evaluate(session: Session, rule_set: RuleSet, as_of: datetime) -> Evaluation
         if row[sc.FINISHED.key] < rule_set.min_finished_bookings:
             row, window = wide[provider_id], long
         figures = _row_figures(row)
-        figures[rules.EXPIRED_DOCUMENTS] = documents.get(provider_id, 0)
         result = ProviderResult(provider_id, name, activated_at, window, figures)
         is_new = activated_at > new_after
         if not is_new:
@@ -161,25 +134,17 @@ def evidence_ids(session: Session, evaluation: Evaluation) -> dict[tuple[int, st
         for key in result.breaches:
             wanted.setdefault((key, result.window_days), []).append(result)
     out: dict[tuple[int, str], dict[str, list[int]]] = {}
-    on = windows(evaluation.rule_set, evaluation.as_of)[0].end.astimezone(
-        rules.zone_of(evaluation.rule_set)).date()
     for (key, _days), results in wanted.items():
-        threshold = rules.THRESHOLDS[key]
+        metric = rules.THRESHOLDS[key].evidence
         provider_ids = [r.provider_id for r in results]
         for r in results:
             out[(r.provider_id, key)] = {}
-        if threshold.evidence is None:
-            rows = session.execute(expired_document_ids_select(on, provider_ids))
-            subject = "document"
-        else:
-            metric = threshold.evidence
-            window = results[0].window
-            rows = session.execute(
-                sa.select(metric.subject.provider_id, metric.subject.id)
-                .where(metric.subject.provider_id.in_(provider_ids), metric.where(window))
-                .order_by(metric.subject.provider_id, metric.subject.id)
-            )
-            subject = metric.subject.name
+        window = results[0].window
+        rows = session.execute(
+            sa.select(metric.subject.provider_id, metric.subject.id)
+            .where(metric.subject.provider_id.in_(provider_ids), metric.where(window))
+            .order_by(metric.subject.provider_id, metric.subject.id)
+        )
         for provider_id, member_id in rows:
-            out[(provider_id, key)].setdefault(subject, []).append(member_id)
+            out[(provider_id, key)].setdefault(metric.subject.name, []).append(member_id)
     return out

@@ -278,7 +278,7 @@ class Threshold:
     count_field: str
     rate_field: str | None = None  # basis points, over ``due_bookings``
     below_field: str | None = None  # the rating cut-off ×100
-    evidence: object = None  # the count metric whose ids are the evidence (None: documents)
+    evidence: object = None  # the count metric whose ids are the evidence
 
     def value(self, figures: dict) -> float | None:
         count = figures[self.count_key] or 0
@@ -331,7 +331,7 @@ class Threshold:
 PRIOR_TOTAL_X100 = int(Fraction(str(RATING_PRIOR_MEAN)) * RATING_PRIOR_WEIGHT * 100)
 
 
-EXPIRED_DOCUMENTS = "expired_documents"  # a figure the evaluator adds (documents, as of the day)
+EXPIRED_DOCUMENTS = sc.EXPIRED_DOCUMENTS.key  # the scorecard's figure (documents, as of the day)
 
 THRESHOLDS = {
     t.key: t
@@ -346,8 +346,8 @@ THRESHOLDS = {
                   evidence=sc.UPHELD_COMPLAINTS),
         Threshold("rating", _l("Rating"), sc.RATING_COUNT.key, "rating_min_count", below_field="rating_below_x100",
                   evidence=sc.RATING_COUNT),
-        Threshold("documents", _l("Expired qualification documents"), EXPIRED_DOCUMENTS,
-                  "expired_document_min_count"),
+        Threshold("documents", _l("Expired qualification documents"), sc.EXPIRED_DOCUMENTS.key,
+                  "expired_document_min_count", evidence=sc.EXPIRED_DOCUMENTS),
     )
 }
 
