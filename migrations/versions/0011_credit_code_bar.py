@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011_credit_code_bar'
-down_revision = '0008_catalogue_generation'
+down_revision = '0010_one_live_booking_per_slot'
 branch_labels = None
 depends_on = None
 

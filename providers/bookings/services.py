@@ -230,10 +230,16 @@ def _refuse_second_booking(session: Session, resident: User, listing_id: int, st
 
 
 def _refuse_if_suspended(session: Session, listing_id: int) -> None:
-    """A provider under a supervision suspension takes no new bookings until it ends."""
-    until = session.scalar(sa.select(Provider.suspended_until).join(Listing, Listing.provider_id == Provider.id)
-                           .where(Listing.id == listing_id))
-    if until is not None and now() < until:
+    """A provider under a supervision suspension takes no new bookings until it ends
+    (:meth:`Provider.takes_bookings_at`).  Any other provider that takes none (pending,
+    suspended by an official, removed) is left to ``public_listing``'s 404."""
+    at = now()
+    provider = session.scalar(sa.select(Provider).join(Listing, Listing.provider_id == Provider.id)
+                              .where(Listing.id == listing_id))
+    if provider is None or provider.takes_bookings_at(at):
+        return
+    until = provider.suspension_ends_after(at)
+    if until is not None:
         raise Conflict(_l("This provider is suspended until %(until)s and takes no new bookings. "
                           "Choose another provider.", until=local(until).strftime("%Y-%m-%d %H:%M")),
                        field="starts_at")
