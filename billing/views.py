@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 from app.access import provider_staff_required, resident_required
 from app.errors import Conflict, LinliError
 from app.extensions import db
-from app.uow import after_commit, commit
+from app.uow import after_commit, form_action
 from billing import checkout, payments
 from billing.gateways import CheckoutStart
 from billing.payment_models import Payment
@@ -31,6 +31,20 @@ def _error(error: LinliError):
     return render_template("errors/generic.html", error=error), error.status
 
 
+class _ErrorPage:
+    """For :func:`app.uow.form_action`: a refusal is flashed and answered with the error page."""
+
+    def __init__(self):
+        self.error: LinliError | None = None
+
+    def show(self, error: LinliError) -> None:
+        self.error = error
+        flash(str(error), "error")
+
+    def render(self, status: int):
+        return render_template("errors/generic.html", error=self.error), status
+
+
 @bp.post("/bookings/<int:booking_id>/pay")
 @resident_required
 def pay(booking_id: int):
@@ -43,23 +57,21 @@ def pay(booking_id: int):
     commit with no row locked (billing/checkout.py)."""
     if not FlaskForm().validate_on_submit():
         return _error(Conflict(_l("The form expired. Reload the page and try again.")))
-    try:
+    started: list[CheckoutStart] = []
+    page = _ErrorPage()
+    with form_action(None, page.render, show=page.show):
         booking = booking_services.resident_booking(db.session, current_user, booking_id, for_update=True)
         back = url_for("bookings.resident_booking", booking_id=booking.id, _external=True)
         order = checkout.checkout_order(db.session, booking, back_url=back)
-    except LinliError as error:
-        return _error(error)
-    started: list[CheckoutStart] = []
 
-    def open_checkout() -> None:
-        start = checkout.open_checkout(order)
-        if start is not None:
-            started.append(start)
-            checkout.record_checkout(db.session, order, start)
-            db.session.commit()
+        def open_checkout() -> None:
+            start = checkout.open_checkout(order)
+            if start is not None:
+                started.append(start)
+                checkout.record_checkout(db.session, order, start)
+                db.session.commit()
 
-    after_commit(db.session, open_checkout)
-    commit(db.session)
+        after_commit(db.session, open_checkout)
     if not started:
         return render_template("billing/pay_offline.html", booking=None, payment=None, failed=True), 502
     if started[0].redirect_url:
@@ -75,13 +87,11 @@ def payment_received(booking_id: int):
     404 for another provider's booking; 409 when already confirmed or paid online."""
     if not FlaskForm().validate_on_submit():
         return _error(Conflict(_l("The form expired. Reload the page and try again.")))
-    try:
+    page = _ErrorPage()
+    with form_action(None, page.render, show=page.show):
         provider = registration.provider_of(db.session, current_user)
         booking = booking_services.provider_booking(db.session, provider.id, booking_id, for_update=True)
         payments.confirm_offline_receipt(db.session, booking)
-    except LinliError as error:
-        return _error(error)
-    db.session.commit()
     flash(_("The payment is recorded as received."), "success")
     return redirect(f"/provider/bookings/{booking_id}", code=303)
 
