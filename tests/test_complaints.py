@@ -17,6 +17,7 @@ from providers.bookings import services as bookings
 from ratings import complaints
 from ratings.models import Complaint, ComplaintPhoto, ComplaintStatus
 from tests import factories
+from tests.forms import open_page, submit
 from tests.rating_helpers import (
     JPEG,
     PDF,
@@ -263,14 +264,17 @@ def test_official_decides_with_a_reason_once(client, auth, clock):
     page = client.get(f"/complaints/{complaint.id}").get_data(as_text=True)
     assert "已致歉" in page and "Uphold" in page and "Dismiss" in page
 
-    no_reason = client.post(f"/official/complaints/{complaint.id}/decide", data={"outcome": "upheld", "reason": ""})
+    # The page as the official sees it; the buttons carry the outcome.
+    queue = open_page(client, f"/complaints/{complaint.id}")
+    no_reason = queue.submit(button="Uphold", fields={"reason": ""})
     assert no_reason.status_code == 422 and "Give the reason for the decision" in no_reason.get_data(as_text=True)
+    # The outcome comes from the button pressed; a body without one is tampered.
     no_outcome = client.post(f"/official/complaints/{complaint.id}/decide", data={"reason": "x"})
     assert no_outcome.status_code == 422
     assert db.session.get(Complaint, complaint.id).status == ComplaintStatus.RESPONDED
     assert audit_events("complaint.upheld") == []
 
-    ok = client.post(f"/official/complaints/{complaint.id}/decide", data={"outcome": "upheld", "reason": "迟到属实"})
+    ok = queue.submit(button="Uphold", fields={"reason": "迟到属实"})
     assert ok.status_code == 302
     stored = db.session.get(Complaint, complaint.id)
     assert (stored.status, stored.decision_reason, stored.decided_by_id) == (
@@ -279,10 +283,24 @@ def test_official_decides_with_a_reason_once(client, auth, clock):
     assert event.reason == "迟到属实" and event.before == {"status": "responded"}
     assert {n.user_id for n in notifications("complaint.decided")} == {booking.resident_id, staff.id}
 
-    twice = client.post(f"/official/complaints/{complaint.id}/decide", data={"outcome": "dismissed", "reason": "改判"})
+    # The same page, still open in another tab: the second decision is refused.
+    twice = queue.submit(button="Dismiss", fields={"reason": "改判"})
     assert twice.status_code == 409
     assert db.session.get(Complaint, complaint.id).status == ComplaintStatus.UPHELD
+    # A complaint that does not exist has no page; the raw post checks the 404.
     assert client.post("/official/complaints/999999/decide", data={"outcome": "upheld", "reason": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize(("button", "status"), [("Uphold", ComplaintStatus.UPHELD), ("Dismiss", ComplaintStatus.DISMISSED)])
+def test_each_decision_button_on_the_queue_decides(client, auth, clock, button, status):
+    booking, _ = accepted_booking()
+    complaint = file(db.session, booking)
+    db.session.commit()
+    auth.login(factories.official())
+    response = submit(client, "/official/complaints", action=f"/official/complaints/{complaint.id}/decide",
+                      button=button, fields={"reason": "核实过了"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert db.session.get(Complaint, complaint.id).status == status
 
 
 def test_an_open_complaint_can_be_decided_and_then_not_responded_to(db_session, clock):
