@@ -18,16 +18,8 @@ from ratings import complaints
 from ratings.models import Complaint, ComplaintPhoto, ComplaintStatus
 from tests import factories
 from tests.forms import open_page, submit
-from tests.rating_helpers import (
-    JPEG,
-    PDF,
-    PNG,
-    accepted_booking,
-    audit_events,
-    completed_booking,
-    count,
-    notifications,
-)
+from tests.rating_helpers import JPEG, PDF, PNG, accepted_booking, audit_events, completed_booking, notifications
+from tests.helpers import count
 
 
 @pytest.fixture

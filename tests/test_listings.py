@@ -16,6 +16,7 @@ from providers.models import (
 )
 from tests import factories
 from tests.conftest import csrf_token_from
+from tests.helpers import count
 
 
 @pytest.fixture
@@ -48,17 +49,13 @@ def form_data(community, **changes) -> dict:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def count(session, model, *where) -> int:
-    return session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
-
-
 def nothing_written(session, provider) -> bool:
     """No listing, version or listing audit event of this provider (other tests' rows do not count)."""
     ids = sa.select(Listing.id).where(Listing.provider_id == provider.id).scalar_subquery()
     return (
-        count(session, Listing, Listing.provider_id == provider.id) == 0
-        and count(session, ListingVersion, ListingVersion.listing_id.in_(ids)) == 0
-        and count(session, AuditEvent, AuditEvent.object_type == "listing", AuditEvent.object_id.in_(ids)) == 0
+        count(Listing, Listing.provider_id == provider.id) == 0
+        and count(ListingVersion, ListingVersion.listing_id.in_(ids)) == 0
+        and count(AuditEvent, AuditEvent.object_type == "listing", AuditEvent.object_id.in_(ids)) == 0
     )
 
 
@@ -268,7 +265,7 @@ def test_a_stale_edit_is_refused_instead_of_overwriting(client, shop, db_session
     assert stale.status_code == 409 and "Someone else saved this listing" in stale.get_data(as_text=True)
     db_session.expire_all()
     assert db_session.get(Listing, listing.id).price_fen == 13000
-    assert count(db_session, ListingVersion, ListingVersion.listing_id == listing.id) == 2
+    assert count(ListingVersion, ListingVersion.listing_id == listing.id) == 2
 
 
 def test_bad_input_on_edit_changes_nothing(client, shop, db_session):
@@ -280,7 +277,7 @@ def test_bad_input_on_edit_changes_nothing(client, shop, db_session):
     db_session.expire_all()
     listing = db_session.get(Listing, listing.id)
     assert listing.version == 1 and listing.price_fen == 12000 and listing.availability[0].capacity == 2
-    assert count(db_session, ListingVersion, ListingVersion.listing_id == listing.id) == 1
+    assert count(ListingVersion, ListingVersion.listing_id == listing.id) == 1
     assert listing_events(db_session, listing) == ["listing.created"]
 
 

@@ -9,21 +9,15 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit import AuditEvent
-from app.auth.services import issue_token
 from app.extensions import db
 from billing import payments
 from billing.payment_models import PayAt, PaymentPolicy
 from providers.models import ListingStatus
 from tests import factories
 from tests.billing_helpers import provider_and_staff
+from tests.helpers import bearer
 
 PROBLEM = "application/problem+json"
-
-
-def bearer(user) -> dict:
-    _, raw = issue_token(db.session, user, "test")
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def own_listing(**kwargs):

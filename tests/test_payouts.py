@@ -15,6 +15,7 @@ from billing.jobs import send_payouts
 from billing.models import LedgerTransaction
 from billing.payment_models import Payout, PayoutAccount, PayoutStatus
 from tests import factories
+from tests.fake_gateway import use_gateway
 from tests.stripe_fixtures import stripe_stub, stripe_stub_server  # noqa: F401
 from tests.test_settlements import NOVEMBER, completed_booking, count, to_december
 
@@ -119,17 +120,12 @@ def test_without_a_connected_account_the_payout_goes_to_the_bank_file(app, clock
         payouts.execute_payout(db.session, payout.id)
 
 
-class app_gateway_stub:  # noqa: N801
-    def __init__(self, name):
-        self.name = name
-
-
 def test_bank_file_lists_payouts_and_an_official_confirms_them(app, clock, client, auth, monkeypatch):
     provider = factories.provider(name="=洁美家政")
     staff = factories.staff(provider)
     db.session.add(PayoutAccount(provider_id=provider.id, bank_name="中国工商银行淄博分行",
                                  bank_account_no="6222020000001234", account_holder="洁美家政服务有限公司"))
-    monkeypatch.setitem(app.extensions, "linli.gateway", app_gateway_stub("stripe"))
+    use_gateway(app, monkeypatch, "stripe")
     completed_booking(clock, factories.listing(provider, price_fen=12345), staff, pay="gateway")
     to_december(clock)
     settlement = settlements.settle(db.session, provider.id, NOVEMBER)

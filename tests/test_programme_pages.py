@@ -12,6 +12,7 @@ from providers.bookings.forms import slot_value
 from providers.bookings.models import Booking
 from tests import factories
 from tests.programme_helpers import enrolled_resident, open_programme, terms
+from tests.helpers import count
 
 
 def _form(community_id, category_id, **overrides):
@@ -27,10 +28,6 @@ def _form(community_id, category_id, **overrides):
     return data
 
 
-def _count():
-    return db.session.scalar(sa.select(sa.func.count()).select_from(PurchaseProgramme))
-
-
 def test_an_official_creates_a_programme_and_bad_terms_come_back_with_specific_messages(client, auth, en):
     official, community = factories.official(), factories.community()
     category = factories.category("housekeeping")
@@ -42,7 +39,7 @@ def test_an_official_creates_a_programme_and_bad_terms_come_back_with_specific_m
     assert 'value="居家养老上门服务"' in four_years.get_data(as_text=True)  # the input is kept
     negative = client.post("/official/programmes/new", data=_form(community.id, category.id, budget="-5"))
     assert negative.status_code == 422 and "The budget cannot be negative." in negative.get_data(as_text=True)
-    assert _count() == 0
+    assert count(PurchaseProgramme) == 0
     created = client.post("/official/programmes/new", data=_form(community.id, category.id, budget="0"))
     assert created.status_code == 302
     programme = db.session.scalar(sa.select(PurchaseProgramme))

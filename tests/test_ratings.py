@@ -18,7 +18,8 @@ from ratings import services
 from ratings.models import Rating
 from ratings.services import refresh_listing_rating
 from tests import factories
-from tests.rating_helpers import accepted_booking, audit_events, completed_booking, count, notifications
+from tests.rating_helpers import accepted_booking, audit_events, completed_booking, notifications
+from tests.helpers import count
 
 GOOD = {"overall": "5", "timeliness": "4", "quality": "5", "attitude": "4", "comment": "准时，干净。"}
 

@@ -15,7 +15,8 @@ from ratings.supervision import exclusions, rules
 from ratings.supervision.models import BookingExclusion, EvaluationRun, PenaltyReport, RuleSet
 from ratings.supervision.runs import run_evaluation
 from tests import factories
-from tests.rating_helpers import assert_problem, audit_events, count, notifications
+from tests.rating_helpers import audit_events, notifications
+from tests.helpers import assert_problem, count
 from tests.supervision_helpers import as_of, booking, bookings, local, serving_provider
 
 # --- The rule set ------------------------------------------------------------------------
