@@ -237,7 +237,8 @@ class Page:
         return [b.text for form in self.forms() for b in form.buttons()]
 
     def form(self, *, action: str | None = None, id: str | None = None, button=None) -> Form:  # noqa: A002
-        """The one form with that action (path, query ignored unless given), id, and/or button."""
+        """The one form with that action (path, query ignored unless given), id, and/or
+        button; among several, the one in the page's ``<main>``."""
         found = self.forms()
         if id is not None:
             found = [f for f in found if f.tag.get("id") == id]
@@ -247,6 +248,9 @@ class Page:
                      and (not target.query or urlsplit(f.action).query == target.query)]
         if button is not None:
             found = [f for f in found if any(b.matches(button) for b in f.buttons())]
+        if len(found) > 1:  # the layout's own forms (language, large text) sit outside <main>
+            inside = [f for f in found if f.tag.find_parent("main") is not None]
+            found = inside or found
         if len(found) != 1:
             raise FormError(
                 f"{len(found)} forms match action={action!r} id={id!r} button={button!r} on {self.url}: "
