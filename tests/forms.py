@@ -236,10 +236,14 @@ class Page:
         """The visible names of every submit button on the page."""
         return [b.text for form in self.forms() for b in form.buttons()]
 
-    def form(self, *, action: str | None = None, id: str | None = None, button=None) -> Form:  # noqa: A002
-        """The one form with that action (path, query ignored unless given), id, and/or
-        button; among several, the one in the page's ``<main>``."""
+    def form(self, *, action: str | None = None, id: str | None = None, button=None,  # noqa: A002
+             having: dict | None = None) -> Form:
+        """The one form with that action (path, query ignored unless given), id, button
+        and/or rendered values (``having={"action": "reject"}``: its hidden field says
+        which decision it makes); among several, the one in the page's ``<main>``."""
         found = self.forms()
+        if having:
+            found = [f for f in found if set(having.items()) <= {(k, str(v)) for k, v in f.defaults()}]
         if id is not None:
             found = [f for f in found if f.tag.get("id") == id]
         if action is not None:
@@ -258,8 +262,9 @@ class Page:
             )
         return found[0]
 
-    def submit(self, *, action=None, id=None, button=None, fields=None, **kwargs):  # noqa: A002
-        return self.form(action=action, id=id, button=button).submit(fields, button=button, **kwargs)
+    def submit(self, *, action=None, id=None, button=None, having=None, fields=None, **kwargs):  # noqa: A002
+        form = self.form(action=action, id=id, button=button, having=having)
+        return form.submit(fields, button=button, **kwargs)
 
 
 def open_page(client, url: str, status: int = 200) -> Page:
@@ -273,7 +278,10 @@ def page_of(client, url: str, response) -> Page:
     return Page(client, url, response)
 
 
-def submit(client, url: str, *, action=None, id=None, button=None, fields=None, **kwargs):  # noqa: A002
-    """GET ``url``, find the form (by action, id or button), fill ``fields``, press
-    ``button`` (its visible text or value, or a ``(name, value)`` pair) and submit."""
-    return open_page(client, url).submit(action=action, id=id, button=button, fields=fields, **kwargs)
+def submit(client, url: str, *, action=None, id=None, button=None, having=None, fields=None,  # noqa: A002
+           **kwargs):
+    """GET ``url``, find the form (by action, id, button or rendered values), fill
+    ``fields``, press ``button`` (its visible text or value, or a ``(name, value)``
+    pair) and submit."""
+    return open_page(client, url).submit(action=action, id=id, button=button, having=having, fields=fields,
+                                         **kwargs)
