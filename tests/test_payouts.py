@@ -16,6 +16,7 @@ from billing.models import LedgerTransaction
 from billing.payment_models import Payout, PayoutAccount, PayoutStatus
 from tests import factories
 from tests.fake_gateway import use_gateway
+from tests.forms import open_page
 from tests.stripe_fixtures import stripe_stub, stripe_stub_server  # noqa: F401
 from tests.test_settlements import NOVEMBER, completed_booking, count, to_december
 
@@ -144,9 +145,10 @@ def test_bank_file_lists_payouts_and_an_official_confirms_them(app, clock, clien
                        "6222020000001234", "洁美家政服务有限公司", "117.28", "pending"]
     assert len(rows) == 2
 
-    page = client.get(f"/official/settlements/{NOVEMBER}")
-    assert page.status_code == 200 and "bank-file.csv" in page.get_data(as_text=True)
-    confirmed = client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm")
+    page = open_page(client, f"/official/settlements/{NOVEMBER}")
+    assert "bank-file.csv" in page.html
+    confirm = f"/official/settlements/{NOVEMBER}/bank-file/confirm"
+    confirmed = page.submit(action=confirm)
     assert confirmed.status_code == 302
     db.session.refresh(payout)
     assert payout.status == PayoutStatus.PAID and payout.paid_at is not None
@@ -155,7 +157,7 @@ def test_bank_file_lists_payouts_and_an_official_confirms_them(app, clock, clien
     assert count(AuditEvent, AuditEvent.action == "payout.bank_transfer_confirmed",
                  AuditEvent.object_id == payout.id) == 1
 
-    again = client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm")
+    again = page.submit(action=confirm)  # the same page again (a second tab)
     assert again.status_code == 409
     assert "No bank transfers of 2026-11 are waiting" in again.get_data(as_text=True)
     assert _payout_postings(settlement) == 1
@@ -165,7 +167,7 @@ def test_bank_file_lists_payouts_and_an_official_confirms_them(app, clock, clien
 def test_confirming_needs_a_csrf_token(app, clock, client, auth, monkeypatch):
     auth.login(factories.official())
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
-    response = client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm")
+    response = client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm")  # deliberately without the token
     assert response.status_code == 400
     assert count(AuditEvent, AuditEvent.action == "payout.bank_transfer_confirmed") == 0
 
@@ -174,11 +176,11 @@ def test_bank_file_pages_refuse_bad_months_and_non_officials(app, clock, client,
     staff = factories.staff()
     auth.login(staff)
     assert client.get(f"/official/settlements/{NOVEMBER}/bank-file.csv").status_code == 403
-    assert client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm").status_code == 403
+    assert client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm").status_code == 403  # access rule
     auth.logout()
     client.set_cookie("linli_lang", "en")
     auth.login(factories.official())
     bad = client.get("/official/settlements/2026-13/bank-file.csv")
     assert bad.status_code == 400 and "There is no such month" in bad.get_data(as_text=True)
-    assert client.post("/official/settlements/abc/bank-file/confirm").status_code == 400
+    assert client.post("/official/settlements/abc/bank-file/confirm").status_code == 400  # no such page: hand-made
     assert client.get("/official/settlements/2030-01").status_code == 400
