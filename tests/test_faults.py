@@ -37,6 +37,7 @@ from tests.fault_arrangements import (NO_BOOKING, ONE_BOOKING, booking_rows, boo
                                       supervised_providers, transfers)
 from tests.fault_helpers import KillPoint, database_down, fault_app, killer_for
 from tests.stripe_fixtures import stripe_stub, stripe_stub_server  # noqa: F401
+from tests.forms import submit
 
 pytestmark = [
     pytest.mark.no_db_session,
@@ -92,7 +93,7 @@ BOOKING_KILLS = [
 
 
 def book_page(client, listing_id, starts):
-    return client.post(f"/listings/{listing_id}/book", data={"starts_at": slot_value(starts), "address": "3号楼"})
+    return submit(client, f"/listings/{listing_id}/book", fields={"starts_at": slot_value(starts), "address": "3号楼"})
 
 
 def book_api(client, listing_id, starts, token):
