@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import HiddenField, RadioField, SelectField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 
 from ratings.models import COMPLAINT_KIND_LABELS, ComplaintKind
 from ratings.photos import ACCEPTED_PHOTOS
@@ -61,5 +61,9 @@ class ResponseForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    outcome = HiddenField()
+    """Uphold or dismiss: the outcome is the value of the button pressed
+    (``name="outcome"``). It is not a hidden field: ``hidden_tag()`` would render
+    an empty ``outcome`` before the buttons, and the first value sent wins."""
+
+    outcome = StringField()
     reason = TextAreaField(_l("Reason (both sides read it)"), render_kw={"rows": 3})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -131,12 +132,10 @@ class BoundSession(FlaskSession):
         return super().get_bind(mapper, clause, bind, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def db_session(request, app):
-    """Every test in a transaction that is rolled back at the end."""
-    if "no_db_session" in request.keywords:
-        yield None
-        return
+@contextmanager
+def rolled_back_session(app):
+    """``db.session`` bound to one connection whose outer transaction is rolled back
+    on exit; the code under test may commit, which only releases a SAVEPOINT."""
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -152,6 +151,16 @@ def db_session(request, app):
             db.session = original
             outer.rollback()
             connection.close()
+
+
+@pytest.fixture(autouse=True)
+def db_session(request, app):
+    """Every test in a transaction that is rolled back at the end."""
+    if "no_db_session" in request.keywords:
+        yield None
+        return
+    with rolled_back_session(app) as session:
+        yield session
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ from ratings.supervision.models import EvaluationRun, PenaltyReport, ProviderSna
 from tests import factories
 from tests.billing_helpers import accepted_booking, event
 from tests.conftest import PASSWORD
-from tests.fault_helpers import count, ledger_problems
+from tests.fault_helpers import ledger_problems
+from tests.helpers import count
 from tests.supervision_helpers import bookings as supervision_history
 from tests.supervision_helpers import serving_provider
 

@@ -193,11 +193,6 @@ def database_down(app):
         admin.dispose()
 
 
-def count(model, *where) -> int:
-    """Rows of ``model`` (matching ``where``), read in a fresh session."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
-
-
 def ledger_problems() -> list[str]:
     """What is wrong with the ledger: a transaction whose entries do not sum to zero (or
     that has none), an account whose running balance differs from its entries."""

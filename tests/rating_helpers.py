@@ -37,10 +37,6 @@ def completed_booking(clock, listing=None, resident=None, staff=None):
     return booking, staff
 
 
-def count(model, *where) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
-
-
 def notifications(kind: str, user_id: int | None = None) -> list[Notification]:
     stmt = sa.select(Notification).where(Notification.kind == kind)
     if user_id is not None:
@@ -54,11 +50,3 @@ def audit_events(action: str, object_id: int | None = None) -> list[AuditEvent]:
         stmt = stmt.where(AuditEvent.object_id == object_id)
     return list(db.session.scalars(stmt))
 
-
-def assert_problem(response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    if field is not None:
-        assert body["errors"][field], body
-    return body

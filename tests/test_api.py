@@ -11,24 +11,9 @@ from app.extensions import db
 from providers.models import Listing, ListingStatus, ListingVersion, ProviderStatus
 from tests import factories
 from tests.conftest import csrf_token_from
+from tests.helpers import assert_problem, bearer, count
 
 PROBLEM = "application/problem+json"
-
-
-def bearer(user) -> dict:
-    _, raw = issue_token(db.session, user, "test")
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}"}
-
-
-def assert_problem(response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status and body["title"] and body["type"] and body["detail"]
-    if field is not None:
-        assert body["errors"][field] and all(isinstance(m, str) for m in body["errors"][field]), body
-    return body
 
 
 def payload(provider, **changes) -> dict:
@@ -45,10 +30,6 @@ def payload(provider, **changes) -> dict:
     }
     data.update(changes)
     return data
-
-
-def count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ from app import create_app
 from app.clock import FrozenClock
 from app.extensions import db
 from tests.conftest import START, scratch_database
+from tests.helpers import bearer as _bearer
 
 # Generated requests per operation and generation mode (each one is sent as
 # every role): small enough that the whole run stays well under two minutes on
@@ -147,12 +148,6 @@ def test_every_operation_as_every_role_answers_within_its_schema(fuzz_app):
 
 
 # --- What the fuzzer found, pinned ----------------------------------------------------
-
-
-def _bearer(user) -> dict:
-    from app.auth.services import issue_token
-
-    return {"Authorization": f"Bearer {issue_token(db.session, user, 'test')[1]}"}
 
 
 @pytest.mark.parametrize("path", ["/api/v1/bookings/99999999999999999999", "/api/v1/bookings/0",

@@ -12,32 +12,28 @@ from billing.models import Account
 from billing.overview import billing_overview
 from billing.payment_models import PayoutAccount
 from tests import factories
+from tests.fake_gateway import use_gateway
 from tests.test_settlements import NOVEMBER, completed_booking, to_december
-
-
-class _Gateway:
-    def __init__(self, name):
-        self.name = name
 
 
 @pytest.fixture
 def settled(app, clock, monkeypatch):
     """One provider settled for November: a Stripe-paid booking, an offline one, an unpaid one, a fine."""
-    monkeypatch.setitem(app.extensions, "linli.gateway", _Gateway("stripe"))
+    use_gateway(app, monkeypatch, "stripe")
     provider = factories.provider()
     staff = factories.staff(provider)
     db.session.add(PayoutAccount(provider_id=provider.id, bank_name="建设银行", bank_account_no="6217000011112222",
                                  account_holder=provider.name))
     online = completed_booking(clock, factories.listing(provider, price_fen=20000, title="适老化改造评估"), staff,
                                pay="gateway")
-    monkeypatch.setitem(app.extensions, "linli.gateway", _Gateway("offline"))
+    use_gateway(app, monkeypatch, "offline")
     on_site = completed_booking(clock, factories.listing(provider, price_fen=12000), staff, pay="confirm")
     unpaid = completed_booking(clock, factories.listing(provider, price_fen=5000), staff)
     payable = ledger.provider_payable_code(provider.id)
     ledger.post(db.session, kind="penalty", cause_type="penalty", cause_id=9, memo="three late starts",
                 lines=[(payable, 1000), ("penalty_income", -1000)])
     db.session.commit()
-    monkeypatch.setitem(app.extensions, "linli.gateway", _Gateway("stripe"))
+    use_gateway(app, monkeypatch, "stripe")
     to_december(clock)
     settlement = settlements.settle(db.session, provider.id, NOVEMBER)
     db.session.commit()

@@ -13,16 +13,14 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from app import create_app
 from app.db import write_transaction
 from app.errors import Conflict
 from app.extensions import db
 from providers.bookings import services
 from providers.bookings.models import Booking, BookingSlot
 from tests import factories
-from tests.conftest import scratch_database
+from tests.helpers import race_app as make_race_app
 
 pytestmark = [pytest.mark.no_db_session]
 
@@ -31,18 +29,8 @@ RACERS = 20
 
 @pytest.fixture(scope="module")
 def race_app(tmp_path_factory):
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": scratch_database(tmp_path_factory, "conc"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": RACERS + 2, "max_overflow": 0},
-        "UPLOAD_DIR": str(tmp_path_factory.mktemp("race")),
-        "SECRET_KEY": "race-test-secret-key-long-enough-12345",
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "ARGON2_PARALLELISM": 1,
-    })
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with make_race_app(tmp_path_factory, "conc", RACERS, frozen_clock=False) as app:
+        yield app
 
 
 def test_twenty_concurrent_bookings_for_the_last_place_one_succeeds(race_app):

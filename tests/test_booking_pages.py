@@ -22,7 +22,8 @@ from providers.bookings import services
 from providers.bookings.models import Booking, BookingEvent, BookingSlot, BookingStatus as S
 from providers.models import ListingStatus
 from tests import factories
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.conftest import PASSWORD
+from tests.forms import open_page, submit
 
 
 def utc(local_day: str, hour: int, minute: int = 0) -> datetime:
@@ -137,8 +138,8 @@ def test_a_resident_books_and_lands_on_the_booking(client, auth, en, db_session)
     listing, staff, resident = setting()
     auth.login(resident)
     starts = utc("2026-11-03", 9)
-    response = client.post(f"/listings/{listing.id}/book",
-                           data={"starts_at": slot(starts), "address": "城里社区3号楼101", "note": "有猫"})
+    response = submit(client, f"/listings/{listing.id}/book",
+                      fields={"starts_at": slot(starts), "address": "城里社区3号楼101", "note": "有猫"})
     assert response.status_code == 302
     booking = db_session.scalar(sa.select(Booking).where(Booking.resident_id == resident.id))
     assert response.headers["Location"].endswith(f"/bookings/{booking.id}")
@@ -150,25 +151,33 @@ def test_a_resident_books_and_lands_on_the_booking(client, auth, en, db_session)
         Notification.user_id == staff.id, Notification.kind == "booking.requested")) == 1
 
 
-@pytest.mark.parametrize("data, field, message", [
-    ({"address": "x"}, "starts_at", "Choose a time from the list."),
-    ({"starts_at": "tomorrow morning", "address": "x"}, "starts_at", "Choose a time from the list."),
-    ({"starts_at": slot(utc("2026-11-03", 9, 30)), "address": "x"}, "starts_at", "Choose a time from the list."),
-    ({"starts_at": slot(utc("2026-11-07", 9)), "address": "x"}, "starts_at", "Choose a time from the list."),
-    ({"starts_at": slot(utc("2026-11-24", 9)), "address": "x"}, "starts_at", "Choose a time from the list."),
-    ({"starts_at": slot(utc("2026-10-30", 9)), "address": "x"}, "starts_at", "This time is in the past."),
-    ({"starts_at": slot(utc("2026-11-02", 9)), "address": "x"}, "starts_at", "This time is in the past."),
-    ({"starts_at": slot(utc("2026-11-02", 11)), "address": "x"}, "starts_at", "too soon"),
-    ({"starts_at": slot(utc("2026-11-03", 9)), "address": "  "}, "address", "Enter the address"),
-    ({"starts_at": slot(utc("2026-11-03", 9))}, "address", "Enter the address"),
-    ({"starts_at": slot(utc("2026-11-03", 9)), "address": "楼" * 201}, "address", "too long"),
-    ({"starts_at": slot(utc("2026-11-03", 9)), "address": "x", "note": "n" * 1001}, "note", "too long"),
+# "form": filled in on the page as rendered; "tampered": a hand-made body with a time the
+# page does not offer, or without the address field it renders (posted raw on purpose).
+@pytest.mark.parametrize("how, data, field, message", [
+    ("form", {"address": "x"}, "starts_at", "Choose a time from the list."),
+    ("tampered", {"starts_at": "tomorrow morning", "address": "x"}, "starts_at", "Choose a time from the list."),
+    ("tampered", {"starts_at": slot(utc("2026-11-03", 9, 30)), "address": "x"}, "starts_at",
+     "Choose a time from the list."),
+    ("tampered", {"starts_at": slot(utc("2026-11-07", 9)), "address": "x"}, "starts_at",
+     "Choose a time from the list."),
+    ("tampered", {"starts_at": slot(utc("2026-11-24", 9)), "address": "x"}, "starts_at",
+     "Choose a time from the list."),
+    ("tampered", {"starts_at": slot(utc("2026-10-30", 9)), "address": "x"}, "starts_at", "This time is in the past."),
+    ("tampered", {"starts_at": slot(utc("2026-11-02", 9)), "address": "x"}, "starts_at", "This time is in the past."),
+    ("tampered", {"starts_at": slot(utc("2026-11-02", 11)), "address": "x"}, "starts_at", "too soon"),
+    ("form", {"starts_at": slot(utc("2026-11-03", 9)), "address": "  "}, "address", "Enter the address"),
+    ("tampered", {"starts_at": slot(utc("2026-11-03", 9))}, "address", "Enter the address"),
+    ("form", {"starts_at": slot(utc("2026-11-03", 9)), "address": "楼" * 201}, "address", "too long"),
+    ("form", {"starts_at": slot(utc("2026-11-03", 9)), "address": "x", "note": "n" * 1001}, "note", "too long"),
 ])
-def test_bad_booking_input_is_refused_on_its_field_and_writes_nothing(client, auth, en, data, field, message):
+def test_bad_booking_input_is_refused_on_its_field_and_writes_nothing(client, auth, en, how, data, field, message):
     listing, _staff, resident = setting()
     auth.login(resident)
     before = counts()
-    response = client.post(f"/listings/{listing.id}/book", data=data)
+    if how == "form":
+        response = submit(client, f"/listings/{listing.id}/book", fields=data)
+    else:
+        response = client.post(f"/listings/{listing.id}/book", data=data)
     assert response.status_code == 422
     error = re.search(rf'<p class="error" id="{field}-error"[^>]*>([^<]+)</p>', html(response))
     assert error and message in error.group(1), html(response)[:3000]
@@ -183,6 +192,7 @@ def test_a_listing_of_another_community_cannot_be_booked(client, auth, en):
     assert response.status_code == 403
     assert "not offered in your community" in html(response)
     before = counts()
+    # The page is a 403 without a form: the outsider's post is hand-made.
     response = client.post(f"/listings/{listing.id}/book",
                            data={"starts_at": slot(utc("2026-11-03", 9)), "address": "x"})
     assert response.status_code == 422 and "not offered in your community" in html(response)
@@ -193,11 +203,12 @@ def test_a_slot_taken_meanwhile_is_a_409_with_fresh_slots(client, auth, en, db_s
     listing, _staff, resident = setting()
     starts = utc("2026-11-03", 9)
     auth.login(resident)
-    assert slot(starts) in html(client.get(f"/listings/{listing.id}/book"))
+    page = open_page(client, f"/listings/{listing.id}/book")
+    assert slot(starts) in page.html
     factories.booking(listing, starts_at=starts)  # two other residents
     factories.booking(listing, starts_at=starts)
     before = counts()
-    response = client.post(f"/listings/{listing.id}/book", data={"starts_at": slot(starts), "address": "x楼"})
+    response = page.submit(fields={"starts_at": slot(starts), "address": "x楼"})  # the page shown before
     assert response.status_code == 409
     page = html(response)
     assert "this time slot was just taken" in page
@@ -212,6 +223,7 @@ def test_only_residents_book(client, auth):
     listing, staff, _resident = setting()
     url = f"/listings/{listing.id}/book"
     assert client.get(url).status_code == 302 and "/login" in client.get(url).headers["Location"]
+    # Access rules: nobody here is shown the form, so the posts are hand-made.
     assert client.post(url, data={"address": "x"}).status_code == 302
     for user in (staff, factories.official()):
         auth.login(user)
@@ -225,17 +237,16 @@ def test_only_residents_book(client, auth):
 
 def test_booking_needs_the_csrf_token(client, csrf_enabled):
     listing, _staff, resident = setting()
-    token = csrf_token_from(html(client.get("/login")))
-    login = client.post("/login", data={"phone": resident.phone, "password": PASSWORD, "csrf_token": token})
+    login = submit(client, "/login", fields={"phone": resident.phone, "password": PASSWORD})
     assert login.status_code == 302
     before = counts()
+    # Deliberately raw: a body without the token the page renders is refused.
     response = client.post(f"/listings/{listing.id}/book",
                            data={"starts_at": slot(utc("2026-11-03", 9)), "address": "x"})
     assert response.status_code == 400
     assert counts() == before
-    token = csrf_token_from(html(client.get(f"/listings/{listing.id}/book")))
-    response = client.post(f"/listings/{listing.id}/book",
-                           data={"starts_at": slot(utc("2026-11-03", 9)), "address": "x", "csrf_token": token})
+    response = submit(client, f"/listings/{listing.id}/book",
+                      fields={"starts_at": slot(utc("2026-11-03", 9)), "address": "x"})
     assert response.status_code == 302
 
 
@@ -280,7 +291,7 @@ def test_someone_elses_booking_is_a_404_and_other_roles_get_403(client, auth):
     booking = factories.booking(listing, resident)
     auth.login(factories.resident(listing.communities[0]))
     assert client.get(f"/bookings/{booking.id}").status_code == 404
-    for action in ("cancel", "confirm", "report-no-show"):
+    for action in ("cancel", "confirm", "report-no-show"):  # no page shows them this form: hand-made
         assert client.post(f"/bookings/{booking.id}/{action}").status_code == 404
     assert db.session.get(Booking, booking.id).status == S.REQUESTED
     auth.logout()
@@ -294,17 +305,18 @@ def test_a_free_and_a_late_cancellation(client, auth, en, clock, db_session):
     free = advance(factories.booking(listing, resident, starts_at=utc("2026-11-05", 9)), S.ACCEPTED, staff)
     late = advance(factories.booking(listing, resident, starts_at=utc("2026-11-03", 9)), S.ACCEPTED, staff)
     auth.login(resident)
-    response = client.post(f"/bookings/{free.id}/cancel", data={"reason": "plans changed"})
+    response = submit(client, f"/bookings/{free.id}", button="Cancel this booking", fields={"reason": "plans changed"})
     assert response.status_code == 302
     assert "Your booking is cancelled." in html(client.get(f"/bookings/{free.id}"))
     clock.set(utc("2026-11-02", 20))  # 13 hours before the start: inside the 24-hour notice
-    response = client.post(f"/bookings/{late.id}/cancel", data={"reason": ""})
+    page = open_page(client, f"/bookings/{late.id}")
+    response = page.submit(button="Cancel this booking", fields={"reason": ""})
     assert response.status_code == 302
     assert "recorded as a late cancellation" in html(client.get(f"/bookings/{late.id}"))
     db_session.expire_all()
     assert (free.status, free.late_cancellation, free.status_reason) == (S.CANCELLED_BY_RESIDENT, False, "plans changed")
     assert (late.status, late.late_cancellation) == (S.CANCELLED_BY_RESIDENT, True)
-    response = client.post(f"/bookings/{late.id}/cancel")
+    response = page.submit(button="Cancel this booking")  # the same page again (a second tab)
     assert response.status_code == 409 and "cannot become" in html(response)
 
 
@@ -313,21 +325,23 @@ def test_confirming_completion_and_reporting_a_no_show(client, auth, en, clock, 
     done = advance(factories.booking(listing, resident, starts_at=utc("2026-11-03", 9)), S.COMPLETED, staff, clock)
     missed = advance(factories.booking(listing, resident, starts_at=utc("2026-11-04", 9)), S.ACCEPTED, staff)
     auth.login(resident)
-    page = html(client.get(f"/bookings/{done.id}"))
+    done_page = open_page(client, f"/bookings/{done.id}")
+    page = done_page.html
     assert f'action="/bookings/{done.id}/confirm"' in page
     assert f'href="/bookings/{done.id}/rate"' in page and f'href="/bookings/{done.id}/complain"' in page
-    assert client.post(f"/bookings/{done.id}/confirm").status_code == 302
-    response = client.post(f"/bookings/{done.id}/confirm")
+    assert done_page.submit(button="Confirm the service was done").status_code == 302
+    response = done_page.submit(button="Confirm the service was done")  # the same page again
     assert response.status_code == 409 and "already confirmed" in html(response)
 
     clock.set(utc("2026-11-04", 9, 10))  # before start + grace: too early
     before = counts()
+    # The page does not offer the report yet: the early post is hand-made, to test the guard.
     response = client.post(f"/bookings/{missed.id}/report-no-show")
     assert response.status_code == 422 and "once the start time plus 15 minutes" in html(response)
     assert counts() == before
     clock.set(utc("2026-11-04", 9, 16))
-    assert "report-no-show" in html(client.get(f"/bookings/{missed.id}"))
-    assert client.post(f"/bookings/{missed.id}/report-no-show").status_code == 302
+    response = submit(client, f"/bookings/{missed.id}", button="Report that the provider did not come")
+    assert response.status_code == 302
     db_session.expire_all()
     assert done.confirmed_at is not None and missed.no_show_reported_at == clock.now()
     assert "report-no-show" not in html(client.get(f"/bookings/{missed.id}"))
@@ -338,9 +352,10 @@ def test_a_resident_action_illegal_in_the_state_is_a_409_and_changes_nothing(cli
     booking = factories.booking(listing, resident)
     auth.login(resident)
     before = counts()
+    # Not offered on a requested booking: a hand-made post, to test the guard.
     response = client.post(f"/bookings/{booking.id}/confirm")
     assert response.status_code == 409 and "Only a completed booking can be confirmed." in html(response)
-    response = client.post(f"/bookings/{booking.id}/cancel", data={"reason": "r" * 1001})
+    response = submit(client, f"/bookings/{booking.id}", button="Cancel this booking", fields={"reason": "r" * 1001})
     assert response.status_code == 422 and "too long" in html(response)
     assert counts() == before
 
@@ -427,16 +442,18 @@ def test_provider_staff_take_a_booking_from_request_to_done(client, auth, en, cl
     auth.login(staff)
     page = html(client.get(f"/provider/bookings/{booking.id}"))
     assert "Answer by 2026-11-02 14:00." in page and "/accept" in page and "/decline" in page
-    assert client.post(f"/provider/bookings/{booking.id}/accept").status_code == 302
+    url = f"/provider/bookings/{booking.id}"
+    assert submit(client, url, button="Accept").status_code == 302
     page = html(client.get(f"/provider/bookings/{booking.id}"))
     assert "You accepted the booking." in page and "You can check in from 2026-11-03 08:00." in page
     assert "/check-in" not in page and "/cancel" in page
+    # Check-in is not offered yet: the early post is hand-made, to test the guard.
     response = client.post(f"/provider/bookings/{booking.id}/check-in")
     assert response.status_code == 422 and "at most one hour before the start" in html(response)
     clock.set(utc("2026-11-03", 9, 20))
-    assert client.post(f"/provider/bookings/{booking.id}/check-in").status_code == 302
+    assert submit(client, url, button="Check in: we have arrived").status_code == 302
     clock.set(utc("2026-11-03", 11))
-    assert client.post(f"/provider/bookings/{booking.id}/complete").status_code == 302
+    assert submit(client, url, button="Mark as done").status_code == 302
     db_session.expire_all()
     assert (booking.status, booking.late_start, booking.late_finish) == (S.COMPLETED, True, False)
     page = html(client.get(f"/provider/bookings/{booking.id}"))
@@ -448,16 +465,18 @@ def test_decline_and_cancel_need_a_reason_and_illegal_actions_are_409(client, au
     booking = factories.booking(listing, resident)
     auth.login(staff)
     before = counts()
-    response = client.post(f"/provider/bookings/{booking.id}/decline", data={"reason": " "})
+    url = f"/provider/bookings/{booking.id}"
+    response = submit(client, url, button="Decline", fields={"reason": " "})
     assert response.status_code == 422
     assert re.search(r'id="reason-decline-error">Give a reason', html(response))
+    # Actions the page does not offer on a request: hand-made posts, to test the guards.
     response = client.post(f"/provider/bookings/{booking.id}/complete")
     assert response.status_code == 409 and "cannot become" in html(response)
     response = client.post(f"/provider/bookings/{booking.id}/cancel")
     assert response.status_code == 422 and "Give a reason" in html(response)
     assert client.post(f"/provider/bookings/{booking.id}/teleport").status_code == 404
     assert counts() == before
-    assert client.post(f"/provider/bookings/{booking.id}/decline", data={"reason": "no staff"}).status_code == 302
+    assert submit(client, url, button="Decline", fields={"reason": "no staff"}).status_code == 302
     db_session.expire_all()
     assert (booking.status, booking.status_reason) == (S.DECLINED, "no staff")
 
@@ -467,18 +486,20 @@ def test_no_shows_recorded_by_the_provider(client, auth, en, clock, db_session):
     absent = advance(factories.booking(listing, resident, starts_at=utc("2026-11-03", 9)), S.ACCEPTED, staff)
     missed = advance(factories.booking(listing, resident, starts_at=utc("2026-11-03", 11)), S.ACCEPTED, staff)
     auth.login(staff)
+    # Neither is offered yet: hand-made posts, to test the guards.
     response = client.post(f"/provider/bookings/{absent.id}/resident-no-show")
     assert response.status_code == 422 and "was not there once the start time" in html(response)
     response = client.post(f"/provider/bookings/{missed.id}/confirm-no-show")
     assert response.status_code == 409 and "has not reported a no-show" in html(response)
     clock.set(utc("2026-11-03", 11, 20))
-    assert "/resident-no-show" in html(client.get(f"/provider/bookings/{absent.id}"))
-    assert client.post(f"/provider/bookings/{absent.id}/resident-no-show", data={"reason": "door locked"}).status_code == 302
+    response = submit(client, f"/provider/bookings/{absent.id}", button="Record that the resident was not there",
+                      fields={"reason": "door locked"})
+    assert response.status_code == 302
     services.report_provider_no_show(db_session, missed, resident)
     db_session.commit()
     page = html(client.get(f"/provider/bookings/{missed.id}"))
     assert "reported on 2026-11-03 11:20 that nobody came" in page and "/confirm-no-show" in page
-    assert client.post(f"/provider/bookings/{missed.id}/confirm-no-show").status_code == 302
+    assert submit(client, f"/provider/bookings/{missed.id}", button="Confirm that we did not come").status_code == 302
     db_session.expire_all()
     assert (absent.status, missed.status) == (S.NO_SHOW_RESIDENT, S.NO_SHOW_PROVIDER)
 
@@ -488,6 +509,7 @@ def test_another_providers_booking_is_a_404_and_other_roles_get_403(client, auth
     booking = factories.booking(listing, resident)
     auth.login(factories.staff())  # staff of another provider
     assert client.get(f"/provider/bookings/{booking.id}").status_code == 404
+    # Access rules: no page shows these users the forms, so the posts are hand-made.
     for action in ("accept", "decline", "check-in", "complete", "cancel", "confirm-no-show", "resident-no-show"):
         assert client.post(f"/provider/bookings/{booking.id}/{action}", data={"reason": "x"}).status_code == 404
     db_session.expire_all()

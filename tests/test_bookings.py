@@ -14,6 +14,7 @@ from tests import factories
 
 def test_request_stores_its_deadlines_as_facts(db_session, clock):
     listing = factories.listing(response_hours=4, duration_minutes=120)
+    owner, member = factories.staff(listing.provider), factories.staff(listing.provider, is_owner=False)
     starts = factories.next_slot(listing, days_ahead=2)
     booking = factories.booking(listing, starts_at=starts)
     assert booking.status == S.REQUESTED
@@ -22,7 +23,8 @@ def test_request_stores_its_deadlines_as_facts(db_session, clock):
     assert booking.grace_minutes == 15
     assert booking.price_fen == listing.price_fen and booking.listing_version == listing.version
     staff_notes = db_session.scalars(sa.select(Notification).where(Notification.kind == "booking.requested"))
-    assert staff_notes is not None
+    assert sorted((n.user_id, n.params["booking"]) for n in staff_notes) == sorted(
+        [(owner.id, booking.id), (member.id, booking.id)])
 
 
 def test_slot_outside_availability_in_the_past_or_other_community_is_refused(db_session, clock):

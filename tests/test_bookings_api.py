@@ -9,35 +9,15 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit import AuditEvent
-from app.auth.services import issue_token
 from app.extensions import db
 from providers.bookings.models import Booking, BookingEvent, BookingSlot, BookingStatus as S
 from providers.models import ListingStatus
 from tests import factories
 from tests.conftest import csrf_token_from
+from tests.helpers import assert_problem, bearer, count
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROBLEM = "application/problem+json"
-
-
-def bearer(user) -> dict:
-    _, raw = issue_token(db.session, user, "test")
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}"}
-
-
-def count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def assert_problem(response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    if field is not None:
-        assert body["errors"][field] and all(isinstance(m, str) for m in body["errors"][field]), body
-    return body
 
 
 def local(day: int, hour: int) -> datetime:

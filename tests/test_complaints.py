@@ -17,16 +17,9 @@ from providers.bookings import services as bookings
 from ratings import complaints
 from ratings.models import Complaint, ComplaintPhoto, ComplaintStatus
 from tests import factories
-from tests.rating_helpers import (
-    JPEG,
-    PDF,
-    PNG,
-    accepted_booking,
-    audit_events,
-    completed_booking,
-    count,
-    notifications,
-)
+from tests.forms import open_page, submit
+from tests.rating_helpers import JPEG, PDF, PNG, accepted_booking, audit_events, completed_booking, notifications
+from tests.helpers import count
 
 
 @pytest.fixture
@@ -40,9 +33,15 @@ def stored_files(app) -> set[str]:
     return {p.name for p in folder.iterdir()} if folder.exists() else set()
 
 
-def complain(client, booking, *, photos=(), **fields):
+def complain(client, booking, *, photos=(), raw: bool = False, **fields):
+    """File with the complaint page's multipart form as rendered; ``raw`` posts a hand-made
+    body instead (a booking whose page shows no form, someone else's, a tampered kind)."""
     data = {"kind": "late", "description": "师傅迟到了一个小时，也没有打电话。"}
     data.update(fields)
+    if not raw:
+        if photos:
+            data["photos"] = list(photos)
+        return submit(client, f"/bookings/{booking.id}/complain", fields=data)
     if photos:
         data["photos"] = [(io.BytesIO(body), name) for body, name in photos]
     return client.post(f"/bookings/{booking.id}/complain", data=data, content_type="multipart/form-data")
@@ -96,7 +95,7 @@ def test_a_booking_that_never_happened_cannot_be_complained_about(client, auth, 
     auth.login(booking.resident)
     page = client.get(f"/bookings/{booking.id}/complain").get_data(as_text=True)
     assert "never took place" in page and "File the complaint" not in page
-    response = complain(client, booking)
+    response = complain(client, booking, raw=True)  # the page shows no form
     assert response.status_code == 409 and "never took place" in response.get_data(as_text=True)
     assert count(Complaint) == 0
 
@@ -122,7 +121,7 @@ def test_someone_elses_booking_is_a_404(client, auth, clock):
     booking, _ = accepted_booking()
     auth.login(factories.resident(booking.community))
     assert client.get(f"/bookings/{booking.id}/complain").status_code == 404
-    assert complain(client, booking).status_code == 404
+    assert complain(client, booking, raw=True).status_code == 404
     assert count(Complaint) == 0
 
 
@@ -138,7 +137,7 @@ def test_someone_elses_booking_is_a_404(client, auth, clock):
 def test_bad_complaint_input_is_refused(client, auth, clock, fields, message):
     booking, _ = accepted_booking()
     auth.login(booking.resident)
-    response = complain(client, booking, **fields)
+    response = complain(client, booking, raw=fields.get("kind") == "rude", **fields)  # "rude": not offered
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     assert count(Complaint) == 0 and notifications("complaint.filed") == []
 
@@ -218,12 +217,14 @@ def test_provider_responds_once(client, auth, clock):
     assert "Send the response" in page
     assert "Send the response" in client.get(f"/complaints/{complaint.id}").get_data(as_text=True)
 
-    empty = client.post(f"/provider/complaints/{complaint.id}/respond", data={"response": ""})
+    respond = f"/provider/complaints/{complaint.id}/respond"
+    empty = submit(client, "/provider/complaints", action=respond, fields={"response": ""})
     assert empty.status_code == 422 and "Write your response." in empty.get_data(as_text=True)
     assert db.session.get(Complaint, complaint.id).status == ComplaintStatus.OPEN
 
     clock.advance(hours=3)
-    ok = client.post(f"/provider/complaints/{complaint.id}/respond", data={"response": "路上堵车，已致歉"})
+    opened = open_page(client, f"/complaints/{complaint.id}")
+    ok = opened.submit(action=respond, fields={"response": "路上堵车，已致歉"})
     assert ok.status_code == 302
     stored = db.session.get(Complaint, complaint.id)
     assert stored.status == ComplaintStatus.RESPONDED and stored.response == "路上堵车，已致歉"
@@ -232,7 +233,7 @@ def test_provider_responds_once(client, auth, clock):
     assert event.actor_id == staff.id and event.after == {"status": "responded", "late": False}
     assert len(notifications("complaint.responded", booking.resident_id)) == 1
 
-    again = client.post(f"/provider/complaints/{complaint.id}/respond", data={"response": "补充"})
+    again = opened.submit(action=respond, fields={"response": "补充"})  # the same page again
     assert again.status_code == 409
     assert db.session.get(Complaint, complaint.id).response == "路上堵车，已致歉"
 
@@ -242,6 +243,7 @@ def test_response_access_rules(client, auth, clock):
     complaint = file(db.session, booking)
     db.session.commit()
     auth.login(factories.staff())
+    # Access rules: no page shows these users the form, so the posts are hand-made.
     assert client.post(f"/provider/complaints/{complaint.id}/respond", data={"response": "x"}).status_code == 404
     auth.logout()
     auth.login(booking.resident)
@@ -263,14 +265,17 @@ def test_official_decides_with_a_reason_once(client, auth, clock):
     page = client.get(f"/complaints/{complaint.id}").get_data(as_text=True)
     assert "已致歉" in page and "Uphold" in page and "Dismiss" in page
 
-    no_reason = client.post(f"/official/complaints/{complaint.id}/decide", data={"outcome": "upheld", "reason": ""})
+    # The page as the official sees it; the buttons carry the outcome.
+    queue = open_page(client, f"/complaints/{complaint.id}")
+    no_reason = queue.submit(button="Uphold", fields={"reason": ""})
     assert no_reason.status_code == 422 and "Give the reason for the decision" in no_reason.get_data(as_text=True)
+    # The outcome comes from the button pressed; a body without one is tampered.
     no_outcome = client.post(f"/official/complaints/{complaint.id}/decide", data={"reason": "x"})
     assert no_outcome.status_code == 422
     assert db.session.get(Complaint, complaint.id).status == ComplaintStatus.RESPONDED
     assert audit_events("complaint.upheld") == []
 
-    ok = client.post(f"/official/complaints/{complaint.id}/decide", data={"outcome": "upheld", "reason": "迟到属实"})
+    ok = queue.submit(button="Uphold", fields={"reason": "迟到属实"})
     assert ok.status_code == 302
     stored = db.session.get(Complaint, complaint.id)
     assert (stored.status, stored.decision_reason, stored.decided_by_id) == (
@@ -279,10 +284,24 @@ def test_official_decides_with_a_reason_once(client, auth, clock):
     assert event.reason == "迟到属实" and event.before == {"status": "responded"}
     assert {n.user_id for n in notifications("complaint.decided")} == {booking.resident_id, staff.id}
 
-    twice = client.post(f"/official/complaints/{complaint.id}/decide", data={"outcome": "dismissed", "reason": "改判"})
+    # The same page, still open in another tab: the second decision is refused.
+    twice = queue.submit(button="Dismiss", fields={"reason": "改判"})
     assert twice.status_code == 409
     assert db.session.get(Complaint, complaint.id).status == ComplaintStatus.UPHELD
+    # A complaint that does not exist has no page; the raw post checks the 404.
     assert client.post("/official/complaints/999999/decide", data={"outcome": "upheld", "reason": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize(("button", "status"), [("Uphold", ComplaintStatus.UPHELD), ("Dismiss", ComplaintStatus.DISMISSED)])
+def test_each_decision_button_on_the_queue_decides(client, auth, clock, button, status):
+    booking, _ = accepted_booking()
+    complaint = file(db.session, booking)
+    db.session.commit()
+    auth.login(factories.official())
+    response = submit(client, "/official/complaints", action=f"/official/complaints/{complaint.id}/decide",
+                      button=button, fields={"reason": "核实过了"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert db.session.get(Complaint, complaint.id).status == status
 
 
 def test_an_open_complaint_can_be_decided_and_then_not_responded_to(db_session, clock):
@@ -331,6 +350,7 @@ def test_only_officials_see_the_queue_and_decide(client, auth, clock):
     for user in (booking.resident, staff):
         auth.login(user)
         assert client.get("/official/complaints").status_code == 403
+        # Access rule: no page shows them the form, so the post is hand-made.
         decide = client.post(f"/official/complaints/{complaint.id}/decide", data={"outcome": "upheld", "reason": "x"})
         assert decide.status_code == 403
         auth.logout()

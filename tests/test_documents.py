@@ -14,6 +14,7 @@ from app.clock import today
 from providers import registration, uploads
 from providers.models import ProviderStatus, QualificationDocument
 from tests import factories
+from tests.forms import submit
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -55,9 +56,15 @@ def documents_of(session, provider) -> list[QualificationDocument]:
     )
 
 
-def upload(client, body: bytes | None = PDF, filename: str = "营业执照.pdf", **fields):
+def upload(client, body: bytes | None = PDF, filename: str = "营业执照.pdf", *, raw: bool = False, **fields):
+    """Upload with the dashboard's document form as rendered; ``raw`` posts a hand-made
+    body instead (access rules, a provider shown no form, a tampered kind)."""
     data = {"kind": "business_licence", "expires_on": (today() + timedelta(days=365)).isoformat()}
     data.update(fields)
+    if not raw:
+        if body is not None:
+            data["file"] = (body, filename)
+        return submit(client, "/provider", action="/provider/documents", fields=data)
     if body is not None:
         data["file"] = (io.BytesIO(body), filename)
     return client.post("/provider/documents", data=data, content_type="multipart/form-data")
@@ -143,7 +150,7 @@ def test_bad_uploads_are_refused_and_leave_no_row_and_no_file(
     app, client, db_session, provider, staff, case, body, fields, field, message
 ):
     before = stored_files(app)
-    response = upload(client, body, **fields)
+    response = upload(client, body, raw=case == "unknown kind", **fields)  # the page offers no such kind
     assert response.status_code == 422, case
     html = response.get_data(as_text=True)
     assert f'id="{field}-error"' in html and message in html, case
@@ -183,16 +190,16 @@ def test_a_removed_provider_cannot_upload(app, client, auth, db_session):
     html = client.get("/provider").get_data(as_text=True)
     assert "多次违规" in html and 'action="/provider/documents"' not in html
     before = stored_files(app)
-    response = upload(client)
+    response = upload(client, raw=True)  # the dashboard shows it no form
     assert response.status_code == 422
     assert "A removed provider cannot upload documents." in response.get_data(as_text=True)
     assert documents_of(db_session, provider) == [] and stored_files(app) == before
 
 
 def test_only_provider_staff_upload(client, auth, db_session):
-    assert upload(client).status_code == 302  # anonymous: to the log-in page
+    assert upload(client, raw=True).status_code == 302  # anonymous: to the log-in page
     auth.login(factories.official())
-    assert upload(client).status_code == 403
+    assert upload(client, raw=True).status_code == 403
 
 
 # --- downloading --------------------------------------------------------------------------

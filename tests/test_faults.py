@@ -37,6 +37,7 @@ from tests.fault_arrangements import (NO_BOOKING, ONE_BOOKING, booking_rows, boo
                                       supervised_providers, transfers)
 from tests.fault_helpers import KillPoint, database_down, fault_app, killer_for
 from tests.stripe_fixtures import stripe_stub, stripe_stub_server  # noqa: F401
+from tests.forms import open_page
 
 pytestmark = [
     pytest.mark.no_db_session,
@@ -91,8 +92,10 @@ BOOKING_KILLS = [
 ]
 
 
-def book_page(client, listing_id, starts):
-    return client.post(f"/listings/{listing_id}/book", data={"starts_at": slot_value(starts), "address": "3号楼"})
+def book_page(page, starts):
+    """Book with the booking page's form (opened before any kill is armed, as the resident
+    had it open; the retry presses the button on the same page again)."""
+    return page.submit(fields={"starts_at": slot_value(starts), "address": "3号楼"})
 
 
 def book_api(client, listing_id, starts, token):
@@ -104,15 +107,16 @@ def book_api(client, listing_id, starts, token):
 def test_a_booking_page_killed_midway_is_a_503_writes_nothing_and_the_retry_books_once(fapp, clock, killer, point):
     listing_id, phone, starts = booking_shop(fapp)
     client = logged_in(fapp, phone)
+    page = open_page(client, f"/listings/{listing_id}/book")
 
     with killer.armed(point):
-        response = book_page(client, listing_id, starts)
+        response = book_page(page, starts)
     assert response.status_code == 503 and response.mimetype == "text/html"
     assert response.headers["Retry-After"]
     assert "Traceback" not in response.get_data(as_text=True)
     assert booking_rows(fapp, listing_id) == NO_BOOKING
 
-    retry = book_page(client, listing_id, starts)
+    retry = book_page(page, starts)
     assert retry.status_code == 302 and "/bookings/" in retry.headers["Location"]
     assert booking_rows(fapp, listing_id) == ONE_BOOKING
     assert client.get(retry.headers["Location"]).status_code == 200
@@ -151,8 +155,9 @@ def test_a_booking_page_committed_just_before_the_database_goes_is_answered_as_m
     made (not a 503 that would invite a second booking), and it is there once."""
     listing_id, phone, starts = booking_shop(fapp)
     client = logged_in(fapp, phone)
+    page = open_page(client, f"/listings/{listing_id}/book")
     with killer.armed(AFTER_COMMIT):
-        response = book_page(client, listing_id, starts)
+        response = book_page(page, starts)
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
         assert client.get("/bookings").status_code == 503  # the database is really gone
     assert booking_rows(fapp, listing_id) == ONE_BOOKING

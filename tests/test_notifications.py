@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.notifications import Notification, notify
 from tests import factories
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.conftest import PASSWORD
 from tests.test_booking_pages import counting_queries, html, setting, utc
+from tests.forms import open_page, submit
 
 
 def nav_count(page: str) -> int:
@@ -35,8 +36,9 @@ def test_booking_changes_reach_the_resident_and_the_staff_in_their_centres(clien
     colleague = factories.staff(listing.provider, is_owner=False)
     auth.login(resident)
     starts = utc("2026-11-03", 9)
-    client.post(f"/listings/{listing.id}/book", data={"starts_at": starts.strftime("%Y-%m-%dT%H:%MZ"),
-                                                      "address": "3号楼"})
+    booked = submit(client, f"/listings/{listing.id}/book",
+                    fields={"starts_at": starts.strftime("%Y-%m-%dT%H:%MZ"), "address": "3号楼"})
+    assert booked.status_code == 302
     first = db.session.scalar(sa.select(Notification.params).where(Notification.user_id == staff.id))["booking"]
     second = factories.booking(listing, resident, starts_at=utc("2026-11-04", 9))
     auth.logout()
@@ -52,8 +54,9 @@ def test_booking_changes_reach_the_resident_and_the_staff_in_their_centres(clien
         auth.logout()
 
     auth.login(staff)
-    client.post(f"/provider/bookings/{first}/accept")
-    client.post(f"/provider/bookings/{second.id}/decline", data={"reason": "no staff that day"})
+    assert submit(client, f"/provider/bookings/{first}", button="Accept").status_code == 302
+    assert submit(client, f"/provider/bookings/{second.id}", button="Decline",
+                  fields={"reason": "no staff that day"}).status_code == 302
     auth.logout()
     auth.login(resident)
     page = html(client.get("/notifications"))
@@ -85,13 +88,15 @@ def test_read_all_marks_only_the_users_notifications(client, auth, en):
     factories.booking(factories.listing(other_provider))
     auth.login(staff)
     assert unread(staff) == 2
-    response = client.post("/notifications/read-all")
+    centre = open_page(client, "/notifications")
+    response = centre.submit(button="Mark all as read")
     assert response.status_code == 302 and response.headers["Location"].endswith("/notifications")
     page = html(client.get("/notifications"))
     assert nav_count(page) == 0 and "All notifications are marked as read." in page
     assert "Mark all as read" not in page and ">New<" not in page
     assert unread(staff) == 0 and unread(other_staff) == 1
-    assert "There was nothing unread." in html(client.post("/notifications/read-all", follow_redirects=True))
+    again = centre.submit(button="Mark all as read", follow_redirects=True)  # the page opened before
+    assert "There was nothing unread." in html(again)
 
 
 def test_opening_a_notification_marks_it_read_and_goes_to_its_page(client, auth, en):
@@ -99,10 +104,10 @@ def test_opening_a_notification_marks_it_read_and_goes_to_its_page(client, auth,
     booking = factories.booking(listing, resident)
     note = db.session.scalar(sa.select(Notification).where(Notification.user_id == staff.id))
     auth.login(resident)
-    assert client.post(f"/notifications/{note.id}/open").status_code == 404  # not theirs
+    assert client.post(f"/notifications/{note.id}/open").status_code == 404  # not theirs: hand-made
     auth.logout()
     auth.login(staff)
-    response = client.post(f"/notifications/{note.id}/open")
+    response = submit(client, "/notifications", action=f"/notifications/{note.id}/open")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/provider/bookings/{booking.id}")
     db.session.expire_all()
     assert note.read_at is not None and unread(staff) == 0
@@ -114,21 +119,19 @@ def test_an_offsite_link_is_never_followed(client, auth):
     db.session.commit()
     note = db.session.scalar(sa.select(Notification).where(Notification.user_id == user.id))
     auth.login(user)
-    response = client.post(f"/notifications/{note.id}/open")
+    response = submit(client, "/notifications", action=f"/notifications/{note.id}/open")
     assert response.headers["Location"].endswith("/notifications")
 
 
 def test_the_centre_and_read_all_are_for_logged_in_users_with_a_csrf_token(client, csrf_enabled):
     assert client.get("/notifications").status_code == 302
-    assert client.post("/notifications/read-all").status_code in (302, 400)
+    assert client.post("/notifications/read-all").status_code in (302, 400)  # anonymous: hand-made
     listing, staff, resident = setting()
     factories.booking(listing, resident)
-    token = csrf_token_from(html(client.get("/login")))
-    client.post("/login", data={"phone": staff.phone, "password": PASSWORD, "csrf_token": token})
-    assert client.post("/notifications/read-all").status_code == 400  # no token
+    assert submit(client, "/login", fields={"phone": staff.phone, "password": PASSWORD}).status_code == 302
+    assert client.post("/notifications/read-all").status_code == 400  # deliberately without the token
     assert unread(staff) == 1
-    token = csrf_token_from(html(client.get("/notifications")))
-    assert client.post("/notifications/read-all", data={"csrf_token": token}).status_code == 302
+    assert submit(client, "/notifications", action="/notifications/read-all").status_code == 302  # the page's token
     assert unread(staff) == 0
 
 

@@ -11,6 +11,7 @@ from billing.models import LedgerTransaction
 from billing.payment_models import PayAt, Payment, PaymentStatus
 from providers.bookings import services
 from tests import factories
+from tests.forms import open_page, submit
 from tests.billing_helpers import accepted_booking
 
 
@@ -33,18 +34,19 @@ def test_offline_pay_confirm_complete_posts_the_ledger(db_session, auth, en, clo
     client = en
     booking, member = accepted_booking()
     auth.login(booking.resident)
-    page = client.post(f"/bookings/{booking.id}/pay")
+    page = submit(client, f"/bookings/{booking.id}", button="Pay now")
     assert page.status_code == 200 and "on site or by bank transfer" in page.get_data(as_text=True)
     auth.logout()
     auth.login(member)
-    response = client.post(f"/provider/bookings/{booking.id}/payment-received")
+    opened = open_page(client, f"/provider/bookings/{booking.id}")
+    response = opened.submit(button="Payment received")
     assert response.status_code == 303
     payment = payments.live_payment(db_session, booking.id)
     assert payment.status == PaymentStatus.SUCCEEDED
     assert balance(db_session, gateway_code("offline")) == 12000
     assert balance(db_session, "resident_clearing") == -12000
     # Twice: a specific 409, nothing more posted.
-    again = client.post(f"/provider/bookings/{booking.id}/payment-received")
+    again = opened.submit(button="Payment received")  # the same page again (a second tab)
     assert again.status_code == 409 and "already confirmed" in again.get_data(as_text=True)
     clock.set(booking.starts_at)
     services.check_in(db_session, booking, member)
@@ -72,6 +74,7 @@ def test_someone_elses_booking_is_404(db_session, auth, client):
     booking, _ = accepted_booking()
     other, other_staff = accepted_booking()
     auth.login(other.resident)
+    # Access rules: no page shows these users the buttons, so the posts are hand-made.
     assert client.post(f"/bookings/{booking.id}/pay").status_code == 404
     auth.logout()
     auth.login(other_staff)
@@ -85,6 +88,7 @@ def test_nothing_to_pay_is_409(db_session, auth, en):
     payments.confirm_offline_receipt(db_session, booking)
     db_session.commit()
     auth.login(booking.resident)
+    # The page offers no "Pay now" for a paid booking: the post is hand-made, to test the guard.
     response = client.post(f"/bookings/{booking.id}/pay")
     assert response.status_code == 409 and "nothing to pay" in response.get_data(as_text=True)
 
@@ -93,7 +97,7 @@ def test_pay_needs_csrf(db_session, auth, client, csrf_enabled):
     booking, _ = accepted_booking()
     page = client.get("/login")
     assert page.status_code == 200
-    response = client.post(f"/bookings/{booking.id}/pay")
+    response = client.post(f"/bookings/{booking.id}/pay")  # deliberately without the token
     assert response.status_code in (400, 302, 401, 403)
     assert payments.live_payment(db_session, booking.id).checkout_session_id is None
 

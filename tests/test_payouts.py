@@ -15,6 +15,8 @@ from billing.jobs import send_payout, send_payouts
 from billing.models import LedgerTransaction
 from billing.payment_models import Payout, PayoutAccount, PayoutStatus
 from tests import factories
+from tests.fake_gateway import use_gateway
+from tests.forms import open_page
 from tests.stripe_fixtures import stripe_stub, stripe_stub_server  # noqa: F401
 from tests.test_settlements import NOVEMBER, completed_booking, count, to_december
 
@@ -124,17 +126,12 @@ def test_without_a_connected_account_the_payout_goes_to_the_bank_file(app, clock
         send_payout(db.session, payout.id)
 
 
-class app_gateway_stub:  # noqa: N801
-    def __init__(self, name):
-        self.name = name
-
-
 def test_bank_file_lists_payouts_and_an_official_confirms_them(app, clock, client, auth, monkeypatch):
     provider = factories.provider(name="=洁美家政")
     staff = factories.staff(provider)
     db.session.add(PayoutAccount(provider_id=provider.id, bank_name="中国工商银行淄博分行",
                                  bank_account_no="6222020000001234", account_holder="洁美家政服务有限公司"))
-    monkeypatch.setitem(app.extensions, "linli.gateway", app_gateway_stub("stripe"))
+    use_gateway(app, monkeypatch, "stripe")
     completed_booking(clock, factories.listing(provider, price_fen=12345), staff, pay="gateway")
     to_december(clock)
     settlement = settlements.settle(db.session, provider.id, NOVEMBER)
@@ -153,9 +150,10 @@ def test_bank_file_lists_payouts_and_an_official_confirms_them(app, clock, clien
                        "6222020000001234", "洁美家政服务有限公司", "117.28", "pending"]
     assert len(rows) == 2
 
-    page = client.get(f"/official/settlements/{NOVEMBER}")
-    assert page.status_code == 200 and "bank-file.csv" in page.get_data(as_text=True)
-    confirmed = client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm")
+    page = open_page(client, f"/official/settlements/{NOVEMBER}")
+    assert "bank-file.csv" in page.html
+    confirm = f"/official/settlements/{NOVEMBER}/bank-file/confirm"
+    confirmed = page.submit(action=confirm)
     assert confirmed.status_code == 302
     db.session.refresh(payout)
     assert payout.status == PayoutStatus.PAID and payout.paid_at is not None
@@ -164,7 +162,7 @@ def test_bank_file_lists_payouts_and_an_official_confirms_them(app, clock, clien
     assert count(AuditEvent, AuditEvent.action == "payout.bank_transfer_confirmed",
                  AuditEvent.object_id == payout.id) == 1
 
-    again = client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm")
+    again = page.submit(action=confirm)  # the same page again (a second tab)
     assert again.status_code == 409
     assert "No bank transfers of 2026-11 are waiting" in again.get_data(as_text=True)
     assert _payout_postings(settlement) == 1
@@ -174,7 +172,7 @@ def test_bank_file_lists_payouts_and_an_official_confirms_them(app, clock, clien
 def test_confirming_needs_a_csrf_token(app, clock, client, auth, monkeypatch):
     auth.login(factories.official())
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
-    response = client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm")
+    response = client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm")  # deliberately without the token
     assert response.status_code == 400
     assert count(AuditEvent, AuditEvent.action == "payout.bank_transfer_confirmed") == 0
 
@@ -183,11 +181,11 @@ def test_bank_file_pages_refuse_bad_months_and_non_officials(app, clock, client,
     staff = factories.staff()
     auth.login(staff)
     assert client.get(f"/official/settlements/{NOVEMBER}/bank-file.csv").status_code == 403
-    assert client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm").status_code == 403
+    assert client.post(f"/official/settlements/{NOVEMBER}/bank-file/confirm").status_code == 403  # access rule
     auth.logout()
     client.set_cookie("linli_lang", "en")
     auth.login(factories.official())
     bad = client.get("/official/settlements/2026-13/bank-file.csv")
     assert bad.status_code == 400 and "There is no such month" in bad.get_data(as_text=True)
-    assert client.post("/official/settlements/abc/bank-file/confirm").status_code == 400
+    assert client.post("/official/settlements/abc/bank-file/confirm").status_code == 400  # no such page: hand-made
     assert client.get("/official/settlements/2030-01").status_code == 400

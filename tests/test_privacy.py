@@ -15,6 +15,7 @@ from providers.bookings import privacy, services
 from providers.bookings.models import BookingStatus as S, ContactAccess
 from tests import factories
 from tests.test_booking_pages import advance, html, setting, utc
+from tests.forms import open_page, submit
 
 PHONE = "13812345678"
 ADDRESS = "城里社区3号楼2单元101"
@@ -123,6 +124,12 @@ def _audits(booking) -> int:
         AuditEvent.action == "booking.contact_viewed", AuditEvent.object_id == booking.id))
 
 
+def reveal(client, booking, reason):
+    """The official booking page's "show the contact" form, as rendered."""
+    return submit(client, f"/official/bookings/{booking.id}", action=f"/official/bookings/{booking.id}/contact",
+                  fields={"reason": reason})
+
+
 def test_an_official_sees_the_contact_only_with_a_recorded_reason(client, auth, en):
     listing, staff, _ = setting()
     booking = advance(factories.booking(listing, _resident(listing), address=ADDRESS), S.ACCEPTED, staff)
@@ -133,14 +140,14 @@ def test_an_official_sees_the_contact_only_with_a_recorded_reason(client, auth, 
     assert "No official has looked at them." in page
 
     for reason in ("", "   "):
-        response = client.post(f"/official/bookings/{booking.id}/contact", data={"reason": reason})
+        response = reveal(client, booking, reason)
         assert response.status_code == 422
         assert 'id="reason-error"' in html(response) and PHONE not in html(response)
-    response = client.post(f"/official/bookings/{booking.id}/contact", data={"reason": "r" * 1001})
+    response = reveal(client, booking, "r" * 1001)
     assert response.status_code == 422 and "too long" in html(response)
     assert (_accesses(), _audits(booking)) == (0, 0)
 
-    response = client.post(f"/official/bookings/{booking.id}/contact", data={"reason": "complaint 17: safety check"})
+    response = reveal(client, booking, "complaint 17: safety check")
     assert response.status_code == 200
     page = html(response)
     assert PHONE in page and ADDRESS in page and "Your access to these contact details is recorded." in page
@@ -159,6 +166,7 @@ def test_only_officials_reach_the_official_booking_page(client, auth, db_session
     for user in (resident, staff):
         auth.login(user)
         assert client.get(f"/official/bookings/{booking.id}").status_code == 403
+        # Access rules: the page is refused, so the posts are hand-made.
         assert client.post(f"/official/bookings/{booking.id}/contact", data={"reason": "x"}).status_code == 403
         assert client.post(f"/official/bookings/{booking.id}/no-show", data={"reason": "x"}).status_code == 403
         auth.logout()
@@ -172,15 +180,17 @@ def test_an_official_confirms_a_provider_no_show_with_a_reason(client, auth, en,
     listing, staff, _ = setting()
     booking = advance(factories.booking(listing, _resident(listing)), S.ACCEPTED, staff)
     auth.login(factories.official())
-    response = client.post(f"/official/bookings/{booking.id}/no-show", data={"reason": ""})
+    url, no_show = f"/official/bookings/{booking.id}", f"/official/bookings/{booking.id}/no-show"
+    response = submit(client, url, action=no_show, fields={"reason": ""})
     assert response.status_code == 422 and "Give a reason" in html(response)
     db_session.expire_all()
     assert booking.status == S.ACCEPTED
-    response = client.post(f"/official/bookings/{booking.id}/no-show", data={"reason": "resident's call log"})
+    opened = open_page(client, url)
+    response = opened.submit(action=no_show, fields={"reason": "resident's call log"})
     assert response.status_code == 302
     db_session.expire_all()
     assert (booking.status, booking.status_reason) == (S.NO_SHOW_PROVIDER, "resident's call log")
-    response = client.post(f"/official/bookings/{booking.id}/no-show", data={"reason": "again"})
+    response = opened.submit(action=no_show, fields={"reason": "again"})  # the same page again
     assert response.status_code == 409 and "cannot become" in html(response)
 
 

@@ -14,10 +14,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
-from flask_migrate import upgrade
 
-from app import create_app
-from app.clock import FrozenClock, local
+from app.clock import local
 from app.db import write_transaction
 from app.errors import Conflict
 from app.extensions import db
@@ -29,8 +27,9 @@ from providers.bookings import services
 from providers.bookings.models import Booking, BookingStatus
 from providers.bookings.slots import slot_starts_on
 from tests import factories
-from tests.conftest import START, scratch_database
+from tests.conftest import START
 from tests.programme_helpers import enrolled_resident, open_programme
+from tests.helpers import race_app as make_race_app
 
 pytestmark = [pytest.mark.no_db_session]
 
@@ -40,19 +39,8 @@ PRICE = 6000
 
 @pytest.fixture(scope="module")
 def race_app(tmp_path_factory):
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": scratch_database(tmp_path_factory, "progconc"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": RACERS + 2, "max_overflow": 0},
-        "UPLOAD_DIR": str(tmp_path_factory.mktemp("prograce")),
-        "SECRET_KEY": "race-test-secret-key-long-enough-12345",
-        "CLOCK": FrozenClock(START),
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "ARGON2_PARALLELISM": 1,
-    })
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with make_race_app(tmp_path_factory, "progconc", RACERS) as app:
+        yield app
 
 
 def _race(app, work, ids):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
 import pytest
@@ -15,6 +14,7 @@ from billing.programmes import eligibility
 from billing.programmes.eligibility import ProfileFacts
 from billing.programmes.models import Enrolment, EnrolmentStatus, ResidentProfile, SensitiveDataAccess
 from tests import factories
+from tests.forms import submit
 from tests.programme_helpers import ELDER, enrolled_resident, open_programme
 
 
@@ -104,11 +104,12 @@ def test_sensitive_details_are_for_officials_only_and_every_look_is_logged(clien
     enrolment = db.session.scalar(sa.select(Enrolment))
     url = f"/official/programmes/{programme.id}/enrolments/{enrolment.id}/details"
     auth.login(resident)
-    assert client.post(url, data={"reason": "curious"}).status_code == 403
+    assert client.post(url, data={"reason": "curious"}).status_code == 403  # access rule: no page, no form
     auth.logout()
     auth.login(official)
-    assert client.post(url, data={"reason": ""}).status_code == 422
-    page = client.post(url, data={"reason": "审核资格"})
+    manage = f"/official/programmes/{programme.id}"
+    assert submit(client, manage, action=url, fields={"reason": ""}).status_code == 422
+    page = submit(client, manage, action=url, fields={"reason": "审核资格"})
     assert page.status_code == 200 and "1950-03-14" in page.get_data(as_text=True)
     logged = db.session.scalars(sa.select(SensitiveDataAccess)).all()
     assert [(a.official_id, a.resident_id, a.purpose) for a in logged] == [(official.id, resident.id, "审核资格")]
@@ -120,10 +121,10 @@ def test_the_official_csv_upload_page_shows_the_per_row_report(client, auth, en)
     programme, _a, _l, _m, official, community = open_programme()
     good = factories.resident(community)
     auth.login(official)
-    data = {"file": (io.BytesIO(f"phone,birth_date,lives_alone,low_income,disability\n{good.phone},1950-01-01,yes,no,no\n"
-                                "139,xx,yes,no,no\n".encode()), "residents.csv")}
-    page = client.post(f"/official/programmes/{programme.id}/enrolments/upload", data=data,
-                       content_type="multipart/form-data").get_data(as_text=True)
+    data = {"file": (f"phone,birth_date,lives_alone,low_income,disability\n{good.phone},1950-01-01,yes,no,no\n"
+                     "139,xx,yes,no,no\n".encode(), "residents.csv")}
+    page = submit(client, f"/official/programmes/{programme.id}",
+                  action=f"/official/programmes/{programme.id}/enrolments/upload", fields=data).get_data(as_text=True)
     assert 'id="csv-report"' in page and "1 of 2 rows enrolled" in page and "birth_date must be a date" in page
 
 

@@ -12,6 +12,14 @@ from providers.bookings.forms import slot_value
 from providers.bookings.models import Booking
 from tests import factories
 from tests.programme_helpers import enrolled_resident, open_programme, terms
+from tests.forms import open_page, submit
+from tests.helpers import count
+
+
+def on_programme_page(client, programme, action, fields=None):
+    """An official's form on the programme's page: awards, open, enrolments."""
+    return submit(client, f"/official/programmes/{programme.id}",
+                  action=f"/official/programmes/{programme.id}/{action}", fields=fields)
 
 
 def _form(community_id, category_id, **overrides):
@@ -27,27 +35,23 @@ def _form(community_id, category_id, **overrides):
     return data
 
 
-def _count():
-    return db.session.scalar(sa.select(sa.func.count()).select_from(PurchaseProgramme))
-
-
 def test_an_official_creates_a_programme_and_bad_terms_come_back_with_specific_messages(client, auth, en):
     official, community = factories.official(), factories.community()
     category = factories.category("housekeeping")
     auth.login(official)
-    four_years = client.post("/official/programmes/new", data=_form(community.id, category.id,
-                                                                     end_date="2030-10-31"))
+    new = "/official/programmes/new"
+    four_years = submit(client, new, fields=_form(community.id, category.id, end_date="2030-10-31"))
     assert four_years.status_code == 422
     assert "A purchase runs for at most 1 year" in four_years.get_data(as_text=True)
     assert 'value="居家养老上门服务"' in four_years.get_data(as_text=True)  # the input is kept
-    negative = client.post("/official/programmes/new", data=_form(community.id, category.id, budget="-5"))
+    negative = submit(client, new, fields=_form(community.id, category.id, budget="-5"))
     assert negative.status_code == 422 and "The budget cannot be negative." in negative.get_data(as_text=True)
-    assert _count() == 0
-    created = client.post("/official/programmes/new", data=_form(community.id, category.id, budget="0"))
+    assert count(PurchaseProgramme) == 0
+    created = submit(client, new, fields=_form(community.id, category.id, budget="0"))
     assert created.status_code == 302
     programme = db.session.scalar(sa.select(PurchaseProgramme))
     assert programme.budget_fen == 0 and programme.unit_price_fen == 8000 and programme.min_age == 60
-    refused = client.post(f"/official/programmes/{programme.id}/open")
+    refused = on_programme_page(client, programme, "open")
     assert refused.status_code == 422
     assert "No budget, no purchase" in refused.get_data(as_text=True)
     assert db.session.get(PurchaseProgramme, programme.id).status == ProgrammeStatus.DRAFT
@@ -60,18 +64,18 @@ def test_an_official_awards_opens_and_enrols_through_the_pages(client, auth, en)
     programme = programmes.create_programme(db.session, official, terms([community.id]))
     db.session.commit()
     auth.login(official)
-    bad = client.post(f"/official/programmes/{programme.id}/awards",
-                      data={"provider_id": provider.id, "contract_price": "abc", "quota": "10"})
+    bad = on_programme_page(client, programme, "awards",
+                            {"provider_id": provider.id, "contract_price": "abc", "quota": "10"})
     assert bad.status_code == 422 and "Enter an amount in yuan" in bad.get_data(as_text=True)
-    assert client.post(f"/official/programmes/{programme.id}/awards",
-                       data={"provider_id": provider.id, "contract_price": "60", "quota": "100"}).status_code == 302
-    assert client.post(f"/official/programmes/{programme.id}/open").status_code == 302
+    assert on_programme_page(client, programme, "awards",
+                             {"provider_id": provider.id, "contract_price": "60", "quota": "100"}).status_code == 302
+    assert on_programme_page(client, programme, "open").status_code == 302
     resident = factories.resident(community)
-    young = client.post(f"/official/programmes/{programme.id}/enrolments",
-                        data={"phone": resident.phone, "birth_date": "1990-01-01", "lives_alone": "y"})
+    young = on_programme_page(client, programme, "enrolments",
+                              {"phone": resident.phone, "birth_date": "1990-01-01", "lives_alone": "y"})
     assert young.status_code == 422 and "The resident is under 60." in young.get_data(as_text=True)
-    ok = client.post(f"/official/programmes/{programme.id}/enrolments",
-                     data={"phone": resident.phone, "birth_date": "1950-01-01", "lives_alone": "y"})
+    ok = on_programme_page(client, programme, "enrolments",
+                           {"phone": resident.phone, "birth_date": "1950-01-01", "lives_alone": "y"})
     assert ok.status_code == 302
     assert entitlements.active_enrolments(db.session, resident)[0].programme_id == programme.id
 
@@ -82,15 +86,14 @@ def test_a_resident_books_with_the_entitlement_and_is_refused_when_it_is_used_up
     auth.login(resident)
     page = client.get("/my/entitlements").get_data(as_text=True)
     assert "1 visit left in 2026-11" in page and f"/my/entitlements/book/{listing.id}" in page
-    assert client.get(f"/my/entitlements/book/{listing.id}").status_code == 200
-    first = client.post(f"/my/entitlements/book/{listing.id}",
-                        data={"starts_at": slot_value(factories.next_slot(listing, 1)), "address": "3号楼"})
+    book = open_page(client, f"/my/entitlements/book/{listing.id}")
+    first = book.submit(fields={"starts_at": slot_value(factories.next_slot(listing, 1)), "address": "3号楼"})
     assert first.status_code == 302
     booking = db.session.scalar(sa.select(Booking))
     assert entitlements.use_of(db.session, booking.id) is not None
     assert "Paid by a purchase programme" in client.get(f"/bookings/{booking.id}").get_data(as_text=True)
-    second = client.post(f"/my/entitlements/book/{listing.id}",
-                         data={"starts_at": slot_value(factories.next_slot(listing, 2)), "address": "3号楼"})
+    # The booking page opened before the first booking, used again (a second tab).
+    second = book.submit(fields={"starts_at": slot_value(factories.next_slot(listing, 2)), "address": "3号楼"})
     assert second.status_code == 409
     assert "Your allowance for 2026-11 is used up" in second.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Booking)) == 1

@@ -16,6 +16,7 @@ from billing.programmes.models import EntitlementUse
 from billing.programmes.programmes import budget_code, consumed_code
 from providers.bookings import services
 from tests import factories
+from tests.helpers import store_grade
 from tests.programme_helpers import enrolled_resident, open_programme
 
 
@@ -63,10 +64,13 @@ def test_programme_visits_are_settled_at_the_contract_price_without_fee(clock):
 
 
 def test_a_below_standard_grade_deducts_the_configured_percentage(app, clock, monkeypatch):
-    monkeypatch.setattr(programme_settlement, "provider_grade", lambda session, provider_id: "unqualified")
+    from ratings.supervision.models import Grade
+
     monkeypatch.setitem(app.config, "LINLI_PROGRAMME_DEDUCTION_PERCENT", 15)
     programme, award, listing, member, official, community = open_programme(budget_fen=100_000,
                                                                             contract_price_fen=6001)
+    store_grade(award.provider_id, Grade.UNQUALIFIED)  # the latest evaluation, as the evaluator stores it
+    db.session.commit()
     resident = enrolled_resident(programme, official, community)
     _served(clock, resident, listing, member, 1)
     settlement = _settle_november(clock, award.provider_id)
@@ -79,21 +83,12 @@ def test_a_below_standard_grade_deducts_the_configured_percentage(app, clock, mo
 
 
 def test_the_grade_is_the_latest_evaluations_and_new_before_any():
-    from ratings.supervision.models import EvaluationRun, Grade, ProviderSnapshot
-    from ratings.supervision.rules import current as current_rule_set
+    from ratings.supervision.models import Grade
 
     provider = factories.provider()
     assert programme_settlement.provider_grade(db.session, provider.id) == "new"
-    rule_set = current_rule_set(db.session)
-    for day, grade in ((1, Grade.GOOD), (2, Grade.UNQUALIFIED)):
-        as_of = datetime(2026, 10 + day - 1, 1, tzinfo=timezone.utc)
-        run = EvaluationRun(as_of=as_of, rule_set_id=rule_set.id, trigger="cli")
-        db.session.add(run)
-        db.session.flush()
-        db.session.add(ProviderSnapshot(run_id=run.id, provider_id=provider.id, grade=grade, active_since=as_of,
-                                        window_start=as_of, window_end=as_of, window_days=90, figures={},
-                                        breaches=[], near=[]))
-    db.session.flush()
+    for month, grade in ((10, Grade.GOOD), (11, Grade.UNQUALIFIED)):
+        store_grade(provider.id, grade, datetime(2026, month, 1, tzinfo=timezone.utc))
     assert programme_settlement.provider_grade(db.session, provider.id) == "unqualified"
     assert "unqualified" in programme_settlement.BELOW_STANDARD
 

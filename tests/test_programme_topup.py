@@ -14,6 +14,7 @@ from billing.models import LedgerTransaction
 from billing.programmes import budget, programmes, topups
 from billing.programmes.models import PurchaseProgramme
 from billing.programmes.programmes import budget_code
+from tests.forms import submit
 from tests.programme_helpers import open_programme, terms
 
 
@@ -26,6 +27,11 @@ def _state(programme_id: int):
             db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
                               .where(AuditEvent.action == "programme.budget_topped_up")))
 
+
+
+def top_up(client, programme, fields, **kwargs):
+    """The programme page's top-up form, as rendered."""
+    return submit(client, f"/official/programmes/{programme.id}", id="topup-form", fields=fields, **kwargs)
 
 def test_a_top_up_moves_money_like_the_opening_and_is_audited():
     programme, _award, _listing, _member, official, _community = open_programme(budget_fen=100_000)
@@ -100,17 +106,15 @@ def test_the_manage_page_tops_up_and_refuses_bad_input(client, auth, en):
                             ("-5", "A top-up cannot be negative"),
                             ("abc", "Enter an amount in yuan"),
                             ("", "Enter the amount to add to the budget.")]:
-        refused = client.post(f"/official/programmes/{programme.id}/budget/top-up",
-                              data={"amount": amount, "reason": "追加"})
+        refused = top_up(client, programme, {"amount": amount, "reason": "追加"})
         assert refused.status_code == 422, amount
         assert message in refused.get_data(as_text=True), amount
         assert _state(programme.id) == before
-    no_reason = client.post(f"/official/programmes/{programme.id}/budget/top-up", data={"amount": "500"})
+    no_reason = top_up(client, programme, {"amount": "500"})
     assert no_reason.status_code == 422 and "Say why the budget is topped up" in no_reason.get_data(as_text=True)
     assert 'value="500"' in no_reason.get_data(as_text=True)  # the input is kept
     assert _state(programme.id) == before
-    ok = client.post(f"/official/programmes/{programme.id}/budget/top-up",
-                     data={"amount": "¥500.50", "reason": "追加财政预算"}, follow_redirects=True)
+    ok = top_up(client, programme, {"amount": "¥500.50", "reason": "追加财政预算"}, follow_redirects=True)
     assert ok.status_code == 200 and "The budget is topped up" in ok.get_data(as_text=True)
     assert _state(programme.id)[:3] == (150_050, -150_050, 1)
 

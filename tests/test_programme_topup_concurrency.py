@@ -12,11 +12,9 @@ from datetime import date, datetime
 import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
-from flask_migrate import upgrade
 
-from app import create_app
 from app.audit import AuditEvent
-from app.clock import FrozenClock, zone
+from app.clock import zone
 from app.db import write_transaction
 from app.extensions import db
 from app.models import User
@@ -26,8 +24,9 @@ from billing.programmes import programmes, topups
 from billing.programmes.jobs import close_ended_programmes
 from billing.programmes.models import ProgrammeStatus, PurchaseProgramme
 from billing.programmes.programmes import budget_code
-from tests.conftest import START, scratch_database
+from tests.conftest import START
 from tests.programme_helpers import open_programme
+from tests.helpers import race_app as make_race_app
 
 pytestmark = [pytest.mark.no_db_session]
 
@@ -36,19 +35,8 @@ RACERS = 8
 
 @pytest.fixture(scope="module")
 def race_app(tmp_path_factory):
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": scratch_database(tmp_path_factory, "topupconc"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": RACERS + 2, "max_overflow": 0},
-        "UPLOAD_DIR": str(tmp_path_factory.mktemp("topuprace")),
-        "SECRET_KEY": "race-test-secret-key-long-enough-12345",
-        "CLOCK": FrozenClock(START),
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "ARGON2_PARALLELISM": 1,
-    })
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with make_race_app(tmp_path_factory, "topupconc", RACERS) as app:
+        yield app
 
 
 def _race(app, count: int, work) -> list[object]:

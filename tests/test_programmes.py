@@ -17,6 +17,7 @@ from billing.programmes.models import ProgrammeStatus, PurchaseProgramme
 from providers.models import ProviderStatus
 from tests import factories
 from tests.programme_helpers import open_programme, terms
+from tests.helpers import count
 
 
 @pytest.fixture(autouse=True)
@@ -26,10 +27,6 @@ def _english():
         yield
 
 
-def _count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
 def test_a_four_year_term_is_refused_with_the_limit_and_nothing_is_created():
     official, community = factories.official(), factories.community()
     with pytest.raises(Invalid) as refused:
@@ -37,7 +34,7 @@ def test_a_four_year_term_is_refused_with_the_limit_and_nothing_is_created():
                                                                  end_date=date(2030, 10, 31)))
     assert refused.value.field == "end_date"
     assert "at most 1 year" in str(refused.value) and "2027-10-31" in str(refused.value)
-    assert _count(PurchaseProgramme) == 0
+    assert count(PurchaseProgramme) == 0
 
 
 def test_a_stable_service_may_run_three_years_but_not_four():
@@ -55,7 +52,7 @@ def test_a_negative_budget_is_refused():
     with pytest.raises(Invalid, match="cannot be negative") as refused:
         programmes.create_programme(db.session, official, terms([community.id], budget_fen=-100))
     assert refused.value.field == "budget_fen"
-    assert _count(PurchaseProgramme) == 0
+    assert count(PurchaseProgramme) == 0
 
 
 @pytest.mark.parametrize("missing", ["service_content", "quality_requirements", "settlement_method",

@@ -18,7 +18,9 @@ from ratings import services
 from ratings.models import Rating
 from ratings.services import refresh_listing_rating
 from tests import factories
-from tests.rating_helpers import accepted_booking, audit_events, completed_booking, count, notifications
+from tests.forms import open_page, submit
+from tests.rating_helpers import accepted_booking, audit_events, completed_booking, notifications
+from tests.helpers import count
 
 GOOD = {"overall": "5", "timeliness": "4", "quality": "5", "attitude": "4", "comment": "准时，干净。"}
 
@@ -44,7 +46,7 @@ def test_resident_rates_a_completed_booking_through_the_page(client, auth, clock
     page = client.get(f"/bookings/{booking.id}/rate")
     assert page.status_code == 200 and "Publish my rating" in page.get_data(as_text=True)
 
-    response = client.post(f"/bookings/{booking.id}/rate", data=GOOD)
+    response = submit(client, f"/bookings/{booking.id}/rate", fields=GOOD)
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/bookings/{booking.id}/rate")
     rating = db.session.scalar(sa.select(Rating).where(Rating.booking_id == booking.id))
     assert (rating.overall, rating.timeliness, rating.quality, rating.attitude) == (5, 4, 5, 4)
@@ -62,8 +64,9 @@ def test_resident_rates_a_completed_booking_through_the_page(client, auth, clock
 def test_rating_twice_is_refused_and_leaves_one_row(client, auth, clock):
     booking, _ = completed_booking(clock)
     auth.login(booking.resident)
-    assert client.post(f"/bookings/{booking.id}/rate", data=GOOD).status_code == 302
-    again = client.post(f"/bookings/{booking.id}/rate", data={**GOOD, "overall": "1"})
+    page = open_page(client, f"/bookings/{booking.id}/rate")
+    assert page.submit(fields=GOOD).status_code == 302
+    again = page.submit(fields={**GOOD, "overall": "1"})  # the same page again (a second tab)
     assert again.status_code == 409
     assert "already rated" in again.get_data(as_text=True)
     assert count(Rating, Rating.booking_id == booking.id) == 1
@@ -88,7 +91,7 @@ def test_someone_elses_booking_is_a_404_and_nothing_is_written(client, auth, clo
     neighbour = factories.resident(booking.community)
     auth.login(neighbour)
     assert client.get(f"/bookings/{booking.id}/rate").status_code == 404
-    assert client.post(f"/bookings/{booking.id}/rate", data=GOOD).status_code == 404
+    assert client.post(f"/bookings/{booking.id}/rate", data=GOOD).status_code == 404  # no page: hand-made
     assert client.get("/bookings/999999/rate").status_code == 404
     assert count(Rating) == 0
     with pytest.raises(NotFound):
@@ -102,6 +105,7 @@ def test_only_a_completed_booking_can_be_rated(client, auth, clock):
         auth.login(booking.resident)
         page = client.get(f"/bookings/{booking.id}/rate")
         assert page.status_code == 200 and "Only a completed booking can be rated" in page.get_data(as_text=True)
+        # The page offers no form yet: the post is hand-made, to test the guard.
         response = client.post(f"/bookings/{booking.id}/rate", data=GOOD)
         assert response.status_code == 409
         assert "Only a completed booking can be rated" in response.get_data(as_text=True)
@@ -147,7 +151,10 @@ def test_the_window_follows_the_configuration(app, db_session, clock):
 def test_bad_scores_and_comments_are_refused_with_a_specific_message(client, auth, clock, field, value, message):
     booking, _ = completed_booking(clock)
     auth.login(booking.resident)
-    response = client.post(f"/bookings/{booking.id}/rate", data={**GOOD, field: value})
+    if field == "comment" or value == "":
+        response = submit(client, f"/bookings/{booking.id}/rate", fields={**GOOD, field: value or None})
+    else:  # a score the stars do not offer: a tampered body, posted raw on purpose
+        response = client.post(f"/bookings/{booking.id}/rate", data={**GOOD, field: value})
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert count(Rating) == 0
@@ -260,14 +267,19 @@ def test_provider_replies_once(client, auth, clock):
     page = client.get("/provider/ratings")
     assert page.status_code == 200 and "Publish the reply" in page.get_data(as_text=True)
 
-    empty = client.post(f"/provider/ratings/{rating.id}/reply", data={"reply": "  "})
+    def reply(text, page=None):
+        page = page or open_page(client, "/provider/ratings")
+        return page.submit(action=f"/provider/ratings/{rating.id}/reply", fields={"reply": text})
+
+    empty = reply("  ")
     assert empty.status_code == 422 and "Write your reply." in empty.get_data(as_text=True)
-    long = client.post(f"/provider/ratings/{rating.id}/reply", data={"reply": "好" * 1001})
+    long = reply("好" * 1001)
     assert long.status_code == 422
     assert db.session.get(Rating, rating.id).reply is None
 
-    assert client.post(f"/provider/ratings/{rating.id}/reply", data={"reply": "感谢评价"}).status_code == 302
-    again = client.post(f"/provider/ratings/{rating.id}/reply", data={"reply": "再说一次"})
+    opened = open_page(client, "/provider/ratings")
+    assert reply("感谢评价", opened).status_code == 302
+    again = reply("再说一次", opened)  # the same page again (a second tab)
     assert again.status_code == 409 and "one reply" in again.get_data(as_text=True)
     stored = db.session.get(Rating, rating.id)
     assert stored.reply == "感谢评价" and stored.replied_by_id == staff.id
@@ -282,6 +294,7 @@ def test_reply_access_rules(client, auth, clock):
     db.session.commit()
     other_staff = factories.staff()
     auth.login(other_staff)
+    # Access rules: no page shows these users the form, so the posts are hand-made.
     assert client.post(f"/provider/ratings/{rating.id}/reply", data={"reply": "x"}).status_code == 404
     assert "感谢" not in client.get("/provider/ratings").get_data(as_text=True)
     auth.logout()
@@ -302,17 +315,19 @@ def test_official_hides_with_a_reason_and_sees_hidden_ratings(client, auth, cloc
     auth.login(official)
     assert client.get("/official/ratings").status_code == 200
 
-    refused = client.post(f"/official/ratings/{rating.id}/hide", data={"reason": " "})
+    hide = f"/official/ratings/{rating.id}/hide"
+    refused = submit(client, "/official/ratings", action=hide, fields={"reason": " "})
     assert refused.status_code == 422 and "Give the reason" in refused.get_data(as_text=True)
     assert not db.session.get(Rating, rating.id).is_hidden and audit_events("rating.hidden") == []
 
-    done = client.post(f"/official/ratings/{rating.id}/hide", data={"reason": "含个人信息", "shown": "hidden"})
-    assert done.status_code == 302 and done.headers["Location"].endswith("/official/ratings?shown=hidden")
+    visible = open_page(client, "/official/ratings?shown=visible")
+    done = visible.submit(action=hide, fields={"reason": "含个人信息"})  # back to the list it was hidden from
+    assert done.status_code == 302 and done.headers["Location"].endswith("/official/ratings?shown=visible")
     assert db.session.get(Rating, rating.id).hidden_by_id == official.id
     [event] = audit_events("rating.hidden", rating.id)
     assert event.reason == "含个人信息" and event.actor_id == official.id
     assert {n.user_id for n in notifications("rating.hidden")} == {booking.resident_id, staff.id}
-    assert client.post(f"/official/ratings/{rating.id}/hide", data={"reason": "again"}).status_code == 409
+    assert visible.submit(action=hide, fields={"reason": "again"}).status_code == 409  # the same page again
 
     hidden_list = client.get("/official/ratings?shown=hidden").get_data(as_text=True)
     assert "泄露了师傅的手机号" in hidden_list and "含个人信息" in hidden_list
@@ -320,12 +335,14 @@ def test_official_hides_with_a_reason_and_sees_hidden_ratings(client, auth, cloc
     assert client.get("/official/ratings?shown=nonsense").status_code == 404
     assert "泄露了师傅的手机号" not in client.get(f"/listings/{booking.listing_id}").get_data(as_text=True)
 
-    assert client.post(f"/official/ratings/{rating.id}/unhide", data={"reason": ""}).status_code == 422
-    assert client.post(f"/official/ratings/{rating.id}/unhide", data={"reason": "误判"}).status_code == 302
+    unhide = f"/official/ratings/{rating.id}/unhide"
+    assert submit(client, "/official/ratings?shown=hidden", action=unhide, fields={"reason": ""}).status_code == 422
+    hidden_page = open_page(client, "/official/ratings?shown=hidden")
+    assert hidden_page.submit(action=unhide, fields={"reason": "误判"}).status_code == 302
     assert not db.session.get(Rating, rating.id).is_hidden
     assert [e.reason for e in audit_events("rating.unhidden", rating.id)] == ["误判"]
-    assert client.post(f"/official/ratings/{rating.id}/unhide", data={"reason": "x"}).status_code == 409
-    assert client.post("/official/ratings/999999/hide", data={"reason": "x"}).status_code == 404
+    assert hidden_page.submit(action=unhide, fields={"reason": "x"}).status_code == 409  # the same page again
+    assert client.post("/official/ratings/999999/hide", data={"reason": "x"}).status_code == 404  # no such page
 
 
 def test_only_officials_hide(client, auth, clock):
@@ -335,6 +352,7 @@ def test_only_officials_hide(client, auth, clock):
     for user in (booking.resident, staff):
         auth.login(user)
         assert client.get("/official/ratings").status_code == 403
+        # Access rule: no page shows them the form, so the post is hand-made.
         assert client.post(f"/official/ratings/{rating.id}/hide", data={"reason": "x"}).status_code == 403
         auth.logout()
     assert client.get("/official/ratings").status_code == 302  # anonymous: to the log-in page
@@ -345,16 +363,11 @@ def test_only_officials_hide(client, auth, clock):
 
 def test_forms_need_the_csrf_token(client, auth, clock, csrf_enabled):
     booking, _ = completed_booking(clock)
-    auth_client = client
-    token_page = auth_client.get("/login").get_data(as_text=True)
-    from tests.conftest import csrf_token_from
-
-    auth_client.post("/login", data={"phone": booking.resident.phone, "password": "correct horse 12",
-                                     "csrf_token": csrf_token_from(token_page)})
-    assert auth_client.post(f"/bookings/{booking.id}/rate", data=GOOD).status_code == 400
+    submit(client, "/login", fields={"phone": booking.resident.phone, "password": "correct horse 12"})
+    # Deliberately raw: the body lacks the token the page renders.
+    assert client.post(f"/bookings/{booking.id}/rate", data=GOOD).status_code == 400
     assert count(Rating) == 0
-    page = auth_client.get(f"/bookings/{booking.id}/rate").get_data(as_text=True)
-    ok = auth_client.post(f"/bookings/{booking.id}/rate", data={**GOOD, "csrf_token": csrf_token_from(page)})
+    ok = submit(client, f"/bookings/{booking.id}/rate", fields=GOOD)
     assert ok.status_code == 302 and count(Rating) == 1
 
 

@@ -5,28 +5,15 @@ from __future__ import annotations
 import pytest
 
 from app.audit import AuditEvent
-from app.auth.services import issue_token
 from app.extensions import db
 from providers.models import Listing, ListingStatus
 from ratings import complaints, services
 from ratings.models import Complaint, ComplaintStatus, Rating
 from tests import factories
-from tests.rating_helpers import (
-    accepted_booking,
-    assert_problem,
-    audit_events,
-    completed_booking,
-    count,
-    notifications,
-)
+from tests.rating_helpers import accepted_booking, audit_events, completed_booking, notifications
+from tests.helpers import assert_problem, bearer, count
 
 SCORES = {"overall": 5, "timeliness": 4, "quality": 5, "attitude": 4}
-
-
-def bearer(user) -> dict:
-    _, raw = issue_token(db.session, user, "test")
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}", "Accept-Language": "en"}
 
 
 @pytest.fixture

@@ -15,17 +15,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from app import create_app
 from app.audit import AuditEvent
 from app.config import ROOT as ROOT_DIR
 from app.extensions import db
 from ratings.supervision import review
 from ratings.supervision.models import PenaltyReport, ReportStatus, Sanction
 from tests import factories
-from tests.conftest import scratch_database
 from tests.sanction_helpers import provider_with_staff, report
+from tests.helpers import race_app as make_race_app
 
 pytestmark = [pytest.mark.no_db_session]
 
@@ -36,17 +34,8 @@ SCRIPT = ("from app import create_app; from app.scheduler import run_job; "
 
 @pytest.fixture(scope="module")
 def race_db(tmp_path_factory):
-    url = scratch_database(tmp_path_factory, "sanc")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(tmp_path_factory.mktemp("sanc")),
-        "SECRET_KEY": "race-test-secret-key-long-enough-12345",
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "ARGON2_PARALLELISM": 1,
-    })
-    with app.app_context():
-        upgrade()
-    yield app, url
-    with app.app_context():
-        db.engine.dispose()
+    with make_race_app(tmp_path_factory, "sanc", 2, frozen_clock=False) as app:
+        yield app, app.config['SQLALCHEMY_DATABASE_URI']
 
 
 def test_two_schedulers_apply_a_due_suspension_once(race_db, tmp_path):

@@ -31,16 +31,21 @@ def test_migration_seeds_the_default_categories(db_session):
     assert factories.category("ev_charger").kind == "infrastructure"
 
 
-def test_rollback_isolation_part_one(db_session):
-    from tests import factories
-
-    factories.community(code="isolation-check")
-
-
-def test_rollback_isolation_part_two(db_session):
-    """The row the previous test committed is gone: each test is rolled back."""
+@pytest.mark.no_db_session
+def test_what_a_test_commits_is_rolled_back(app):
+    """One test, in any order: a row committed inside the harness's transaction is
+    visible there, and gone once that transaction is rolled back."""
     import sqlalchemy as sa
 
     from app.models import Community
+    from tests import factories
+    from tests.conftest import rolled_back_session
 
-    assert db_session.scalar(sa.select(Community).where(Community.code == "isolation-check")) is None
+    code = "isolation-check"
+    where = sa.select(sa.func.count()).select_from(Community).where(Community.code == code)
+    with rolled_back_session(app) as session:
+        factories.community(code=code)  # commits
+        session.commit()
+        assert session.scalar(where) == 1
+    with app.app_context(), db.engine.connect() as fresh:
+        assert fresh.scalar(where) == 0

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from app.auth.services import issue_token
 from app.extensions import db
 from providers.bookings import services
 from ratings import scorecard as sc
 from ratings.models import Complaint, ComplaintKind, ComplaintStatus, Rating
 from tests import factories
+from tests.helpers import bearer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROBLEM = "application/problem+json"
@@ -345,12 +345,6 @@ def test_the_page_runs_the_same_few_statements_for_3_or_30_bookings(client, auth
 
 
 # --- The API -----------------------------------------------------------------------------------
-
-
-def bearer(user) -> dict:
-    _, raw = issue_token(db.session, user, "test")
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def test_the_api_gives_each_figure_and_the_ids_behind_it(client, history):

@@ -16,6 +16,8 @@ from billing.payment_models import Payment, Payout, Settlement, SettlementLine
 from billing.payments import confirm_offline_receipt, record_success
 from providers.bookings import services
 from tests import factories
+from tests.fake_gateway import use_gateway
+from tests.helpers import count, race_app as make_race_app
 
 NOVEMBER = "2026-11"
 
@@ -47,10 +49,6 @@ def completed_booking(clock, listing, staff, *, pay: str | None = None):
 
 def to_december(clock):
     clock.set(local_time(2026, 12, 1, 3))
-
-
-def count(model, *where):
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 @pytest.fixture
@@ -116,7 +114,7 @@ def test_offline_money_is_netted_and_a_penalty_is_deducted(app, clock, shop):
 
 def test_a_fine_larger_than_the_gross_gives_no_payout_and_a_debit_payable(app, clock, shop, monkeypatch):
     provider, staff = shop
-    monkeypatch.setitem(app.extensions, "linli.gateway", _named_gateway("stripe"))
+    use_gateway(app, monkeypatch, "stripe")
     payable = ledger.provider_payable_code(provider.id)
     completed_booking(clock, factories.listing(provider, price_fen=12000), staff, pay="gateway")
     ledger.post(db.session, kind="penalty", cause_type="penalty", cause_id=2,
@@ -171,7 +169,7 @@ def test_penalties_outside_the_month_do_not_count(app, clock, shop):
 
 def test_settling_twice_changes_nothing(app, clock, shop, monkeypatch):
     provider, staff = shop
-    monkeypatch.setitem(app.extensions, "linli.gateway", _named_gateway("stripe"))
+    use_gateway(app, monkeypatch, "stripe")
     completed_booking(clock, factories.listing(provider, price_fen=12000), staff, pay="gateway")
     to_december(clock)
     first = settlements.settle(db.session, provider.id, NOVEMBER)
@@ -272,35 +270,13 @@ def test_the_cli_refuses_a_bad_period(app, clock, text):
     assert count(Settlement) == 0
 
 
-class _named_gateway:  # noqa: N801  (a stand-in gateway that is never called)
-    def __init__(self, name):
-        self.name = name
-
-
 # --- Two settlement runs at once (real connections and commits) ----------------------
 
 
 @pytest.fixture(scope="module")
 def race_app(tmp_path_factory):
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from app.clock import FrozenClock
-    from tests.conftest import START, scratch_database
-
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": scratch_database(tmp_path_factory, "settle"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 6, "max_overflow": 0},
-        "UPLOAD_DIR": str(tmp_path_factory.mktemp("settle-race")),
-        "SECRET_KEY": "settle-race-secret-key-long-enough-123",
-        "CLOCK": FrozenClock(START),
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "ARGON2_PARALLELISM": 1,
-    })
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with make_race_app(tmp_path_factory, "settle", 4) as app:
+        yield app
 
 
 @pytest.mark.no_db_session

@@ -15,6 +15,7 @@ from billing.payment_models import PaymentStatus
 from billing.refunds import create_refund
 from tests.billing_helpers import WEBHOOK_SECRET, accepted_booking, gateway
 from tests.stripe_fixtures import localstripe, stripe_stub, stripe_stub_server  # noqa: F401
+from tests.forms import submit
 
 GOOD = {"LINLI_PAYMENT_GATEWAY": "stripe", "STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": "whsec_x",
         "STRIPE_CURRENCY": "cny", "STRIPE_PAYMENT_METHODS": ("card", "alipay", "wechat_pay")}
@@ -46,10 +47,10 @@ def test_checkout_session_request_on_the_stub(app, auth, client, db_session, str
         booking, _ = accepted_booking()
         payment = payments.live_payment(db_session, booking.id)
         auth.login(booking.resident)
-        response = client.post(f"/bookings/{booking.id}/pay")
+        response = submit(client, f"/bookings/{booking.id}", action=f"/bookings/{booking.id}/pay")
         assert response.status_code == 303
         assert response.headers["Location"].startswith("https://checkout.stripe.com/c/pay/cs_test_")
-        again = client.post(f"/bookings/{booking.id}/pay")  # same key: the same session
+        again = submit(client, f"/bookings/{booking.id}", action=f"/bookings/{booking.id}/pay")  # same key: the same session
         assert again.headers["Location"] == response.headers["Location"]
     [first, second] = stripe_stub.requests_to("/v1/checkout/sessions")
     _, _, form, headers = first
@@ -70,7 +71,7 @@ def test_gateway_failure_at_checkout_is_502_and_nothing_changes(app, auth, clien
         auth.login(booking.resident)
         gw.client = stripe.StripeClient("sk_test_linli", base_addresses={"api": "http://127.0.0.1:9"},
                                         max_network_retries=0)  # port 9: nobody listens
-        response = client.post(f"/bookings/{booking.id}/pay")
+        response = submit(client, f"/bookings/{booking.id}", action=f"/bookings/{booking.id}/pay")
     assert response.status_code == 502
     assert payments.live_payment(db_session, booking.id).checkout_session_id is None
 

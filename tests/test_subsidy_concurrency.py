@@ -12,9 +12,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from app import create_app
 from app.db import write_transaction
 from app.errors import Conflict
 from app.extensions import db
@@ -23,7 +21,8 @@ from billing.subsidies import review
 from billing.subsidies.models import ClaimStatus, SubsidyClaim, SubsidyCommunityYear
 from tests import factories
 from tests import subsidy_helpers as h
-from tests.conftest import START, scratch_database
+from tests.conftest import START
+from tests.helpers import race_app as make_race_app
 
 pytestmark = [pytest.mark.no_db_session]
 
@@ -32,21 +31,8 @@ RACERS = 6
 
 @pytest.fixture(scope="module")
 def race_app(tmp_path_factory):
-    from app.clock import FrozenClock
-
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": scratch_database(tmp_path_factory, "subsidy"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": RACERS + 2, "max_overflow": 0},
-        "UPLOAD_DIR": str(tmp_path_factory.mktemp("subsidy-race")),
-        "SECRET_KEY": "race-test-secret-key-long-enough-12345",
-        "CLOCK": FrozenClock(START),
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "ARGON2_PARALLELISM": 1,
-    })
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with make_race_app(tmp_path_factory, "subsidy", RACERS) as app:
+        yield app
 
 
 def test_concurrent_approvals_never_pass_the_community_tier_cap(race_app):

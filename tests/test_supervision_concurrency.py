@@ -16,14 +16,12 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from app import create_app
 from app.extensions import db
 from ratings.supervision.models import EvaluationRun, PenaltyReport, ProviderSnapshot
 from app.config import ROOT as ROOT_DIR
-from tests.conftest import scratch_database
 from tests.supervision_helpers import bookings, serving_provider
+from tests.helpers import race_app as make_race_app
 
 pytestmark = [pytest.mark.no_db_session]
 
@@ -32,17 +30,8 @@ PROCESSES = 2
 
 @pytest.fixture(scope="module")
 def race_db(tmp_path_factory):
-    url = scratch_database(tmp_path_factory, "sup")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(tmp_path_factory.mktemp("sup")),
-        "SECRET_KEY": "race-test-secret-key-long-enough-12345",
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "ARGON2_PARALLELISM": 1,
-    })
-    with app.app_context():
-        upgrade()
-    yield app, url
-    with app.app_context():
-        db.engine.dispose()
+    with make_race_app(tmp_path_factory, "sup", PROCESSES, frozen_clock=False) as app:
+        yield app, app.config['SQLALCHEMY_DATABASE_URI']
 
 
 def test_two_processes_evaluate_the_same_day_once(race_db, tmp_path):

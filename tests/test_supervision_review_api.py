@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.auth.services import issue_token
 from app.extensions import db
 from ratings.supervision import review
 from ratings.supervision.models import Grade, ProviderSnapshot, ReportStatus, Sanction
 from tests import factories
-from tests.rating_helpers import assert_problem
+from tests.helpers import assert_problem, bearer
 from tests.sanction_helpers import provider_with_staff, report, run
 
 PLAN = {"root_cause": "人手不足", "corrective_actions": "增加护理员", "preventive_steps": "每周复核"}
-
-
-def bearer(user) -> dict:
-    _, raw = issue_token(db.session, user, "test")
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def test_officials_confirm_and_dismiss_through_the_api(client):

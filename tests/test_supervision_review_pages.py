@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -12,10 +11,17 @@ from ratings.supervision import review
 from ratings.supervision.models import ReportStatus, Sanction
 from ratings.supervision.sanction_models import AppealFile
 from tests import factories
+from tests.forms import open_page, submit
 from tests.sanction_helpers import provider_with_staff, report
 
 PDF = b"%PDF-1.4 plan of action\n%%EOF"
 
+
+
+def on_decide_page(client, item, action, fields, **kwargs):
+    """An official's form on the report's decide page: confirm, dismiss, appeal-decision."""
+    return submit(client, f"/official/supervision/reports/{item.id}/decide",
+                  action=f"/official/supervision/reports/{item.id}/{action}", fields=fields, **kwargs)
 
 def test_the_queue_lists_proposed_reports_oldest_first_with_filters(en, auth):
     official = factories.official()
@@ -41,12 +47,11 @@ def test_an_official_confirms_and_a_change_without_reason_keeps_the_input(en, au
     provider, _ = provider_with_staff()
     item = report(provider, Sanction.FINE)
     auth.login(factories.official())
-    refused = en.post(f"/official/supervision/reports/{item.id}/confirm", data={"sanction": "warning", "reason": ""})
+    refused = on_decide_page(en, item, "confirm", {"sanction": "warning", "reason": ""})
     assert refused.status_code == 422
     assert "Give a reason for changing the sanction" in refused.get_data(as_text=True)
     assert item.status == ReportStatus.PROPOSED
-    done = en.post(f"/official/supervision/reports/{item.id}/confirm", data={"sanction": "fine", "reason": ""},
-                   follow_redirects=True)
+    done = on_decide_page(en, item, "confirm", {"sanction": "fine", "reason": ""}, follow_redirects=True)
     assert done.status_code == 200 and "confirmed" in done.get_data(as_text=True)
     db.session.refresh(item)
     assert item.status == ReportStatus.CONFIRMED
@@ -57,10 +62,11 @@ def test_the_same_official_twice_on_a_removal_sees_the_specific_message(en, auth
     item = report(provider, Sanction.REMOVAL)
     official = factories.official()
     auth.login(official)
-    first = en.post(f"/official/supervision/reports/{item.id}/confirm", data={"sanction": "removal"},
-                    follow_redirects=True)
+    page = open_page(en, f"/official/supervision/reports/{item.id}/decide")
+    confirm = f"/official/supervision/reports/{item.id}/confirm"
+    first = page.submit(action=confirm, fields={"sanction": "removal"}, follow_redirects=True)
     assert "A second official must approve the removal" in first.get_data(as_text=True)
-    again = en.post(f"/official/supervision/reports/{item.id}/confirm", data={"sanction": "removal"})
+    again = page.submit(action=confirm, fields={"sanction": "removal"})  # the same page again
     assert again.status_code == 409
     assert "second, different official" in again.get_data(as_text=True)
 
@@ -74,16 +80,15 @@ def test_the_provider_appeals_with_a_file_and_another_official_decides(en, auth,
     auth.login(staff)
     page = en.get(f"/provider/supervision/reports/{item.id}/appeal")
     assert page.status_code == 200 and "Appeal with a plan of action" in page.get_data(as_text=True)
-    missing = en.post(f"/provider/supervision/reports/{item.id}/appeal",
-                      data={"root_cause": "人手不足", "corrective_actions": "", "preventive_steps": "排班"})
+    appeal = f"/provider/supervision/reports/{item.id}/appeal"
+    missing = submit(en, appeal, fields={"root_cause": "人手不足", "corrective_actions": "", "preventive_steps": "排班"})
     assert missing.status_code == 422 and "人手不足" in missing.get_data(as_text=True)  # input kept
-    bad = en.post(f"/provider/supervision/reports/{item.id}/appeal", content_type="multipart/form-data",
-                  data={"root_cause": "a", "corrective_actions": "b", "preventive_steps": "c",
-                        "files": [(io.BytesIO(b"MZ not a pdf"), "x.exe")]})
+    bad = submit(en, appeal, fields={"root_cause": "a", "corrective_actions": "b", "preventive_steps": "c",
+                                     "files": [(b"MZ not a pdf", "x.exe")]})
     assert bad.status_code == 422 and "Only PDF, JPEG or PNG" in bad.get_data(as_text=True)
-    sent = en.post(f"/provider/supervision/reports/{item.id}/appeal", content_type="multipart/form-data",
-                   data={"root_cause": "人手不足", "corrective_actions": "增加护理员", "preventive_steps": "每周复核",
-                         "files": [(io.BytesIO(PDF), "整改计划.pdf")]}, follow_redirects=True)
+    sent = submit(en, appeal, fields={"root_cause": "人手不足", "corrective_actions": "增加护理员",
+                                      "preventive_steps": "每周复核", "files": [(PDF, "整改计划.pdf")]},
+                  follow_redirects=True)
     assert sent.status_code == 200
     db.session.refresh(item)
     assert item.status == ReportStatus.APPEALED
@@ -97,13 +102,12 @@ def test_the_provider_appeals_with_a_file_and_another_official_decides(en, auth,
     assert en.get(f"/supervision/appeal-files/{stored.id}").status_code == 404
     auth.logout()
     auth.login(confirmer)
-    own = en.post(f"/official/supervision/reports/{item.id}/appeal-decision",
-                  data={"outcome": "upheld", "reason": "同意"})
+    own = on_decide_page(en, item, "appeal-decision", {"outcome": "upheld", "reason": "同意"})
     assert own.status_code == 409 and "different official" in own.get_data(as_text=True)
     auth.logout()
     auth.login(factories.official())
-    decided = en.post(f"/official/supervision/reports/{item.id}/appeal-decision",
-                      data={"outcome": "rejected", "reason": "整改不足"}, follow_redirects=True)
+    decided = on_decide_page(en, item, "appeal-decision", {"outcome": "rejected", "reason": "整改不足"},
+                             follow_redirects=True)
     assert decided.status_code == 200
     db.session.refresh(item)
     assert item.status == ReportStatus.EFFECTIVE
@@ -113,6 +117,7 @@ def test_residents_and_providers_cannot_use_the_officials_pages(en, auth):
     provider, staff = provider_with_staff()
     item = report(provider)
     auth.login(staff)
+    # Access rule: no page shows provider staff the form, so the post is hand-made.
     assert en.post(f"/official/supervision/reports/{item.id}/confirm", data={}).status_code == 403
     assert en.get("/official/supervision/dashboard").status_code == 403
     auth.logout()

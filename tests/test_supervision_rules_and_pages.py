@@ -15,7 +15,9 @@ from ratings.supervision import exclusions, rules
 from ratings.supervision.models import BookingExclusion, EvaluationRun, PenaltyReport, RuleSet
 from ratings.supervision.runs import run_evaluation
 from tests import factories
-from tests.rating_helpers import assert_problem, audit_events, count, notifications
+from tests.forms import open_page, submit
+from tests.rating_helpers import audit_events, notifications
+from tests.helpers import assert_problem, count
 from tests.supervision_helpers import as_of, booking, bookings, local, serving_provider
 
 # --- The rule set ------------------------------------------------------------------------
@@ -163,11 +165,12 @@ def test_official_pages(client, auth, en, evaluated):
 def test_rule_form_keeps_input_and_says_what_is_wrong(client, auth, en):
     auth.login(factories.official())
     form = {k: str(v) for k, v in rules.human(rules.current(db.session)).items()}
-    response = client.post("/official/supervision/rules", data={**form, "late_rate_percent": "150", "note": "x"})
+    response = submit(client, "/official/supervision/rules", fields={"late_rate_percent": "150", "note": "x"})
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "A rate cannot be above 100 %." in page and 'value="150"' in page
     assert count(RuleSet) == 1
-    ok = client.post("/official/supervision/rules", data={**form, "window_days": "60", "note": "试行"})
+    ok = submit(client, "/official/supervision/rules", fields={"window_days": "60", "note": "试行"})
+    assert set(form) <= open_page(client, "/official/supervision/rules").form().field_names()
     assert ok.status_code == 302 and rules.current(db.session).window_days == 60
 
 
@@ -177,10 +180,10 @@ def test_exclusion_form(client, auth, en):
     late = booking(listing, resident, local(2026, 10, 5, 10), late=True)
     db.session.commit()
     auth.login(official)
-    refused = client.post("/official/supervision/exclusions", data={"booking_id": late.id, "cause": "force_majeure"})
+    refused = submit(client, "/official/supervision/exclusions", fields={"booking_id": late.id, "cause": "force_majeure"})
     assert refused.status_code == 422 and "Give a reason" in refused.get_data(as_text=True)
-    done = client.post("/official/supervision/exclusions",
-                       data={"booking_id": late.id, "cause": "force_majeure", "reason": "台风停运"})
+    done = submit(client, "/official/supervision/exclusions",
+                  fields={"booking_id": late.id, "cause": "force_majeure", "reason": "台风停运"})
     assert done.status_code == 302 and count(BookingExclusion) == 1
 
 

@@ -24,7 +24,8 @@ from ratings.supervision.reports import counted_earlier, ladder
 from ratings.supervision.runs import run_evaluation
 from tests import factories
 from tests.conftest import START
-from tests.rating_helpers import count, notifications
+from tests.rating_helpers import notifications
+from tests.helpers import count
 from tests.supervision_helpers import SHANGHAI, as_of, bookings, document, serving_provider, upheld
 
 

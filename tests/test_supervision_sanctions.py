@@ -24,6 +24,7 @@ from tests import factories
 from tests.rating_helpers import audit_events, completed_booking, notifications
 from tests.sanction_helpers import report
 from tests.supervision_helpers import local
+from tests.forms import submit
 
 
 @pytest.fixture(autouse=True)
@@ -178,7 +179,7 @@ def test_a_removed_provider_trying_to_register_again_gets_a_clear_message(client
         "category_ids": [factories.category("housekeeping").id], "community_ids": [community.id],
         "staff_name": "李四", "staff_phone": factories.phone(), "password": "longenough",
     }
-    response = client.post("/providers/register", data=data)
+    response = submit(client, "/providers/register", fields=data)
     assert response.status_code == 409 or response.status_code == 422
     text = response.get_data(as_text=True)
     until = (provider.reregistration_barred_until.astimezone(timezone(timedelta(hours=8)))).strftime("%Y-%m-%d")

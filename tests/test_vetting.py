@@ -11,6 +11,7 @@ from app.audit import AuditEvent
 from app.clock import now
 from providers.models import Provider, ProviderStatus
 from tests import factories
+from tests.forms import open_page, submit
 from tests.conftest import PASSWORD
 
 
@@ -38,7 +39,15 @@ def events(session, provider_id: int) -> list[AuditEvent]:
     )
 
 
-def decide(client, provider, action: str, reason: str = ""):
+def decide(client, provider, action: str, reason: str = "", page=None):
+    """Make the decision on the provider's page, as rendered (or on ``page``, opened earlier)."""
+    page = page or open_page(client, f"/official/providers/{provider.id}")
+    return page.submit(having={"action": action}, fields={"reason": reason})
+
+
+def decide_raw(client, provider, action: str, reason: str = ""):
+    """A hand-made decision body: for access rules, decisions the page does not offer and
+    tampered bodies (each use says which)."""
     return client.post(
         f"/official/providers/{provider.id}/decision", data={"action": action, "reason": reason}
     )
@@ -57,7 +66,7 @@ def test_anonymous_users_are_sent_to_log_in(client):
     for url in ("/official/providers", f"/official/providers/{provider.id}"):
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
-    response = decide(client, provider, "approve")
+    response = decide_raw(client, provider, "approve")  # access rule: no page, no form
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
@@ -67,13 +76,14 @@ def test_residents_and_provider_staff_cannot_open_official_pages(client, auth, d
     auth.login(make_user())
     assert client.get("/official/providers").status_code == 403
     assert client.get(f"/official/providers/{provider.id}").status_code == 403
-    assert decide(client, provider, "approve").status_code == 403
+    assert decide_raw(client, provider, "approve").status_code == 403  # access rule: no page, no form
     assert status_of(db_session, provider) == ProviderStatus.PENDING
     assert events(db_session, provider.id) == []
 
 
 def test_an_unknown_provider_or_status_is_not_found(client, official):
     assert client.get("/official/providers/999999").status_code == 404
+    # No such provider, so no page: the post is hand-made.
     assert client.post("/official/providers/999999/decision", data={"action": "approve"}).status_code == 404
     assert client.get("/official/providers?status=deleted").status_code == 404
 
@@ -148,8 +158,9 @@ def test_approving_a_pending_provider_records_who_when_and_what(client, official
 
 def test_approving_twice_is_refused(client, official, db_session):
     provider = factories.provider(status=ProviderStatus.PENDING)
-    assert decide(client, provider, "approve").status_code == 302
-    response = decide(client, provider, "approve")
+    page = open_page(client, f"/official/providers/{provider.id}")
+    assert decide(client, provider, "approve", page=page).status_code == 302
+    response = decide(client, provider, "approve", page=page)  # the same page again (a second tab)
     assert response.status_code == 409
     assert "Only a provider pending review can be approved." in response.get_data(as_text=True)
     assert [e.action for e in events(db_session, provider.id)] == ["provider.approve"]
@@ -207,7 +218,7 @@ def test_decisions_the_status_does_not_allow_are_refused(
     client, official, db_session, status, action, message
 ):
     provider = factories.provider(status=status)
-    response = decide(client, provider, action, reason="理由")
+    response = decide_raw(client, provider, action, reason="理由")  # the page does not offer it
     assert response.status_code == 409
     assert message in response.get_data(as_text=True)
     assert status_of(db_session, provider) == status
@@ -217,7 +228,7 @@ def test_decisions_the_status_does_not_allow_are_refused(
 def test_an_unknown_decision_is_refused(client, official, db_session):
     provider = factories.provider(status=ProviderStatus.PENDING)
     for action in ("delete", ""):
-        response = decide(client, provider, action, reason="x")
+        response = decide_raw(client, provider, action, reason="x")  # tampered: no such form
         assert response.status_code == 422
         assert "Unknown decision." in response.get_data(as_text=True)
     assert status_of(db_session, provider) == ProviderStatus.PENDING
@@ -233,7 +244,7 @@ def test_a_too_long_reason_is_refused(client, official, db_session):
 
 def test_a_decision_without_the_csrf_token_is_refused(client, official, db_session, csrf_enabled):
     provider = factories.provider(status=ProviderStatus.PENDING)
-    assert decide(client, provider, "approve").status_code == 400
+    assert decide_raw(client, provider, "approve").status_code == 400  # deliberately without the token
     assert status_of(db_session, provider) == ProviderStatus.PENDING
     assert events(db_session, provider.id) == []
 
@@ -242,8 +253,8 @@ def test_official_pages_render_in_chinese_by_default(app, db_session):
     chinese = app.test_client()
     official = factories.official()
     provider = factories.provider(status=ProviderStatus.PENDING)
-    chinese.post("/login", data={"phone": official.phone, "password": PASSWORD})
-    chinese.post(f"/official/providers/{provider.id}/decision", data={"action": "reject", "reason": "材料不全"})
+    submit(chinese, "/login", fields={"phone": official.phone, "password": PASSWORD})
+    decide(chinese, provider, "reject", reason="材料不全")
     for url in ("/official/providers", f"/official/providers/{provider.id}"):
         response = chinese.get(url)
         assert response.status_code == 200 and 'lang="zh-CN"' in response.get_data(as_text=True), url
