@@ -28,7 +28,7 @@ from tests import factories
 from tests import subsidy_helpers as h
 
 OUTSIDER = "Only residents of %s can object to this claim: the project is in their community."
-TWICE = "You have already objected to this claim; an official decides it."
+TWICE = "You have already objected to this claim."
 VERIFIER = "You verified this claim at the district step: a different official must decide its objections."
 
 

@@ -250,7 +250,7 @@ def objection_refusal(session: Session, claim: SubsidyClaim, user: User) -> Linl
                             "community.", community=community.name))
     if session.scalar(sa.select(SubsidyObjection.id).where(SubsidyObjection.claim_id == claim.id,
                                                            SubsidyObjection.user_id == user.id)):
-        return Conflict(_l("You have already objected to this claim; an official decides it."))
+        return Conflict(_l("You have already objected to this claim."))
     return None
 
 
