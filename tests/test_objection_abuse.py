@@ -344,3 +344,16 @@ def test_the_verifier_is_refused_on_the_page_and_the_api(noticed, client, en, db
     assert state(claim.id) == before
     assert db_session.scalar(sa.select(sa.func.count()).select_from(SubsidyObjection)
                              .where(SubsidyObjection.status == ObjectionStatus.OPEN)) == 1
+
+
+def test_the_database_keeps_abusive_for_dismissed_objections(noticed, db_session):
+    """The CHECK of migration 0015: an open (or upheld) objection cannot be flagged abusive."""
+    objection = review.object_to(db_session, noticed["claim"].id, user=factories.resident(noticed["community"]),
+                                 text="骗补")
+    db_session.commit()
+    with pytest.raises(sa.exc.IntegrityError):
+        with db_session.begin_nested():
+            db_session.execute(sa.update(SubsidyObjection).where(SubsidyObjection.id == objection.id)
+                               .values(abusive=True))
+    db_session.expire_all()
+    assert db_session.get(SubsidyObjection, objection.id).abusive is False
