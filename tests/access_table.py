@@ -74,6 +74,8 @@ DONE = "done"  # A's booking with P, completed in October, rated and complained 
 RATING = {"overall": 5, "timeliness": 5, "quality": 5, "attitude": 5}
 PLAN = {"root_cause": "人手不足", "corrective_actions": "增加护理员", "preventive_steps": "每周复核"}
 POLICY = {"pay_at": "booking", "late_cancel_fee_percent": 10}
+RESOLVE = {"outcome": "dismissed", "note": "已现场核实"}
+ADMIN_ONLY = frozenset({ADMIN})
 
 RULES: dict[str, Rule] = {
     # --- the shell: home, log-in, account, preferences, notifications -----------------
@@ -240,8 +242,8 @@ RULES: dict[str, Rule] = {
     "subsidies.evidence_download": rule(P | OFFICIALS, evidence_id="evidence"),
     "subsidies.notices": rule(LOGGED_IN),
     "subsidies.notice": rule(LOGGED_IN, claim_id="notice"),
-    # Anyone logged in objects, except the claimant's own staff (403: not someone else's object).
-    "subsidies.object_to": rule(LOGGED_IN - P, claim_id="notice", body={"text": "设备未投入使用"},
+    # Residents of the project's community object (A already has: 409), nobody else (403, with the reason).
+    "subsidies.object_to": rule(RESIDENTS, claim_id="notice", body={"text": "设备未投入使用"},
                                 denial={STAFF: {403}}),
     "subsidies.queue": rule(OFFICIALS),
     "subsidies.claim": rule(OFFICIALS, claim_id="claim"),
@@ -250,13 +252,14 @@ RULES: dict[str, Rule] = {
     "subsidies.reject": rule(OFFICIALS, claim_id="claim"),
     "subsidies.disburse": rule(OFFICIALS, claim_id="notice"),
     "subsidies.early_stop": rule(OFFICIALS, claim_id="notice"),
-    "subsidies.resolve": rule(OFFICIALS, objection_id="objection"),
+    # The official verified the claim at the district step: another official decides its objections.
+    "subsidies.resolve": rule(ADMIN_ONLY, objection_id="objection", body=RESOLVE, denial={OFFICIAL: {403}}),
     "subsidies.policy_list": rule(OFFICIALS),
     "subsidies.new_policy": rule(OFFICIALS, project_type="project_type"),
     "subsidies.new_tier_cap": rule(OFFICIALS, tier="tier"),
     "subsidy_policies_api.current": rule(LOGGED_IN),
     "subsidy_notices_api.list_notices": rule(LOGGED_IN),
-    "subsidy_notices_api.object_to": rule(LOGGED_IN - P, claim_id="notice", body={"text": "设备未投入使用"},
+    "subsidy_notices_api.object_to": rule(RESIDENTS, claim_id="notice", body={"text": "设备未投入使用"},
                                           denial={STAFF: {403}}),
     "my_subsidies_api.my_projects": rule(STAFFS),
     "my_subsidies_api.register_project": rule(STAFFS),
@@ -271,7 +274,8 @@ RULES: dict[str, Rule] = {
     "official_subsidies_api.reject": rule(OFFICIALS, claim_id="claim"),
     "official_subsidies_api.disburse": rule(OFFICIALS, claim_id="notice"),
     "official_subsidies_api.early_stop": rule(OFFICIALS, claim_id="notice"),
-    "official_subsidies_api.resolve": rule(OFFICIALS, objection_id="objection"),
+    "official_subsidies_api.resolve": rule(ADMIN_ONLY, objection_id="objection", body=RESOLVE,
+                                           denial={OFFICIAL: {403}}),
     "official_subsidies_api.new_policy": rule(OFFICIALS, project_type="project_type"),
     "official_subsidies_api.new_tier_cap": rule(OFFICIALS, tier="tier"),
     # --- supervision: rules, runs, reports, review, appeals, league table -----------------------

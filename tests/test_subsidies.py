@@ -324,7 +324,7 @@ def test_notice_then_the_job_pays_through_the_ledger(db_session, clock):
 def test_an_objection_pauses_the_claim_and_a_dismissal_resumes_the_time_left(db_session, clock):
     claim, provider, staff, district, city = approved_claim(clock)
     ends = claim.notice_ends_at
-    resident = factories.resident()
+    resident = factories.resident(claim.project.community)
     with pytest.raises(Forbidden):
         review.object_to(db_session, claim.id, user=staff, text="我反对")
     clock.advance(days=2)
@@ -335,8 +335,8 @@ def test_an_objection_pauses_the_claim_and_a_dismissal_resumes_the_time_left(db_
     clock.advance(days=10)  # the notice would have ended: paused, nothing is paid
     assert disburse_subsidies(db_session) == 0
     with pytest.raises(Invalid):
-        review.resolve_objection(db_session, objection.id, official=district, outcome="dismissed", note="")
-    review.resolve_objection(db_session, objection.id, official=district, outcome="dismissed",
+        review.resolve_objection(db_session, objection.id, official=city, outcome="dismissed", note="")
+    review.resolve_objection(db_session, objection.id, official=city, outcome="dismissed",
                              note="现场核查，设备运行正常")
     assert claim.status == ClaimStatus.NOTICE and claim.notice_ends_at == ends + timedelta(days=10)
     clock.advance(days=5, minutes=1)
@@ -348,7 +348,8 @@ def test_an_upheld_objection_rejects_the_claim_and_frees_the_cap(db_session, clo
     year = claim.award_year
     community_id = claim.project.community_id
     assert db_session.get(SubsidyCommunityYear, (community_id, year)).awarded_fen == claim.approved_fen
-    objection = review.object_to(db_session, claim.id, user=factories.resident(), text="虚报数量")
+    objection = review.object_to(db_session, claim.id, user=factories.resident(claim.project.community),
+                                 text="虚报数量")
     review.resolve_objection(db_session, objection.id, official=city, outcome="upheld", note="核实虚报")
     db_session.expire_all()
     assert claim.status == ClaimStatus.REJECTED and objection.status == ObjectionStatus.UPHELD
@@ -420,8 +421,8 @@ def test_the_provider_is_told_each_step_in_its_own_language(db_session, clock):
     from flask_babel import force_locale
 
     claim, provider, staff, district, city = approved_claim(clock)
-    objection = review.object_to(db_session, claim.id, user=factories.resident(), text="存疑")
-    review.resolve_objection(db_session, objection.id, official=district, outcome="dismissed", note="已核实")
+    objection = review.object_to(db_session, claim.id, user=factories.resident(claim.project.community), text="存疑")
+    review.resolve_objection(db_session, objection.id, official=city, outcome="dismissed", note="已核实")
     notes = db_session.scalars(sa.select(Notification).where(Notification.user_id == staff.id)
                                .order_by(Notification.id)).all()
     assert [n.kind for n in notes] == ["subsidy.filed", "subsidy.verified", "subsidy.approved", "subsidy.objected",

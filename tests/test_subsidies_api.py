@@ -55,13 +55,13 @@ def test_the_whole_flow_through_the_api(client, auth, en, db_session, clock):
     assert approved.status_code == 200 and approved.get_json()["status"] == "notice"
     auth.logout()
 
-    auth.login(factories.resident())
+    auth.login(factories.resident(community))
     notices = client.get("/api/v1/subsidy-notices").get_json()
     assert [n["id"] for n in notices] == [claim["id"]] and notices[0]["approved_fen"] == 13_200_000
     objection = client.post(f"/api/v1/subsidy-notices/{claim['id']}/objections", json={"text": "数量不实"})
     assert objection.status_code == 201
     auth.logout()
-    auth.login(first)
+    auth.login(other)
     resolved = client.post(f"/api/v1/official/subsidies/objections/{objection.get_json()['id']}/resolve",
                            json={"outcome": "dismissed", "note": "核实无误"})
     assert resolved.status_code == 200

@@ -51,7 +51,7 @@ def test_a_refused_claim_tells_nobody(clock):
     assert _told("subsidy.claim_to_review") == []
 
 
-def test_officials_are_told_of_each_objection_but_not_the_objector(clock):
+def test_officials_are_told_once_per_pause_not_per_objection(clock):
     provider, staff, community = h.provider_with_staff()
     project = h.register(provider, staff, community)
     claim = h.file(provider, staff, project, clock=clock)
@@ -60,16 +60,27 @@ def test_officials_are_told_of_each_objection_but_not_the_objector(clock):
     review.approve(db.session, claim.id, official=city)
     db.session.commit()
     assert _told("subsidy.objection_to_review") == []
-    review.object_to(db.session, claim.id, user=factories.resident(), text="充电桩并未投入使用")
+    objector = factories.resident(community)
+    review.object_to(db.session, claim.id, user=objector, text="充电桩并未投入使用")
     db.session.commit()
     first = _told("subsidy.objection_to_review")
     assert {n.user_id for n in first} == {district.id, city.id, third.id}
     assert all(n.link == f"/official/subsidies/claims/{claim.id}" for n in first)
     with force_locale("en"):
         assert f"An objection to subsidy claim #{claim.id} ({project.title}) was raised" in first[0].message
-    # A second objection (the claim is already paused) still needs resolving: told again,
-    # except the official who raised it.
-    review.object_to(db.session, claim.id, user=third, text="数量存疑")
+    # A second objection while the claim is paused waits in the same review: nobody is told again.
+    second = review.object_to(db.session, claim.id, user=factories.resident(community), text="数量存疑")
     db.session.commit()
-    second = [n for n in _told("subsidy.objection_to_review") if n.id not in {f.id for f in first}]
-    assert {n.user_id for n in second} == {district.id, city.id}
+    assert [n.id for n in _told("subsidy.objection_to_review")] == [n.id for n in first]
+    # Once the notice has resumed, the next objection is a new pause: told once more.
+    review.resolve_objection(db.session, first_open(claim).id, official=city, outcome="dismissed", note="已核实")
+    review.resolve_objection(db.session, second.id, official=third, outcome="dismissed", note="已核实")
+    db.session.commit()
+    review.object_to(db.session, claim.id, user=factories.resident(community), text="仍有疑问")
+    db.session.commit()
+    again = [n for n in _told("subsidy.objection_to_review") if n.id not in {f.id for f in first}]
+    assert {n.user_id for n in again} == {district.id, city.id, third.id}
+
+
+def first_open(claim):
+    return next(o for o in claim.objections if o.status.value == "open")

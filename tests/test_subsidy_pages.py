@@ -120,9 +120,9 @@ def test_two_officials_decide_and_one_cannot_do_both(client, auth, en, db_sessio
     db_session.expire_all()
     assert (claim.status, claim.approved_fen) == (ClaimStatus.NOTICE, 500_000)
 
-    # Anyone logged in sees the notice and may object; the objection pauses the claim.
+    # Anyone logged in sees the notice; a resident of its community objects, which pauses the claim.
     auth.logout()
-    resident = factories.resident()
+    resident = factories.resident(community)
     auth.login(resident)
     assert "¥5,000.00" in client.get("/subsidies/notices").get_data(as_text=True)
     notice = f"/subsidies/notices/{claim.id}"
@@ -131,7 +131,7 @@ def test_two_officials_decide_and_one_cannot_do_both(client, auth, en, db_sessio
     db_session.expire_all()
     assert claim.status == ClaimStatus.OBJECTED
     auth.logout()
-    auth.login(first)
+    auth.login(second)
     objection = claim.objections[0]
     response = submit(client, f"/official/subsidies/claims/{claim.id}",
                       action=f"/official/subsidies/objections/{objection.id}/resolve",

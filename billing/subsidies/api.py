@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
@@ -94,6 +95,19 @@ def _officials_only():
 @notices_blp.before_request
 def _logged_in():
     require_user()
+
+
+@notices_blp.before_request
+def _objectors_only():
+    """Who may object is refused before the body is read: 403/409 with the reason
+    (a claim that is not public is the view's 404, so nothing is revealed)."""
+    if request.endpoint != "subsidy_notices_api.object_to":
+        return
+    claim = db.session.get(SubsidyClaim, (request.view_args or {}).get("claim_id"))
+    if claim is not None and claim.status in (ClaimStatus.NOTICE, ClaimStatus.OBJECTED):
+        refusal = review.objection_refusal(db.session, claim, current_user)
+        if refusal is not None:
+            raise refusal
 
 
 # --- Policies ---------------------------------------------------------------------
@@ -315,7 +329,11 @@ def early_stop(data, claim_id: int):
 @official_blp.response(200, SubsidyObjectionSchema)
 @problems(official_blp, 400, 401, 403, 404, 409, 422)
 def resolve(data, objection_id: int):
-    """Uphold (the claim is rejected) or dismiss (the notice resumes with the time left)."""
+    """Uphold (the claim is rejected), dismiss, or dismiss as abusive (the objector is told the
+    note); a dismissal resumes the notice with the time left once none is open.
+
+    403 for the official who verified the claim at the district step.
+    """
     return _decision(lambda o: review.resolve_objection(db.session, objection_id, official=o, **data))
 
 
@@ -337,10 +355,14 @@ def list_notices():
 @notices_blp.response(201, SubsidyObjectionSchema)
 @problems(notices_blp, 400, 401, 403, 404, 409, 422)
 def object_to(data, claim_id: int):
-    """Object during the notice (pauses the claim).  409 outside the notice or a second objection."""
+    """Object during the notice (the first open objection pauses the claim and tells the officials).
+
+    403 for anyone but a resident of the project's community (and the claimant's
+    own staff); 409 after the notice or for a second objection by the same person.
+    """
     user = require_user()
     claim = db.session.get(SubsidyClaim, claim_id)
     if claim is None or claim.status not in (ClaimStatus.NOTICE, ClaimStatus.OBJECTED):
         raise NotFound(_l("This claim is not in public notice."))
-    with unit_of_work():
+    with unit_of_work(), write_transaction(db.session):  # BEGIN IMMEDIATE on SQLite; the claim's row lock on PostgreSQL
         return review.object_to(db.session, claim_id, user=user, text=data["text"])

@@ -93,6 +93,7 @@ class SubsidyObjectionSchema(Schema):
     text = fields.String()
     filed_at = fields.DateTime()
     resolution_note = fields.String(allow_none=True)
+    abusive = fields.Boolean(metadata={"description": "Dismissed as abusive (the note is the reason)."})
 
 
 def _terms(claim) -> list[dict]:
@@ -172,7 +173,8 @@ class SubsidyObjectionInputSchema(Schema):
 
 
 class SubsidyResolveInputSchema(Schema):
-    outcome = fields.String(required=True, validate=validate.OneOf(["upheld", "dismissed"]))
+    outcome = fields.String(required=True, validate=validate.OneOf(["upheld", "dismissed", "abusive"]),
+                            metadata={"description": "abusive: dismissed as abusive; the objector is told the note."})
     note = fields.String(required=True, validate=validate.Length(max=2000))
 
 

@@ -73,8 +73,10 @@ class ObjectionForm(FlaskForm):
 class ResolveForm(FlaskForm):
     outcome = SelectField(_l("Decision"), validate_choice=False,
                           choices=[("dismissed", _l("Dismiss: the notice resumes")),
-                                   ("upheld", _l("Uphold: the claim is rejected"))])
-    note = TextAreaField(_l("Explanation"))
+                                   ("upheld", _l("Uphold: the claim is rejected")),
+                                   ("abusive", _l("Abusive: dismiss it, the notice resumes and the objector "
+                                                  "is told why"))])
+    note = TextAreaField(_l("Explanation (the reason, for an abusive objection)"))
 
 
 class EarlyStopForm(FlaskForm):

@@ -7,6 +7,9 @@ Rules that span rows live in the database, each with its reason:
 - one claim per project (``subsidy_claim.project_id`` is unique);
 - district verification and city approval are two different officials (a CHECK);
 - the approved amount never exceeds the eligible amount (a CHECK);
+- one objection per person and claim, ever (unique): a dismissed or abusive
+  objector cannot pause the same notice again; an objection marked abusive is a
+  dismissed one (a CHECK);
 - a community's yearly awards never exceed its tier cap: the per-community-year
   counter row is locked and updated conditionally (claims.py, review.py), and
   its amount cannot go below zero (a CHECK).
@@ -297,11 +300,24 @@ OBJECTION_STATUS_LABELS = {
 }
 
 
+ABUSIVE_LABEL = _l("Dismissed as abusive")
+
+
 class SubsidyObjection(db.Model):
-    """An objection raised during the public notice (one per person and claim)."""
+    """An objection raised during the public notice (one per person and claim).
+
+    Only residents of the project's community object (review.py).  An official
+    may dismiss one as abusive (``abusive``, with the reason in
+    ``resolution_note``): it stops pausing the notice and the objector is told.
+    """
 
     __tablename__ = "subsidy_objection"
-    __table_args__ = (sa.UniqueConstraint("claim_id", "user_id"),)
+    __table_args__ = (
+        # One objection per person and claim: a second one would pause the notice again.
+        sa.UniqueConstraint("claim_id", "user_id"),
+        # "Abusive" is a way of dismissing: never on an open or upheld objection.
+        sa.CheckConstraint("NOT abusive OR status = 'dismissed'", name="abusive_is_dismissed"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     claim_id: Mapped[int] = mapped_column(sa.ForeignKey("subsidy_claim.id"), index=True)
@@ -313,12 +329,13 @@ class SubsidyObjection(db.Model):
     resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_note: Mapped[str | None] = mapped_column(sa.Text)
+    abusive: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     claim: Mapped[SubsidyClaim] = relationship(back_populates="objections")
 
     @property
     def status_label(self) -> str:
-        return str(OBJECTION_STATUS_LABELS[self.status])
+        return str(ABUSIVE_LABEL if self.abusive else OBJECTION_STATUS_LABELS[self.status])
 
 
 class SubsidyCommunityYear(db.Model):
@@ -370,7 +387,8 @@ class SubsidyObligation(db.Model):
 
 # Notification texts of this domain and the labels of its coded parameters
 # (registered by the package's init_app).
-NOTIFICATION_LABELS = {"objection_outcome": {s.value: label for s, label in OBJECTION_STATUS_LABELS.items()}}
+NOTIFICATION_LABELS = {"objection_outcome": {**{s.value: label for s, label in OBJECTION_STATUS_LABELS.items()},
+                                              "abusive": ABUSIVE_LABEL}}
 NOTIFICATIONS = {
     "subsidy.filed": _l("Your subsidy claim #%(claim)s (%(title)s) was filed; eligible now: %(amount)s."),
     "subsidy.verified": _l("The district verified your subsidy claim #%(claim)s (%(title)s)."),
@@ -381,5 +399,6 @@ NOTIFICATIONS = {
     "subsidy.disbursed": _l("The subsidy of %(amount)s for claim #%(claim)s (%(title)s) was paid."),
     "subsidy.clawback": _l("Early stop of the project of claim #%(claim)s: %(amount)s will be deducted from your settlements."),
     "subsidy.claim_to_review": _l("%(provider)s filed subsidy claim #%(claim)s (%(title)s) for %(amount)s: it waits for district verification."),
+    "subsidy.objection_abusive": _l("An official dismissed your objection to subsidy claim #%(claim)s (%(title)s) as abusive: %(reason)s"),
     "subsidy.objection_to_review": _l("An objection to subsidy claim #%(claim)s (%(title)s) was raised; the claim is paused until an official resolves it."),
 }

@@ -59,6 +59,7 @@ def render_claim(claim: SubsidyClaim, *, forms: dict | None = None, status: int 
         resolve_form=forms.get("resolve") or ResolveForm(formdata=None),
         stop_form=forms.get("stop") or EarlyStopForm(formdata=None),
         notice_over=claim.status == ClaimStatus.NOTICE and claim.notice_ends_at <= review.now(),
+        decides_objections=review.may_decide_objections(claim, current_user),
     ), status
 
 

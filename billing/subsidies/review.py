@@ -13,12 +13,17 @@ disbursement.
   nothing changed) for the officials to approve a smaller amount.
 - Approval in full, or partial (below the eligible amount) with a reason;
   rejection always has a reason.  Above the eligible amount is refused.
-- Notice period: ``LINLI_SUBSIDY_NOTICE_DAYS`` (default 7).  Any logged-in user
-  (not the claimant's own staff) may object while it runs; the first open
-  objection pauses the claim.  An official resolves each objection: UPHELD
-  rejects the claim (its award is released from the community's counter);
-  DISMISSED, once no objection is open, RESUMES the notice with the time that
-  was left when it was paused (the end moves by the length of the pause).
+- Notice period: ``LINLI_SUBSIDY_NOTICE_DAYS`` (default 7).  Only residents of
+  the project's community may object while it runs (``objection_refusal`` is the
+  one home of who may, for the service, the page and the API), once per person
+  and claim; the first open objection pauses the claim, and only that one tells
+  the officials (once per claim and pause, not once per objection).  An
+  official resolves each objection: UPHELD rejects the claim (its award is
+  released from the community's counter); DISMISSED, or ABUSIVE (dismissed as
+  abusive, with the reason: the objector is told), once no objection is open,
+  RESUMES the notice with the time that was left when it was paused (the end
+  moves by the length of the pause).  The official who verified the claim at
+  the district step decides none of its objections (like the city step).
 - Disbursement (the scheduler's job, or an official once the notice is over):
   Dr ``subsidies_paid`` / Cr ``provider_payable:<id>`` (the subsidy is owed to
   the provider; key ``subsidy_claim:<id>:award``).  The month's settlement
@@ -42,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import local, now, today
-from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
+from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, LinliError, NotFound
 from app.models import User
 from app.money import format_fen
 from app.notifications import notify
@@ -225,51 +230,89 @@ def _l_term(name: str):
     return TERM_LABELS[name]
 
 
-def object_to(session: Session, claim_id: int, *, user: User, text: str) -> SubsidyObjection:
-    """An objection during the public notice; pauses the claim."""
-    text = _reason(text, _l("Say what you object to."), field="text")
-    claim = claim_for_update(session, claim_id)
+def objection_refusal(session: Session, claim: SubsidyClaim, user: User) -> LinliError | None:
+    """Why ``user`` may not object to ``claim`` now, or None when they may.
+
+    The one home of the rule: ``object_to`` raises it, the notice page shows it
+    instead of the form, the API answers it before reading the body.  Only
+    residents of the project's community object (a claim covers one project in
+    one community), never the claimant's own staff, once per claim.
+    """
     if claim.status not in (ClaimStatus.NOTICE, ClaimStatus.OBJECTED):
-        raise Conflict(_l("This claim is not in public notice."))
+        return Conflict(_l("This claim is not in public notice."))
     if claim.status == ClaimStatus.NOTICE and now() >= claim.notice_ends_at:
-        raise Conflict(_l("The notice period of this claim has ended."))
+        return Conflict(_l("The notice period of this claim has ended."))
     if user.id in staff_ids(session, claim.provider_id):
-        raise Forbidden(_l("You cannot object to your own organisation's claim."))
+        return Forbidden(_l("You cannot object to your own organisation's claim."))
+    community = claim.project.community
+    if not user.is_resident or user.community_id != community.id:
+        return Forbidden(_l("Only residents of %(community)s can object to this claim: the project is in their "
+                            "community.", community=community.name))
     if session.scalar(sa.select(SubsidyObjection.id).where(SubsidyObjection.claim_id == claim.id,
                                                            SubsidyObjection.user_id == user.id)):
-        raise Conflict(_l("You have already objected to this claim."))
-    if claim.status == ClaimStatus.NOTICE:  # the first objection pauses the notice (moved before any write)
+        return Conflict(_l("You have already objected to this claim."))
+    return None
+
+
+def object_to(session: Session, claim_id: int, *, user: User, text: str) -> SubsidyObjection:
+    """An objection during the public notice; the first open one pauses the claim and tells the officials."""
+    claim = claim_for_update(session, claim_id)
+    refusal = objection_refusal(session, claim, user)
+    if refusal is not None:
+        raise refusal
+    text = _reason(text, _l("Say what you object to."), field="text")
+    pauses = claim.status == ClaimStatus.NOTICE
+    if pauses:  # the first objection pauses the notice (moved before any write)
         claim.transition_to(ClaimStatus.OBJECTED)
         claim.paused_at = now()
         _tell(session, claim, "subsidy.objected")
     objection = SubsidyObjection(claim_id=claim.id, user_id=user.id, text=text)
     session.add(objection)
     session.flush()
-    notify(session, official_ids(session, besides=user.id), "subsidy.objection_to_review",
-           link=f"/official/subsidies/claims/{claim.id}", claim=claim.id, title=claim.project.title)
+    if pauses:  # once per pause: later objections wait in the same review
+        notify(session, official_ids(session, besides=user.id), "subsidy.objection_to_review",
+               link=f"/official/subsidies/claims/{claim.id}", claim=claim.id, title=claim.project.title)
     audit.record(session, actor=user, action="subsidy_claim.objection_filed", object_type="subsidy_claim",
                  object_id=claim.id, after={"objection_id": objection.id, "status": claim.status}, reason=text)
     return objection
 
 
+ABUSIVE = "abusive"  # an outcome of resolve_objection: dismissed as abusive (the objector is told)
+OUTCOMES = (ObjectionStatus.UPHELD.value, ObjectionStatus.DISMISSED.value, ABUSIVE)
+
+
+def may_decide_objections(claim: SubsidyClaim, official: User) -> bool:
+    """Whether ``official`` may decide the claim's objections: anyone but its district verifier."""
+    return claim.district_official_id != official.id
+
+
 def resolve_objection(session: Session, objection_id: int, *, official: User, outcome: str,
                       note: str) -> SubsidyObjection:
-    """Uphold (the claim is rejected, its award released) or dismiss (the notice resumes)."""
-    if outcome not in (ObjectionStatus.UPHELD, ObjectionStatus.DISMISSED):
-        raise Invalid(_l("Choose whether the objection is upheld or dismissed."), field="outcome")
-    note = _reason(note, _l("Explain the decision; the objector and the provider see it."), field="note")
+    """Uphold (the claim is rejected, its award released), dismiss, or dismiss as abusive
+    (the objector is told; the note is the reason): a dismissal resumes the notice once
+    no objection is open.  Forbidden for the official who verified the claim."""
     objection = session.get(SubsidyObjection, objection_id)
     if objection is None:
         raise NotFound(_l("There is no such objection."))
     claim = claim_for_update(session, objection.claim_id)
     session.refresh(objection)
+    if not may_decide_objections(claim, official):
+        raise Forbidden(_l("You verified this claim at the district step: a different official must decide "
+                           "its objections."))
+    if outcome not in OUTCOMES:
+        raise Invalid(_l("Choose whether the objection is upheld, dismissed or abusive."), field="outcome")
+    if outcome == ABUSIVE:
+        note = _reason(note, _l("Say why the objection is abusive; the objector sees it."), field="note")
+    else:
+        note = _reason(note, _l("Explain the decision; the objector and the provider see it."), field="note")
     if objection.status != ObjectionStatus.OPEN:
         raise Conflict(_l("This objection is already resolved."))
     if outcome == ObjectionStatus.UPHELD:  # the claim's move is refused before the objection is written
         CLAIM_MACHINE.check(claim.status, ClaimStatus.REJECTED)
-    objection.status = ObjectionStatus(outcome)
+    status = ObjectionStatus.DISMISSED if outcome == ABUSIVE else ObjectionStatus(outcome)
+    objection.status, objection.abusive = status, outcome == ABUSIVE
     objection.resolved_by_id, objection.resolved_at, objection.resolution_note = official.id, now(), note
-    if outcome == ObjectionStatus.UPHELD:
+    if status == ObjectionStatus.UPHELD:
         claim.transition_to(ClaimStatus.REJECTED)
         claim.decision_reason = note
         _release(session, claim)
@@ -288,6 +331,9 @@ def resolve_objection(session: Session, objection_id: int, *, official: User, ou
                  object_id=claim.id, after={"objection_id": objection.id, "status": claim.status,
                                             "notice_ends_at": claim.notice_ends_at}, reason=note)
     _tell(session, claim, "subsidy.objection_resolved", objection_outcome=str(outcome), note=note)
+    if outcome == ABUSIVE:
+        notify(session, [objection.user_id], "subsidy.objection_abusive", link=f"/subsidies/notices/{claim.id}",
+               claim=claim.id, title=claim.project.title, reason=note)
     return objection
 
 

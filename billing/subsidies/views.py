@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from app.access import login_required, provider_staff_required
 from app.clock import today
+from app.db import write_transaction
 from app.errors import LinliError
 from app.extensions import db
 from app.uow import form_action
@@ -145,7 +146,9 @@ def notices():
 
 
 def _render_notice(claim, form: ObjectionForm | None = None, status: int = 200):
+    refusal = review.objection_refusal(db.session, claim, current_user)
     return render_template("subsidies/notice.html", claim=claim, form=form or ObjectionForm(formdata=None),
+                           refusal=None if refusal is None else str(refusal),
                            term_labels=policies.TERM_LABELS), status
 
 
@@ -166,12 +169,14 @@ def notice(claim_id: int):
 @bp.route("/subsidies/notices/<int:claim_id>/object", methods=["POST"])
 @login_required
 def object_to(claim_id: int):
-    """Object during the notice: redirect back, or the message with 4xx (nothing changed)."""
+    """Object during the notice: redirect back, or the message with 4xx (nothing changed):
+    403 for anyone but a resident of the project's community, 409 for a second objection."""
     claim = _notice_claim(claim_id)
     form = ObjectionForm()
     if form.validate_on_submit():
         with form_action(form, lambda status: _render_notice(db.session.get(SubsidyClaim, claim_id), form, status)):
-            review.object_to(db.session, claim.id, user=current_user, text=form.text.data or "")
+            with write_transaction(db.session):  # BEGIN IMMEDIATE on SQLite; the claim's row lock on PostgreSQL
+                review.object_to(db.session, claim.id, user=current_user, text=form.text.data or "")
         flash(_("Your objection is recorded; an official will look into it."), "success")
         return redirect(url_for("subsidies.notice", claim_id=claim_id))
     return _render_notice(claim, form, 422)
