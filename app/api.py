@@ -264,3 +264,7 @@ def init_api(app: Flask) -> None:
     # App-level (not per blueprint) so that several apps can be created in one
     # process (tests, the live server) without re-configuring module blueprints.
     app.before_request(_api_csrf)
+    # Every JSON body of the app (the API's and the webhooks'), bounded before it is parsed.
+    from app import jsonguard
+
+    jsonguard.init_app(app)

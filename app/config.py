@@ -193,6 +193,9 @@ def load_config(env: dict | None = None) -> dict:
         # Whole request; a document itself is capped lower (DOCUMENT_MAX_BYTES).
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
         "DOCUMENT_MAX_BYTES": _int(env, "LINLI_DOCUMENT_MAX_BYTES", 5 * 1024 * 1024),
+        # A JSON body (API, webhooks): refused before parsing when larger or deeper (app/jsonguard.py).
+        "JSON_MAX_BYTES": _int(env, "LINLI_JSON_MAX_BYTES", 1024 * 1024),
+        "JSON_MAX_DEPTH": _int(env, "LINLI_JSON_MAX_DEPTH", 32),
         "LINLI_TIMEZONE": env.get("LINLI_TIMEZONE", "Asia/Shanghai"),
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": env.get("LINLI_TIMEZONE", "Asia/Shanghai"),

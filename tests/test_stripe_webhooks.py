@@ -134,10 +134,10 @@ def test_unknown_payment_is_200_ignored_and_recorded(stripe_app, client, db_sess
     assert stored.outcome == "ignored: unknown payment"
 
 
-def test_amount_mismatch_is_ignored(stripe_app, client, db_session):
+def test_amount_mismatch_is_refused(stripe_app, client, db_session):
     _, payment = stripe_payment(db_session)
     response = post_event(client, event("evt_amt", "payment_intent.succeeded", intent(payment, amount=1)))
-    assert response.json["outcome"].startswith("ignored") and payment.status == PaymentStatus.PENDING
+    assert response.json["outcome"].startswith("refused") and payment.status == PaymentStatus.PENDING
 
 
 def test_checkout_session_completed_paid(stripe_app, client, db_session):
