@@ -468,9 +468,11 @@ def test_no_shows_recorded_by_the_provider(client, auth, en, clock, db_session):
     missed = advance(factories.booking(listing, resident, starts_at=utc("2026-11-03", 11)), S.ACCEPTED, staff)
     auth.login(staff)
     response = client.post(f"/provider/bookings/{absent.id}/resident-no-show")
-    assert response.status_code == 422 and "was not there once the start time" in html(response)
+    assert response.status_code == 409 and "Check in first" in html(response)
     response = client.post(f"/provider/bookings/{missed.id}/confirm-no-show")
     assert response.status_code == 409 and "has not reported a no-show" in html(response)
+    clock.set(utc("2026-11-03", 9))
+    assert client.post(f"/provider/bookings/{absent.id}/check-in").status_code == 302
     clock.set(utc("2026-11-03", 11, 20))
     assert "/resident-no-show" in html(client.get(f"/provider/bookings/{absent.id}"))
     assert client.post(f"/provider/bookings/{absent.id}/resident-no-show", data={"reason": "door locked"}).status_code == 302
