@@ -32,7 +32,7 @@ def init_app(app) -> None:
     from billing.gateways import build_gateway
     from billing.policy_views import api_blp as payment_policy_blp
     from billing.policy_views import bp as policy_bp
-    from billing.policy_views import payment_policy_for
+    from billing.policy_views import fee_policy_of, payment_policy_for
     from billing.settlement_views import bp as settlements_bp
     from billing.views import bp as billing_bp
     from billing.views import payment_for
@@ -51,12 +51,16 @@ def init_app(app) -> None:
     found.api(payment_policy_blp)
     found.template_global("linli_payment_for", payment_for)
     found.template_global("linli_payment_policy_for", payment_policy_for)
+    found.template_global("linli_fee_policy_of", fee_policy_of)
     # A booking's page (resident and provider) shows its payment; a provider's listing
     # card shows the listing's payment policy.
     found.slot("bookings.booking.after", lambda booking: render_template("billing/_payment_status.html",
                                                                          booking=booking))
     found.slot("providers.listing_card.after", lambda listing: render_template(
         "billing/_listing_policy_link.html", listing=listing))
+    # The booking form shows the terms the booking will be made under (fixed when it is).
+    found.slot("bookings.book.terms", lambda listing: render_template(
+        "billing/_booking_terms.html", listing=listing))
     found.jobs_from(jobs.JOBS)
     found.command(jobs.settle_command)
     programmes.init_app(app)

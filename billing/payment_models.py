@@ -37,6 +37,24 @@ class PaymentPolicy(db.Model):
     late_cancel_fee_percent: Mapped[int] = mapped_column(sa.SmallInteger, default=20)
 
 
+class BookingFeePolicy(db.Model):
+    """The listing's payment policy as it was when the booking was made (one row per
+    resident-paid booking, written in the booking's transaction by
+    :func:`billing.policies.fix_for_booking`).  A later change of the listing's policy
+    applies to later bookings only: when this booking is paid and the fee it may keep
+    are read from here, never from ``payment_policy``."""
+
+    __tablename__ = "booking_fee_policy"
+    __table_args__ = (
+        sa.CheckConstraint("late_cancel_fee_percent BETWEEN 0 AND 100", name="fee_percent_valid"),
+    )
+
+    booking_id: Mapped[int] = mapped_column(sa.ForeignKey("booking.id"), primary_key=True)
+    pay_at: Mapped[PayAt] = mapped_column(enum_column(PayAt, "booking_fee_pay_at"))
+    late_cancel_fee_percent: Mapped[int] = mapped_column(sa.SmallInteger)
+    fixed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
 class PaymentStatus(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"

@@ -1,6 +1,7 @@
 """Payments for bookings: when one is due, creating it, and recording receipt.
 
-A resident-paid booking is paid at booking or at acceptance (PaymentPolicy,
+A resident-paid booking is paid at booking or at acceptance (the listing's
+PaymentPolicy as it was when the booking was made: ``booking_fee_policy``;
 default acceptance).  A booking a purchase programme pays is never paid by the
 resident: :func:`refuse_unless_resident_paid` (409) guards every way a payment
 is made.  Offline: the provider confirms receipt.  Stripe: the
@@ -25,6 +26,7 @@ from billing import ledger
 from billing.funding import EARNS_MONEY, HOLDS_MONEY, funding_of
 from billing.payment_models import PayAt, Payment, PaymentStatus
 from billing.policies import policy_for  # noqa: F401  (its home is billing/policies.py)
+from billing.policies import policy_of_booking
 from providers.bookings.models import Booking, BookingStatus, Funding
 
 LIVE = (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED)
@@ -56,10 +58,12 @@ def refuse_unless_resident_paid(booking: Booking) -> None:
 
 
 def payment_due(session: Session, booking: Booking, new: BookingStatus) -> bool:
-    """Is a payment due now that the resident-paid booking became ``new``?"""
+    """Is a payment due now that the resident-paid booking became ``new``?  When it is paid
+    is the policy fixed when the booking was made (a later change of the listing's policy
+    neither skips nor doubles its payment)."""
     if booking.price_fen <= 0 or funding_of(booking).kind is not Funding.RESIDENT:
         return False
-    pay_at = policy_for(session, booking.listing_id).pay_at
+    pay_at = policy_of_booking(session, booking).pay_at
     return (new == BookingStatus.REQUESTED and pay_at == PayAt.BOOKING) or (
         new == BookingStatus.ACCEPTED and pay_at == PayAt.ACCEPTANCE)
 

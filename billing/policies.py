@@ -2,9 +2,14 @@
 
 Provider staff set it for their own listings (page and API); officials may read
 any.  A listing without a row uses the defaults (:func:`policy_for`).
-A change applies to bookings requested afterwards: a payment already due stays as
-it was, and the fee is read when a booking closes.  Each change is audited in the
-same transaction.  Services flush, never commit.
+A change applies to bookings requested afterwards only: when a resident-paid
+booking is requested, :func:`fix_for_booking` copies the listing's policy onto it
+(``booking_fee_policy``, in the booking's transaction), and everything that reads
+the policy of a booking — when it is paid (billing/payments.py), the fee kept when
+it closes (billing/refunds.py), its page — reads that copy through
+:func:`policy_of_booking`, never the listing's current policy.  The booking page
+shows the listing's policy before the resident books.  Each change is audited in
+the same transaction.  Services flush, never commit.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Role, User
-from billing.payment_models import PayAt, PaymentPolicy
+from billing.payment_models import BookingFeePolicy, PayAt, PaymentPolicy
 from providers import listings, registration
+from providers.bookings.models import Booking
 from providers.models import Listing, ListingStatus
 
 PAY_AT_LABELS = {
@@ -31,7 +37,30 @@ def policy_for(session: Session, listing_id: int) -> PaymentPolicy:
     return found or PaymentPolicy(listing_id=listing_id, pay_at=PayAt.ACCEPTANCE, late_cancel_fee_percent=20)
 
 
-def snapshot(policy: PaymentPolicy) -> dict:
+def fix_for_booking(session: Session, booking: Booking) -> BookingFeePolicy:
+    """Copy the listing's policy onto a booking just requested (flushes); the existing copy
+    if it has one."""
+    fixed = session.get(BookingFeePolicy, booking.id)
+    if fixed is None:
+        policy = policy_for(session, booking.listing_id)
+        fixed = BookingFeePolicy(booking_id=booking.id, pay_at=PayAt(policy.pay_at),
+                                 late_cancel_fee_percent=policy.late_cancel_fee_percent)
+        session.add(fixed)
+        session.flush()
+    return fixed
+
+
+def policy_of_booking(session: Session, booking: Booking) -> BookingFeePolicy:
+    """The policy fixed when the booking was made.  A resident-paid booking always has one
+    (written when it is requested; older ones by migration 0013): a missing copy is a
+    LookupError, never a silent fall-back to the listing's current policy."""
+    fixed = session.get(BookingFeePolicy, booking.id)
+    if fixed is None:
+        raise LookupError(f"booking {booking.id} has no fee policy fixed when it was made")
+    return fixed
+
+
+def snapshot(policy: PaymentPolicy | BookingFeePolicy) -> dict:
     return {"pay_at": PayAt(policy.pay_at).value, "late_cancel_fee_percent": policy.late_cancel_fee_percent}
 
 

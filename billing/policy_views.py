@@ -28,7 +28,7 @@ from app.extensions import db
 from app.models import Role
 from app.uow import form_action
 from billing import policies
-from billing.payment_models import PayAt
+from billing.payment_models import BookingFeePolicy, PayAt
 
 bp = Blueprint("billing_policy", __name__, template_folder="templates")
 api_blp = ApiBlueprint("payment_policy_api", __name__, url_prefix="/api/v1/listings",
@@ -88,6 +88,12 @@ def payment_policy(listing_id: int):
 def payment_policy_for(listing_id: int) -> dict:
     """For templates: the listing's effective policy (``pay_at``, ``late_cancel_fee_percent``)."""
     return policies.policy_view(db.session, listing_id)
+
+
+def fee_policy_of(booking) -> BookingFeePolicy | None:
+    """For templates: the policy fixed when the booking was made (None for a booking a
+    purchase programme pays)."""
+    return db.session.get(BookingFeePolicy, booking.id)
 
 
 # --- JSON API -------------------------------------------------------------------------

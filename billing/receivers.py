@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from billing.funding import EARNS_MONEY, RELEASES_MONEY, FundingRules, registry
 from billing.payment_models import PaymentStatus
 from billing.payments import cancel_pending, create_payment, live_payment, payment_due, post_earning
+from billing.policies import fix_for_booking
 from billing.refunds import refund_for_closed_booking
 from billing.settlement_sources import RESIDENT_SOURCES
 from providers.bookings.models import Funding
@@ -25,7 +26,10 @@ def on_booking_changed(session: Session, *, booking, old, new, actor) -> None:
 
 def resident_paid_changed(session: Session, *, booking, old, new, actor) -> None:
     """A resident-paid booking: a payment when it is due, the earning on completion, a
-    cancelled payment or a refund when it closes unserved."""
+    cancelled payment or a refund when it closes unserved.  When it is requested, the
+    listing's payment policy is fixed on it first (what it pays when, the fee it may keep)."""
+    if old is None:
+        fix_for_booking(session, booking)
     if payment_due(session, booking, new):
         create_payment(session, booking)
         return

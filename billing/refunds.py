@@ -3,8 +3,10 @@
 Rules (a paid booking that closes without service):
 - resident cancels before the notice window (BOOKING_FREE_CANCEL_HOURS, recorded by the booking
   service as ``late_cancellation``): full refund;
-- resident cancels inside it, or does not turn up: the provider keeps
-  ``PaymentPolicy.late_cancel_fee_percent`` of what is left — ``round_fen(Decimal(left) * pct / 100)``,
+- resident cancels inside it, or does not turn up: the provider keeps the
+  ``late_cancel_fee_percent`` fixed when the booking was made (``booking_fee_policy``,
+  :func:`billing.policies.policy_of_booking`; a later change of the listing's policy does not
+  apply) of what is left — ``round_fen(Decimal(left) * pct / 100)``,
   half-up to the fen — and the rest is refunded;
 - the provider cancels, declines, lets the request expire, or a provider no-show is confirmed:
   always a full refund.
@@ -63,7 +65,7 @@ def refundable(payment: Payment) -> int:
 
 def refund_for_closed_booking(session: Session, booking: Booking, payment: Payment) -> Refund | None:
     """Apply the cancellation rules to a paid booking that closed; None when nothing is refunded."""
-    from billing.policies import policy_for
+    from billing.policies import policy_of_booking
 
     left = refundable(payment)
     if payment.status != PaymentStatus.SUCCEEDED or left <= 0:
@@ -71,7 +73,7 @@ def refund_for_closed_booking(session: Session, booking: Booking, payment: Payme
     fee = 0
     if booking.status == S.NO_SHOW_RESIDENT or (booking.status == S.CANCELLED_BY_RESIDENT
                                                  and booking.late_cancellation):
-        fee = late_fee(left, policy_for(session, booking.listing_id).late_cancel_fee_percent)
+        fee = late_fee(left, policy_of_booking(session, booking).late_cancel_fee_percent)
     elif booking.status not in FULL_REFUND and booking.status != S.CANCELLED_BY_RESIDENT:
         return None
     if fee:

@@ -41,8 +41,10 @@ from ratings.photos import MAX_PHOTOS, PHOTO_TYPES
 S = BookingStatus
 CS = ComplaintStatus
 
-# Bookings that took place, or should have: the provider came, or should have come.
-COMPLAINABLE = frozenset({S.ACCEPTED, S.IN_SERVICE, S.COMPLETED, S.NO_SHOW_PROVIDER, S.CANCELLED_BY_PROVIDER})
+# Bookings that took place, or should have: the provider came, or should have come.  A resident
+# the provider recorded as absent (only after its check-in) disputes that record with a complaint.
+COMPLAINABLE = frozenset({S.ACCEPTED, S.IN_SERVICE, S.COMPLETED, S.NO_SHOW_PROVIDER, S.CANCELLED_BY_PROVIDER,
+                          S.NO_SHOW_RESIDENT})
 UNDECIDED = (CS.OPEN, CS.RESPONDED)
 OUTCOMES = (CS.UPHELD, CS.DISMISSED)
 MAX_TEXT = 2000

@@ -35,12 +35,14 @@ CASES = {
     "declined": ["decline"],
     "expired": ["expire"],
     "in service": ["accept", "check_in"],
+    "in service, checked in late": ["accept", "late_check_in"],
+    "in service after a no-show report": ["accept", "report", "late_check_in"],
     "completed": ["accept", "check_in", "complete"],
     "completed, confirmed": ["accept", "check_in", "complete", "confirm"],
     "cancelled by the resident": ["cancel_by_resident"],
     "cancelled by the provider": ["accept", "cancel_by_provider"],
     "no-show of the provider": ["accept", "report", "confirm_no_show"],
-    "no-show of the resident": ["accept", "resident_no_show"],
+    "no-show of the resident": ["accept", "check_in", "resident_no_show"],
 }
 
 # Minutes from the booking's start (two hours long, grace 15 minutes).
@@ -68,6 +70,9 @@ def _bring(db_session, clock, booking, staff, steps) -> None:
             assert services.expire_overdue_requests(db_session) == 1
         elif step == "check_in":
             clock.set(booking.starts_at)
+            services.check_in(db_session, booking, staff)
+        elif step == "late_check_in":  # 25 minutes after the start (after a no-show report, if any)
+            clock.set(booking.starts_at + timedelta(minutes=25))
             services.check_in(db_session, booking, staff)
         elif step == "complete":
             clock.set(booking.ends_at)
@@ -172,11 +177,19 @@ def test_the_rules_of_today_in_one_place(db_session, clock):
     assert names(booking.resident) == ["cancel"]
     assert actions.get(Party.RESIDENT, "report-no-show").opens_later(booking) == booking.starts_at + timedelta(
         minutes=15)
-    clock.set(booking.starts_at + timedelta(minutes=15))  # both no-shows open at start + grace
+    clock.set(booking.starts_at + timedelta(minutes=15))  # the resident's report opens at start + grace
     assert names(booking.resident) == ["cancel", "report-no-show"]
-    assert names(staff) == ["check-in", "resident-no-show", "cancel"]
+    # The provider's record of the resident's absence waits for its check-in (issue 12, item 3).
+    assert names(staff) == ["check-in", "cancel"]
     assert names(factories.official()) == ["confirm-no-show"]
     assert names(factories.resident(listing.communities[0])) == []  # not their booking
+    services.check_in(db_session, booking, staff)  # arrives at start + 15: waits 15 minutes at the door
+    assert names(staff) == ["complete"]
+    assert actions.get(Party.PROVIDER, "resident-no-show").opens_later(booking) == booking.starts_at + timedelta(
+        minutes=30)
+    clock.set(booking.starts_at + timedelta(minutes=30))
+    assert names(staff) == ["complete", "resident-no-show"]
+    assert names(booking.resident) == []  # checked in: no "nobody came" report; a complaint disputes it
 
 
 def test_every_row_names_its_service_and_each_party_an_action_once():

@@ -488,9 +488,11 @@ def test_no_shows_recorded_by_the_provider(client, auth, en, clock, db_session):
     auth.login(staff)
     # Neither is offered yet: hand-made posts, to test the guards.
     response = client.post(f"/provider/bookings/{absent.id}/resident-no-show")
-    assert response.status_code == 422 and "was not there once the start time" in html(response)
+    assert response.status_code == 409 and "Check in first" in html(response)
     response = client.post(f"/provider/bookings/{missed.id}/confirm-no-show")
     assert response.status_code == 409 and "has not reported a no-show" in html(response)
+    clock.set(utc("2026-11-03", 9))
+    assert client.post(f"/provider/bookings/{absent.id}/check-in").status_code == 302
     clock.set(utc("2026-11-03", 11, 20))
     response = submit(client, f"/provider/bookings/{absent.id}", button="Record that the resident was not there",
                       fields={"reason": "door locked"})

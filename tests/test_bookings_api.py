@@ -165,9 +165,10 @@ def test_the_whole_service_through_the_api(client, clock, shop, requested):
     assert body["status"] == "accepted" and body["actions"] == ["cancel"]
     clock.set(requested.starts_at + timedelta(minutes=20))
     listed = client.get(f"/api/v1/bookings/{requested.id}", headers=bearer(staff)).get_json()["actions"]
-    assert listed == ["check-in", "resident-no-show", "cancel"]
+    assert listed == ["check-in", "cancel"]  # the resident's absence waits for the check-in
     body = act(client, staff, requested, "check-in").get_json()
     assert body["status"] == "in_service" and body["late_start"] is True
+    assert body["actions"] == ["complete"]
     clock.set(requested.ends_at)
     assert act(client, staff, requested, "complete").get_json()["status"] == "completed"
     body = act(client, resident, requested, "confirm").get_json()
@@ -216,6 +217,10 @@ def test_an_official_confirms_a_no_show_with_a_reason(client, clock, shop, reque
 
 def test_the_resident_was_not_there(client, clock, shop, requested):
     act(client, shop["staff"], requested, "accept")
+    clock.set(requested.starts_at + timedelta(minutes=16))
+    assert act(client, shop["staff"], requested, "resident-no-show").status_code == 409  # not checked in
+    clock.set(requested.starts_at)
+    act(client, shop["staff"], requested, "check-in")
     clock.set(requested.starts_at + timedelta(minutes=16))
     assert act(client, shop["staff"], requested, "resident-no-show").get_json()["status"] == "no_show_resident"
 

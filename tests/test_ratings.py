@@ -373,6 +373,8 @@ def test_forms_need_the_csrf_token(client, auth, clock, csrf_enabled):
 
 def test_a_no_show_booking_cannot_be_rated(db_session, clock):
     booking, staff = accepted_booking()
+    clock.set(booking.starts_at)
+    bookings.check_in(db_session, booking, staff)
     clock.set(booking.starts_at + timedelta(minutes=30))
     bookings.mark_resident_no_show(db_session, booking, staff)
     with pytest.raises(Conflict):

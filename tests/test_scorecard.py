@@ -53,6 +53,8 @@ def served(listing, clock, starts_at, *, answer_after=timedelta(hours=1), check_
         services.report_provider_no_show(db.session, booking, booking.resident)
         services.confirm_provider_no_show(db.session, booking, staff)
     elif outcome == "no_show_resident":
+        clock.set(starts_at)
+        services.check_in(db.session, booking, staff)
         clock.set(starts_at + timedelta(minutes=30))
         services.mark_resident_no_show(db.session, booking, staff)
     else:

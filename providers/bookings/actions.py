@@ -7,7 +7,9 @@ Each row of :data:`ACTIONS` is one action of one party, written once:
 - ``guard``: the checks on the booking (its status through the state machine
   :data:`~providers.bookings.models.BOOKING`, the facts it holds) in order,
   then ``opens``, the moment it becomes possible (check-in from one hour before
-  the start; the no-show reports once the start plus the grace has passed);
+  the start; the resident's no-show report once the start plus the grace has
+  passed; the provider's record that the resident was not there only after its
+  check-in, once it has waited the grace after the start and after arriving);
   the first check that fails is the refusal, with its message and status;
 - ``reason``: none, ``"optional"`` or ``"required"``;
 - ``service``: the function of :mod:`providers.bookings.services` that does it.
@@ -94,12 +96,29 @@ def already(attribute: str, message) -> Check:
     return lambda booking: None if getattr(booking, attribute) is not None else IllegalTransition(message)
 
 
+def checked_in_first(booking: Booking) -> LinliError | None:
+    """A booking the provider has not checked in to (requested, accepted): the resident's
+    absence cannot be recorded yet — the provider must be at the door first."""
+    if booking.checked_in_at is None and booking.status in (S.REQUESTED, S.ACCEPTED):
+        return IllegalTransition(_l("Check in first: you can record that the resident was not there only "
+                                    "once you have checked in at their address."))
+    return None
+
+
 def check_in_opens(booking: Booking) -> datetime:
     return booking.starts_at - CHECK_IN_LEAD
 
 
 def grace_ends(booking: Booking) -> datetime:
     return booking.starts_at + timedelta(minutes=booking.grace_minutes)
+
+
+def absence_opens(booking: Booking) -> datetime:
+    """The provider waits at the door: the grace after the start, and the grace after its
+    check-in (a provider that arrives late waits too)."""
+    grace = timedelta(minutes=booking.grace_minutes)
+    arrived = booking.checked_in_at or booking.starts_at
+    return max(booking.starts_at, arrived) + grace
 
 
 @dataclass(frozen=True)
@@ -176,10 +195,17 @@ ACTIONS: tuple[Action, ...] = (
            guard=(already("no_show_reported_at", _l("The resident has not reported a no-show for this booking.")),
                   moves_to(S.NO_SHOW_PROVIDER)),
            reason="optional", danger=True, done=_l("The no-show is recorded.")),
+    # Only once checked in (the machine: in service → resident not there), not after the resident
+    # reported that nobody came, and after waiting the grace at the door; the resident disputes it
+    # with a complaint, which an official decides (ratings.complaints).
     Action(P, "resident-no-show", _l("Record that the resident was not there"), "mark_resident_no_show",
-           guard=(moves_to(S.NO_SHOW_RESIDENT),), opens=grace_ends,
-           too_early=lambda b: _l("You can record that the resident was not there once the start time plus "
-                                  "%(n)d minutes has passed.", n=b.grace_minutes),
+           guard=(checked_in_first, moves_to(S.NO_SHOW_RESIDENT),
+                  not_yet("no_show_reported_at", _l("The resident reported that nobody came before you checked "
+                                                    "in: you cannot record them as absent."))),
+           opens=absence_opens,
+           too_early=lambda b: _l("You can record that the resident was not there once you have waited "
+                                  "%(n)d minutes after the start time and after your check-in.",
+                                  n=b.grace_minutes),
            reason="optional", danger=True, done=_l("The resident's absence is recorded.")),
     Action(P, "cancel", _l("Cancel the booking"), "cancel_by_provider",
            guard=(moves_to(S.CANCELLED_BY_PROVIDER),), reason="required", danger=True,

@@ -49,10 +49,12 @@ S = BookingStatus
 BOOKING_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
     S.REQUESTED: frozenset({S.ACCEPTED, S.DECLINED, S.EXPIRED, S.CANCELLED_BY_RESIDENT}),
     S.ACCEPTED: frozenset(
-        {S.IN_SERVICE, S.CANCELLED_BY_RESIDENT, S.CANCELLED_BY_PROVIDER,
-         S.NO_SHOW_PROVIDER, S.NO_SHOW_RESIDENT}
+        {S.IN_SERVICE, S.CANCELLED_BY_RESIDENT, S.CANCELLED_BY_PROVIDER, S.NO_SHOW_PROVIDER}
     ),
-    S.IN_SERVICE: frozenset({S.COMPLETED}),
+    # Checked in (the provider is at the door): the service is done, or the resident was not
+    # there.  A resident's absence is recorded only after the provider's check-in, never
+    # straight from an accepted booking (issue 12, item 3).
+    S.IN_SERVICE: frozenset({S.COMPLETED, S.NO_SHOW_RESIDENT}),
     S.COMPLETED: frozenset(),
     S.DECLINED: frozenset(),
     S.EXPIRED: frozenset(),

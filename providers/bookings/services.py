@@ -326,6 +326,8 @@ def confirm_provider_no_show(session: Session, booking: Booking, actor: User, re
 
 
 def mark_resident_no_show(session: Session, booking: Booking, staff: User, reason: str = "") -> None:
+    """The provider checked in and the resident was not there (only from in service: see the
+    action's row); the resident may dispute it with a complaint."""
     reason = _guard(actions.get(Party.PROVIDER, "resident-no-show"), booking, reason)
     _move(session, booking, S.NO_SHOW_RESIDENT, actor=staff, reason=reason, notify_resident=True)
 

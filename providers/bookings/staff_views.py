@@ -93,7 +93,8 @@ def _render_provider_booking(booking: Booking, *, form=None, failed: str | None 
     return render_template(
         "bookings/provider_booking.html", contact=privacy.contact_for_provider(booking),
         contact_note=privacy.provider_contact_note(booking), actions=allowed,
-        form=form or ReasonForm(), failed=failed, check_in_from=_check_in_from(booking), **detail_context(booking),
+        form=form or ReasonForm(), failed=failed, check_in_from=_check_in_from(booking),
+        absence_from=actions.get(Party.PROVIDER, "resident-no-show").opens_later(booking), **detail_context(booking),
     ), status
 
 

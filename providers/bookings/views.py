@@ -42,7 +42,9 @@ S = BookingStatus
 
 bp = Blueprint("bookings", __name__, template_folder="../templates")
 
-COMPLAINABLE = frozenset({S.ACCEPTED, S.IN_SERVICE, S.COMPLETED, S.CANCELLED_BY_PROVIDER, S.NO_SHOW_PROVIDER})
+# As ratings.complaints.COMPLAINABLE: a resident recorded as absent disputes it with a complaint.
+COMPLAINABLE = frozenset({S.ACCEPTED, S.IN_SERVICE, S.COMPLETED, S.CANCELLED_BY_PROVIDER, S.NO_SHOW_PROVIDER,
+                          S.NO_SHOW_RESIDENT})
 BOOKING_DAYS = 14  # the booking form offers the next two weeks
 
 LATENESS = (
@@ -253,6 +255,8 @@ def resident_actions(booking: Booking, user=None) -> dict:
         # The rating and complaint pages (ratings/) decide the finer rules themselves.
         "rate": booking.status == S.COMPLETED,
         "complain": booking.status in COMPLAINABLE,
+        # Recorded as absent by the provider (after its check-in): the complaint is the dispute.
+        "dispute": booking.status == S.NO_SHOW_RESIDENT,
     }
 
 
