@@ -193,6 +193,8 @@ def load_config(env: dict | None = None) -> dict:
         # Whole request; a document itself is capped lower (DOCUMENT_MAX_BYTES).
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
         "DOCUMENT_MAX_BYTES": _int(env, "LINLI_DOCUMENT_MAX_BYTES", 5 * 1024 * 1024),
+        # /healthz answers 503 when the upload folder has less free space than this.
+        "UPLOAD_MIN_FREE_BYTES": _int(env, "LINLI_UPLOAD_MIN_FREE_BYTES", 64 * 1024 * 1024),
         "LINLI_TIMEZONE": env.get("LINLI_TIMEZONE", "Asia/Shanghai"),
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": env.get("LINLI_TIMEZONE", "Asia/Shanghai"),
