@@ -8,15 +8,33 @@ STAMP := $(VENV)/.installed
 PO := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint install translations db demo browser-deps extract-messages clean bench bench-deps serve
+.PHONY: run test lint install lock translations db demo browser-deps extract-messages clean bench bench-deps serve
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every dependency (dev ones too) at the version CI tested, with the
+# sha256 of each file PyPI has for it; pip refuses anything else.  The project itself then
+# installs with --no-deps, so nothing unpinned comes in.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# After changing a dependency in pyproject.toml and installing it into .venv (and testing it):
+# write requirements.lock again from the versions .venv has, with hashes (pip-tools, in a
+# throwaway virtualenv of its own; it asks PyPI for the hashes).
+LOCK_VENV := /tmp/linli-lock-venv
+lock:
+	test -x $(PY) || { echo "make lock reads the versions of a working .venv: make install first"; exit 1; }
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet pip-tools
+	$(PY) -m pip freeze --exclude-editable > $(LOCK_VENV)/tested.txt
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --extra dev \
+	  --strip-extras --no-emit-index-url --no-emit-find-links -c $(LOCK_VENV)/tested.txt \
+	  --output-file requirements.lock pyproject.toml
+	sed -i 's|-c $(LOCK_VENV)/tested.txt|-c the tested .venv (make lock)|' requirements.lock
 
 %.mo: %.po $(STAMP)
 	$(VENV)/bin/pybabel compile --use-fuzzy -i $< -o $@ >/dev/null

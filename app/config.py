@@ -196,6 +196,8 @@ def load_config(env: dict | None = None) -> dict:
         # A JSON body (API, webhooks): refused before parsing when larger or deeper (app/jsonguard.py).
         "JSON_MAX_BYTES": _int(env, "LINLI_JSON_MAX_BYTES", 1024 * 1024),
         "JSON_MAX_DEPTH": _int(env, "LINLI_JSON_MAX_DEPTH", 32),
+        # /healthz answers 503 when the upload folder has less free space than this.
+        "UPLOAD_MIN_FREE_BYTES": _int(env, "LINLI_UPLOAD_MIN_FREE_BYTES", 64 * 1024 * 1024),
         "LINLI_TIMEZONE": env.get("LINLI_TIMEZONE", "Asia/Shanghai"),
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": env.get("LINLI_TIMEZONE", "Asia/Shanghai"),

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 
+from app import storage
 from app.access import public
 from app.extensions import db
 
@@ -27,10 +28,18 @@ def home():
 @bp.route("/healthz")
 @public
 def healthz():
-    """200 when the database answers, 503 when it does not."""
+    """200 when the database answers and the upload folder can take an upload; else 503.
+
+    The body says which: ``database`` (true/false) and ``uploads`` (``writable``,
+    ``free_bytes``, ``min_free_bytes``, ``ok``; ``error`` names the OS error).
+    """
+    database = True
     try:
         db.session.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
-        return jsonify(status="unavailable", database=False), 503
-    return jsonify(status="ok", database=True)
+        database = False
+    uploads = storage.health()
+    healthy = database and uploads["ok"]
+    return jsonify(status="ok" if healthy else "unavailable", database=database, uploads=uploads), (
+        200 if healthy else 503)

@@ -10,6 +10,8 @@ own (so one's memory does not count against another's peak):
 * bench/evaluator.py — the supervision evaluator vs the plain SQL aggregate;
 * bench/settlement.py — settle_month (the scheduler's job, committed per provider) vs the plain SQL sum;
 * bench/web.py — catalogue search (JSON API and HTML page) vs a trivial endpoint;
+* bench/serve.py — the catalogue API through gunicorn as ``make serve`` runs it (same argv
+  builder), through worker recycles, with and without ``--preload``;
 * bench/bookings.py — booking throughput vs plain SQL inserts; one contended slot.
 
 Every figure with a goal is a ratio against a floor measured in the same run.
@@ -34,7 +36,7 @@ from bench import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
-BENCHMARKS = ("evaluator", "settlement", "web", "bookings")
+BENCHMARKS = ("evaluator", "settlement", "web", "serve", "bookings")
 
 
 def machine() -> dict:
@@ -82,6 +84,20 @@ def run_scale(scale: str) -> dict:
     return result
 
 
+def serve_rows(v: dict | None) -> list[tuple[str, str, str]]:
+    """make serve's figures (bench/serve.py): after, and before (no --preload)."""
+    if v is None:
+        return []
+    def cell(f: dict) -> str:
+        return (f"{f['rps']:,.0f} ({f['p50_ms']:.1f}/{f['p99_ms']:.1f}), "
+                f"{f['restarts']} restarts, load {f['load_1min']:.1f}")
+    return [
+        ("make serve: catalogue API req/s (p50/p99 ms), worker restarts", cell(v["serve"]),
+         _ok(v["serve"]["restarts"] >= v["serve"]["workers"] and v["serve"]["non_2xx"] == 0)),
+        ("make serve without --preload (before issue 12)", cell(v["serve_before"]), ""),
+    ]
+
+
 def _ok(good: bool) -> str:
     return "ok" if good else "MISSED"
 
@@ -112,6 +128,7 @@ def rows(result: dict) -> list[tuple[str, str, str]]:
          f"{w['page_uncached']['rps']:,.0f} ({w['page_uncached']['p50_ms']:.1f}/{w['page_uncached']['p99_ms']:.1f})",
          ""),
         ("catalogue page, cache off / floor", f"{w['page_uncached']['ratio']:.2f}", ""),
+        *serve_rows(result.get("serve")),
         ("bookings/s, distinct slots (plain SQL/s)", f"{b['bookings_per_s']:,.0f} ({b['floor_per_s']:,.0f})",
          _ok(b["booked"] == b["requests"])),
         ("booking time / plain SQL inserts", f"{b['ratio']:.1f}x", ""),
@@ -131,6 +148,7 @@ GOALS = {
     "bookings/s, distinct slots (plain SQL/s)": "all succeed",
     "contended slot: racers -> booked": "exactly 1", "evaluator / plain SQL aggregate": "<= 3x",
     "evaluator peak memory MB (process RSS)": "< 300",
+    "make serve: catalogue API req/s (p50/p99 ms), worker restarts": "every worker restarted, no errors",
 }
 
 

@@ -2,14 +2,15 @@
 
 The browser's content type and the file name are never trusted: the type comes
 from the file's first bytes, the stored name is random, and the original name
-is only kept (sanitised) for display and download.
+is only kept (sanitised) for display and download.  The bytes are written by
+:mod:`app.storage`: under a temporary name until the row that records them is
+committed, removed when it rolls back; a full disk is a 507 and a folder that
+cannot be written a 503 on the file's field, with nothing left half-written.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import BinaryIO
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from app import storage
 from app.errors import Invalid
 
 # Extensions a display name may keep for each accepted type.
@@ -75,13 +77,14 @@ def display_name(filename: str | None, content_type: str, extension: str) -> str
 
 
 def upload_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"])
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return storage.folder()
 
 
 def save_document(stream: BinaryIO, filename: str | None, field: str = "file") -> StoredFile:
-    """Check and store an uploaded file; raise :class:`Invalid` with the reason."""
+    """Check and store an uploaded file; raise :class:`Invalid` with the reason, or
+    :class:`app.storage.StorageFull` / :class:`app.storage.StorageUnavailable` when
+    the upload folder cannot take it.  The file gets its name when ``db.session``
+    commits and is deleted if it rolls back."""
     limit = current_app.config["DOCUMENT_MAX_BYTES"]
     data = stream.read(limit + 1)
     if not data:
@@ -95,12 +98,8 @@ def save_document(stream: BinaryIO, filename: str | None, field: str = "file") -
     if kind is None:
         raise Invalid(_l("Only PDF, JPEG or PNG files are accepted."), field=field)
     content_type, extension = kind
-    stored_name = secrets.token_hex(16) + extension
-    target = upload_dir() / stored_name
-    # O_EXCL: never overwrite; the random name makes a clash practically impossible.
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    # In place once db.session commits; StorageFull / StorageUnavailable (on ``field``) otherwise.
+    stored_name = storage.store(data, extension, field=field)
     return StoredFile(
         stored_name=stored_name,
         original_name=display_name(filename, content_type, extension),
@@ -119,7 +118,4 @@ def document_path(stored_name: str) -> Path:
 
 def discard(stored: StoredFile) -> None:
     """Remove a file whose database row was not committed."""
-    try:
-        (upload_dir() / stored.stored_name).unlink()
-    except FileNotFoundError:
-        pass
+    storage.discard(stored.stored_name)

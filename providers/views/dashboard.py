@@ -67,7 +67,9 @@ def upload_document():
         if stored is not None:
             uploads.discard(stored)
 
-    with form_action(form, lambda _status: render_dashboard(provider, document_form=form, status=422),
+    # A refusal is a 422; the upload folder's own (507 full, 503 not writable) keep their status.
+    with form_action(form, lambda status: render_dashboard(provider, document_form=form,
+                                                            status=status if status in (503, 507) else 422),
                      on_failure=discard_file):
         stored = uploads.save_document(
             upload.stream if upload else io.BytesIO(), upload.filename if upload else None
