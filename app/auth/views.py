@@ -180,7 +180,7 @@ def signup_verify():
         return refusal.page("auth/signup_verify.html", status, form=form, resend_form=EmptyForm())
 
     if form.validate_on_submit():
-        with form_action(form, page, show=refusal, keep=Invalid):
+        with write_transaction(db.session), form_action(form, page, show=refusal, keep=Invalid):
             user = services.confirm_signup(db.session, session.get(SIGNUP_CODE), form.code.data)
         start_session(user)
         flash(_("Welcome to Linli, %(name)s!", name=user.name), "success")
@@ -270,7 +270,7 @@ def login_code_verify():
         return refusal.page("auth/login_code_verify.html", status, form=form)
 
     if form.validate_on_submit():
-        with form_action(form, page, show=refusal, keep=Invalid):
+        with write_transaction(db.session), form_action(form, page, show=refusal, keep=Invalid):
             user = services.login_with_code(db.session, session.get(LOGIN_CODE), form.code.data,
                                             form.password.data)
         start_session(user)
