@@ -175,8 +175,9 @@ class LoginAttempt(db.Model):
 
 
 class CodePurpose(StrEnum):
-    SIGNUP = "signup"
-    LOGIN = "login"
+    SIGNUP = "signup"  # a resident's sign-up
+    REGISTER = "register"  # an account made with a domain's registration (a provider's first staff)
+    LOGIN = "login"  # a log-in past the throttle
 
 
 class PhoneCode(db.Model):

@@ -106,6 +106,9 @@ RULES: dict[str, Rule] = {
     "providers.listing": rule(EVERYONE, listing_id="listing"),
     "providers.provider_profile": rule(EVERYONE, provider_id="provider"),
     "providers.register": rule(EVERYONE, redirects=LOGGED_IN),  # log out first to register
+    # Without a registration waiting for its code, back to the form.
+    "providers.register_verify": rule(EVERYONE, redirects=EVERYONE),
+    "providers.register_resend": rule(EVERYONE),
     "providers.dashboard": rule(STAFFS),
     "providers.upload_document": rule(STAFFS),
     "providers.edit_details": rule(STAFFS),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
 from app.audit import AuditEvent
-from app.models import Role, User
+from app.extensions import db
+from app.models import Role, SmsMessage, User
 from providers import registration
 from providers.models import Provider, ProviderStaff, ProviderStatus
 from tests import factories
@@ -20,6 +23,14 @@ def client(client):
     """The pages in English, so the tests can read the messages."""
     client.set_cookie("linli_lang", "en")
     return client
+
+
+def register_with_code(client, data, **extra):
+    """Post the registration, then the code the SMS outbox got (issue 12: the phone is proven)."""
+    sent = client.post("/providers/register", data=data)
+    assert sent.status_code == 302 and sent.location.endswith("/providers/register/verify"), sent.status_code
+    text = db.session.scalar(sa.select(SmsMessage.body).order_by(SmsMessage.id.desc()).limit(1))
+    return client.post("/providers/register/verify", data={"code": re.search(r"\d{6}", text).group(), **extra})
 
 
 def form_data(**overrides) -> dict:
@@ -75,7 +86,7 @@ def test_registration_form_lists_categories_and_communities(client):
 def test_registration_creates_a_pending_provider_and_logs_its_owner_in(client, db_session):
     code = factories.credit_code()
     data = form_data(credit_code=f" {code.lower()} ")
-    response = client.post("/providers/register", data=data)
+    response = register_with_code(client, data)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/provider")
 
@@ -194,7 +205,7 @@ def test_registration_without_a_csrf_token_is_refused(client, db_session, csrf_e
 def test_registration_with_the_pages_csrf_token_works(client, db_session, csrf_enabled):
     token = csrf_token_from(client.get("/providers/register").get_data(as_text=True))
     data = form_data()
-    response = client.post("/providers/register", data={**data, "csrf_token": token})
+    response = register_with_code(client, {**data, "csrf_token": token}, csrf_token=token)
     assert response.status_code == 302
     assert db_session.scalar(sa.select(User).where(User.phone == data["staff_phone"])) is not None
 
@@ -293,7 +304,7 @@ def test_a_suspended_provider_cannot_edit_its_details(client, auth, db_session):
 def test_a_rejected_provider_reads_the_reason_fixes_and_resubmits(client, auth, db_session):
     community = factories.community()
     registered = form_data(community=community)
-    assert client.post("/providers/register", data=registered).status_code == 302
+    assert register_with_code(client, registered).status_code == 302
     provider = db_session.scalar(
         sa.select(Provider).where(Provider.credit_code == registered["credit_code"])
     )

@@ -404,6 +404,33 @@ def confirm_signup(session: Session, code_id: int | None, code: str) -> User:
     )
 
 
+def send_registration_code(session: Session, *, phone: str, password: str, ip: str, payload: dict,
+                           field: str = "phone") -> PhoneCode:
+    """A code to prove the phone of an account a domain's registration will make (a
+    provider's first staff member): ``payload`` (JSON) waits with the password's hash
+    until :func:`take_registration_code` gets the code back."""
+    phone = check_phone(phone, field=field)
+    return _send_code(session, CodePurpose.REGISTER, phone, ip,
+                      {**payload, "password_hash": hash_password(password)})
+
+
+def take_registration_code(session: Session, code_id: int | None, code: str) -> tuple[str, dict]:
+    """Spend a try of a registration code; when it is right, use it up and return the phone
+    and the payload (with ``password_hash``).  The caller commits either way."""
+    row = _pending_code(session, code_id, CodePurpose.REGISTER)
+    _try_code(session, row, code)
+    payload = dict(row.payload or {})
+    row.used_at = now()
+    row.payload = None
+    session.flush()
+    return row.phone, payload
+
+
+def pending_phone(session: Session, code_id: int | None) -> str | None:
+    row = session.get(PhoneCode, code_id) if code_id else None
+    return row.phone if row is not None and row.used_at is None else None
+
+
 def send_login_code(session: Session, *, phone: str, ip: str) -> PhoneCode | None:
     """A log-in code for a registered, active phone (None for any other: the page says
     the same either way, so it does not tell which phones are registered)."""

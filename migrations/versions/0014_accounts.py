@@ -22,7 +22,7 @@ branch_labels = None
 depends_on = None
 
 SCOPES = ('read', 'write')
-PURPOSES = ('signup', 'login')
+PURPOSES = ('signup', 'register', 'login')
 
 
 def upgrade():
@@ -44,7 +44,7 @@ def upgrade():
     op.create_table('phone_code',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('purpose', sa.Enum(*PURPOSES, name='code_purpose', native_enum=False, create_constraint=True,
-                                 length=10), nullable=False),
+                                 length=12), nullable=False),
     sa.Column('phone', sa.String(length=20), nullable=False),
     sa.Column('ip', sa.String(length=45), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
