@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -334,8 +335,9 @@ def change_password():
         start_session(current_user._get_current_object())
         flash(_("Your password is changed. Other devices have been logged out."), "success")
         if revoked:
-            flash(_("Your %(n)d API tokens were revoked with the old password: create new ones for your programs.",
-                    n=revoked), "success")
+            flash(ngettext("Your API token was revoked with the old password: create a new one for your program.",
+                           "Your %(num)d API tokens were revoked with the old password: create new ones for your "
+                           "programs.", revoked), "success")
     else:
         flash(_("Enter your current password and a new one."), "error")
     return redirect(url_for("auth.account"))
