@@ -77,8 +77,27 @@ def demo_data() -> None:
         click.echo("Demo data already present; nothing changed.")
 
 
+@click.command("outbox")
+@click.option("--limit", default=20, show_default=True, help="How many messages, newest first.")
+@click.option("--phone", default=None, help="Only the messages to this number.")
+@with_appcontext
+def outbox(limit: int, phone: str | None) -> None:
+    """Print the embedded SMS channel's outbox (sign-up and log-in codes), newest first."""
+    from app.clock import local
+    from app.models import SmsMessage
+
+    stmt = sa.select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)
+    if phone:
+        stmt = stmt.where(SmsMessage.phone == phone)
+    messages = db.session.scalars(stmt).all()
+    if not messages:
+        click.echo("The outbox is empty.")
+    for message in messages:
+        click.echo(f"{local(message.created_at):%Y-%m-%d %H:%M}  {message.phone}  {message.body}")
+
+
 def register_commands(app: Flask) -> None:
     from app.scheduler import scheduler_command
 
-    for command in (create_official, create_admin, create_community, demo_data, scheduler_command):
+    for command in (create_official, create_admin, create_community, demo_data, scheduler_command, outbox):
         app.cli.add_command(command)

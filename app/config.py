@@ -220,6 +220,19 @@ def load_config(env: dict | None = None) -> dict:
         "LOGIN_MAX_FAILURES_PER_PHONE": _int(env, "LINLI_LOGIN_MAX_FAILURES", 5),
         "LOGIN_MAX_FAILURES_PER_IP": _int(env, "LINLI_LOGIN_MAX_FAILURES_IP", 30),
         "LOGIN_WINDOW_MINUTES": _int(env, "LINLI_LOGIN_WINDOW_MINUTES", 15),
+        # The known-device cookie set at a log-in (its failures count per device, not per phone).
+        "DEVICE_COOKIE_DAYS": _int(env, "LINLI_DEVICE_COOKIE_DAYS", 365),
+        # Text messages (app/sms.py): "outbox" keeps them in the database (no keys needed).
+        "SMS_SENDER": env.get("LINLI_SMS_SENDER", "outbox"),
+        # Phone codes: valid for minutes, tries per code, codes per phone per window.
+        "PHONE_CODE_MINUTES": _int(env, "LINLI_PHONE_CODE_MINUTES", 10),
+        "PHONE_CODE_ATTEMPTS": _int(env, "LINLI_PHONE_CODE_ATTEMPTS", 5),
+        "PHONE_CODES_PER_PHONE": _int(env, "LINLI_PHONE_CODES_PER_PHONE", 3),
+        # Sign-ups (codes sent) per client address in a sliding window.
+        "SIGNUP_MAX_PER_IP": _int(env, "LINLI_SIGNUP_MAX_PER_IP", 20),
+        "SIGNUP_WINDOW_MINUTES": _int(env, "LINLI_SIGNUP_WINDOW_MINUTES", 60),
+        # Personal API tokens expire after this many days (renewable).
+        "API_TOKEN_DAYS": _int(env, "LINLI_API_TOKEN_DAYS", 90),
         # Catalogue.
         "CATALOGUE_PAGE_SIZE": 20,
         # Searches kept per worker (providers/catalogue_cache.py); 0 seconds turns it off.

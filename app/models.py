@@ -1,4 +1,5 @@
-"""Shell models: communities, users and their roles, API tokens, log-in attempts.
+"""Shell models: communities, users and their roles, API tokens, log-in attempts,
+phone codes and the embedded SMS outbox.
 
 Domain packages point at these (a provider's staff member is a ``User``); these
 never point back at a domain package.
@@ -112,8 +113,19 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class TokenScope(StrEnum):
+    """What a personal API token may do: ``read`` (GET, HEAD, OPTIONS) or ``write`` (everything)."""
+
+    READ = "read"
+    WRITE = "write"
+
+
 class ApiToken(db.Model):
-    """A personal API token; only its SHA-256 is stored, the token is shown once."""
+    """A personal API token; only its SHA-256 is stored, the token is shown once.
+
+    A token works until ``expires_at`` (renewable) unless revoked (by its owner,
+    or for all of them by a password change); a ``read`` token may only read.
+    """
 
     __tablename__ = "api_token"
 
@@ -125,8 +137,16 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Tokens made before expiry and scopes existed could write: they keep it (0014).
+    scope: Mapped[TokenScope] = mapped_column(enum_column(TokenScope, "token_scope"), default=TokenScope.WRITE)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Why it was revoked: "owner" (the owner's button) or "password" (a password change).
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(20))
 
     user: Mapped[User] = relationship()
+
+    def live_at(self, at: datetime) -> bool:
+        return self.revoked_at is None and at < self.expires_at
 
 
 class LoginAttempt(db.Model):
@@ -146,4 +166,61 @@ class LoginAttempt(db.Model):
     phone: Mapped[str] = mapped_column(sa.String(20))
     ip: Mapped[str] = mapped_column(sa.String(45))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Written False before the password is checked (the throttle counts it at
+    # once, so concurrent guesses cannot pass the limit together), True after.
     succeeded: Mapped[bool] = mapped_column(default=False)
+    # The known device (the signed cookie of an earlier log-in of this account) it
+    # came from, if any: such attempts are counted per device, not per phone.
+    device: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+class CodePurpose(StrEnum):
+    SIGNUP = "signup"  # a resident's sign-up
+    REGISTER = "register"  # an account made with a domain's registration (a provider's first staff)
+    LOGIN = "login"  # a log-in past the throttle
+
+
+class PhoneCode(db.Model):
+    """A 6-digit code sent by SMS to prove a phone (sign-up, a log-in past the throttle).
+
+    Only an HMAC of the code is stored (keyed with SECRET_KEY and the row's id);
+    it works until ``expires_at``, for ``max_attempts`` tries (counted with a
+    conditional UPDATE, so parallel guesses cannot exceed it), once.  A sign-up's
+    details wait in ``payload`` (the password already hashed) until the code is
+    entered; ``ip`` is the sign-up rate limit's key.
+    """
+
+    __tablename__ = "phone_code"
+    __table_args__ = (
+        sa.Index("ix_phone_code_ip_created_at", "ip", "created_at"),
+        sa.Index("ix_phone_code_phone_created_at", "phone", "created_at"),
+        sa.CheckConstraint("attempts >= 0 AND attempts <= max_attempts", name="attempts_within_max"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[CodePurpose] = mapped_column(enum_column(CodePurpose, "code_purpose"))
+    phone: Mapped[str] = mapped_column(sa.String(20))
+    ip: Mapped[str] = mapped_column(sa.String(45))
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    payload: Mapped[dict | None] = mapped_column(sa.JSON)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=5)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SmsMessage(db.Model):
+    """The embedded SMS channel's outbox (app/sms.py): every text "sent" without a provider.
+
+    Officials read it on /official/sms-outbox and ``flask --app app outbox``
+    prints it, so ``make run`` needs no SMS keys.
+    """
+
+    __tablename__ = "sms_outbox"
+    __table_args__ = (sa.Index("ix_sms_outbox_phone_created_at", "phone", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(sa.String(20))
+    body: Mapped[str] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

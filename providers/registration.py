@@ -173,16 +173,21 @@ def register_provider(
     *,
     staff_name: str,
     staff_phone: str,
-    password: str,
+    password: str | None,
+    password_hash: str | None = None,
 ) -> tuple[Provider, User]:
-    """Register an organisation and its first (owner) staff account; pending."""
+    """Register an organisation and its first (owner) staff account; pending.
+
+    ``password_hash``: the password checked and hashed when the phone's code was sent
+    (the registration page, :func:`check_registration`)."""
     code = check_credit_code(details.credit_code)
     _check_code_free(session, code)
     provider = Provider(credit_code=code, status=ProviderStatus.PENDING, submitted_at=now())
     _apply_details(session, provider, details)
     try:
         user = create_user(
-            session, phone=staff_phone, name=staff_name, password=password, role=Role.PROVIDER_STAFF
+            session, phone=staff_phone, name=staff_name, password=password, role=Role.PROVIDER_STAFF,
+            password_hash=password_hash,
         )
     except LinliError as error:
         error.field = STAFF_FIELDS.get(error.field, error.field)
@@ -195,6 +200,17 @@ def register_provider(
         object_id=provider.id, after=snapshot(provider),
     )
     return provider, user
+
+
+def check_registration(session: Session, details: ProviderDetails, *, staff_name: str, staff_phone: str,
+                       password: str) -> None:
+    """Every rule of :func:`register_provider`, with nothing kept (a savepoint rolled back):
+    the page sends the code that proves the staff phone only for details that register."""
+    savepoint = session.begin_nested()
+    try:
+        register_provider(session, details, staff_name=staff_name, staff_phone=staff_phone, password=password)
+    finally:
+        savepoint.rollback()
 
 
 def can_edit(provider: Provider) -> bool:

@@ -1,11 +1,12 @@
 """Accounts: sign-up, log-in, throttling, sessions, passwords."""
 
+import re
 
 from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from app.models import LoginAttempt, Role, User
+from app.models import LoginAttempt, Role, SmsMessage, User
 from tests import factories
 from tests.conftest import PASSWORD
 from tests.forms import open_page, submit
@@ -21,7 +22,10 @@ def test_resident_signs_up_into_a_community_and_is_logged_in(client, db_session)
         client, "/signup",
         fields={"name": "王阿姨", "phone": "138 0013 8000", "password": "longenough", "community": community.id},
     )
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.location.endswith("/signup/verify")
+    text = db_session.scalar(sa.select(SmsMessage.body).where(SmsMessage.phone == "13800138000"))
+    code = re.search(r"\d{6}", text).group()
+    assert client.post("/signup/verify", data={"code": code}).status_code == 302
     user = db_session.scalar(sa.select(User).where(User.phone == "13800138000"))
     assert user.role == Role.RESIDENT and user.community_id == community.id
     assert user.password_hash.startswith("$argon2id$")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
 from app.audit import AuditEvent
-from app.models import Role, User
+from app.extensions import db
+from app.models import Role, SmsMessage, User
 from providers import registration
 from providers.models import Provider, ProviderStaff, ProviderStatus
 from tests import factories
@@ -21,6 +24,16 @@ def client(client):
     """The pages in English, so the tests can read the messages."""
     client.set_cookie("linli_lang", "en")
     return client
+
+
+def register_with_code(client, data):
+    """Submit the registration form, then the code page with the code the SMS outbox got
+    (the phone is proven), each as the page rendered it."""
+    sent = submit(client, "/providers/register", fields=data)
+    assert sent.status_code == 302 and sent.location.endswith("/providers/register/verify"), sent.status_code
+    text = db.session.scalar(sa.select(SmsMessage.body).order_by(SmsMessage.id.desc()).limit(1))
+    return submit(client, "/providers/register/verify", action="/providers/register/verify",
+                  fields={"code": re.search(r"\d{6}", text).group()})
 
 
 def form_data(**overrides) -> dict:
@@ -81,7 +94,7 @@ def test_registration_form_lists_categories_and_communities(client):
 def test_registration_creates_a_pending_provider_and_logs_its_owner_in(client, db_session):
     code = factories.credit_code()
     data = form_data(credit_code=f" {code.lower()} ")
-    response = submit(client, "/providers/register", fields=data)
+    response = register_with_code(client, data)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/provider")
 
@@ -212,7 +225,7 @@ def test_registration_without_a_csrf_token_is_refused(client, db_session, csrf_e
 
 def test_registration_with_the_pages_csrf_token_works(client, db_session, csrf_enabled):
     data = form_data()
-    response = submit(client, "/providers/register", fields=data)  # sends the token the page rendered
+    response = register_with_code(client, data)  # sends the token each page rendered
     assert response.status_code == 302
     assert db_session.scalar(sa.select(User).where(User.phone == data["staff_phone"])) is not None
 
@@ -313,7 +326,7 @@ def test_a_suspended_provider_cannot_edit_its_details(client, auth, db_session):
 def test_a_rejected_provider_reads_the_reason_fixes_and_resubmits(client, auth, db_session):
     community = factories.community()
     registered = form_data(community=community)
-    assert submit(client, "/providers/register", fields=registered).status_code == 302
+    assert register_with_code(client, registered).status_code == 302
     provider = db_session.scalar(
         sa.select(Provider).where(Provider.credit_code == registered["credit_code"])
     )

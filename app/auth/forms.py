@@ -30,6 +30,28 @@ class PasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=60)])
+    scope = SelectField(
+        _l("It may"),
+        choices=[("read", _l("Only read")), ("write", _l("Read and write"))],
+        default="read",
+    )
+
+
+class CodeForm(FlaskForm):
+    """The 6-digit code sent by SMS."""
+
+    code = StringField(_l("Code from the SMS"), validators=[DataRequired(_l("Enter the code from the SMS."))])
+
+
+class LoginCodeForm(FlaskForm):
+    """The code sent by SMS and the password: a log-in past the throttle."""
+
+    code = StringField(_l("Code from the SMS"), validators=[DataRequired(_l("Enter the code from the SMS."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+
+
+class SendCodeForm(FlaskForm):
+    phone = StringField(_l("Mobile phone"), validators=[DataRequired(_l("Enter your phone number."))])
 
 
 class EmptyForm(FlaskForm):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015_objections'
-down_revision = '0011_credit_code_bar'
+down_revision = '0014_accounts'
 branch_labels = None
 depends_on = None
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from app.auth.services import sign_up_resident
 from app.clock import now, today
 from app.extensions import db
-from app.models import Community, User
+from app.models import Community, SmsMessage, User
 from providers import creditcode, registration, vetting
 from providers.bookings import services as bookings
 from providers.bookings.models import Booking
@@ -65,6 +65,17 @@ def ids(app) -> dict[str, int]:
     with app.app_context():
         return {"chengli": community_id(), "housekeeping": category_id("housekeeping"),
                 "home_care": category_id("home_care")}
+
+
+def sms_code(app, phone: str) -> str:
+    """The latest code the embedded SMS channel (the outbox) holds for the phone."""
+    import re
+
+    with app.app_context():
+        body = db.session.scalar(sa.select(SmsMessage.body).where(SmsMessage.phone == phone)
+                                 .order_by(SmsMessage.id.desc()).limit(1))
+    assert body, f"no SMS to {phone}"
+    return re.search(r"\b\d{6}\b", body).group()
 
 
 # --- residents -------------------------------------------------------------------

@@ -45,6 +45,11 @@ def test_provider_registers_lists_serves_claims_and_appeals(browser, live_server
         page.fill("input[name=password]", arrange.PASSWORD)
         j.step("register")
         j.submit()
+        # A code goes to the staff phone by SMS (the embedded outbox); entering it registers.
+        j.expect_url(r"/providers/register/verify$")
+        page.fill("input[name=code]", arrange.sms_code(live_app, phone))
+        j.step("register-code")
+        j.submit()
         j.expect_url(r"/provider$")
         j.expect_flash("%(name)s is registered and waits for review by the district.", name=name)
         j.expect_badge("main .badge", "pending", PROVIDER_STATUS_LABELS[ProviderStatus.PENDING])
