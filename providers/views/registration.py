@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,6 +14,7 @@ from app.extensions import db
 from app.uow import form_action
 from providers import registration
 from providers.forms import RegistrationForm
+from providers.models import ServiceCategory
 from providers.views import bp
 
 
@@ -31,7 +33,9 @@ def register():
     form.fill_choices()
 
     def page(status: int = 200):
-        return render_template("providers/register.html", form=form), status
+        categories = db.session.scalars(sa.select(ServiceCategory).order_by(ServiceCategory.sort_order))
+        return render_template("providers/register.html", form=form,
+                               qualifications=registration.qualifications_needed(list(categories))), status
 
     if form.validate_on_submit():
         try:
