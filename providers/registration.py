@@ -179,17 +179,27 @@ def missing_qualifications(
     return missing
 
 
-def qualification_error(missing: list[tuple[ServiceCategory, DocumentKind]], *, field: str | None = "category_ids"):
-    """The refusal for the first missing qualification (None when nothing is missing)."""
+def qualification_error(missing: list[tuple[ServiceCategory, DocumentKind]], *, for_official: bool = False):
+    """The refusal for the first missing qualification (None when nothing is missing):
+    Invalid on the categories for the provider, Conflict on the decision for an official."""
     if not missing:
         return None
     category, kind = missing[0]
+    if for_official:
+        return Conflict(
+            _l(
+                "%(category)s needs a valid %(document)s and none is on file: the provider must upload "
+                "it before this can be approved.",
+                category=category.name, document=DOCUMENT_KIND_LABELS[kind],
+            ),
+            field="action",
+        )
     return Invalid(
         _l(
             "%(category)s needs a valid %(document)s. Upload it under “Qualification documents” first.",
             category=category.name, document=DOCUMENT_KIND_LABELS[kind],
         ),
-        field=field,
+        field="category_ids",
     )
 
 

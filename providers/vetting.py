@@ -98,10 +98,10 @@ def decide(session: Session, provider: Provider, action: str, *, official: User,
         raise Invalid(_l("The reason is too long (2000 characters at most)."), field="reason")
     if action == "approve":
         error = registration.qualification_error(
-            registration.missing_qualifications(provider.categories, provider.documents, today()), field="action"
+            registration.missing_qualifications(provider.categories, provider.documents, today()), for_official=True
         )
         if error is not None:
-            raise Conflict(error.message, field="action")
+            raise error
     before = {"status": provider.status, "reason": provider.status_reason}
     provider.transition_to(target)
     provider.status_reason = reason or None
@@ -187,9 +187,9 @@ def decide_change(
             added = [c for c in categories if c.code not in held]
             offered = registration.documents_in_force(provider) + list(change.documents)
             error = registration.qualification_error(
-                registration.missing_qualifications(added, offered, today()), field="action")
+                registration.missing_qualifications(added, offered, today()), for_official=True)
             if error is not None:
-                raise Conflict(error.message, field="action")
+                raise error
         change.transition_to(ChangeStatus.APPROVED)
         _apply_change(session, provider, change, categories, official)
     else:
