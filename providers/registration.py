@@ -463,7 +463,7 @@ def withdraw_change(session: Session, provider: Provider, *, actor: User) -> Pro
     """The provider takes back its open change request (nothing of it comes into force)."""
     change = open_change(session, provider, for_update=True)
     if change is None:
-        raise Conflict(_l("There is no change waiting for review."))
+        raise IllegalTransition(_l("There is no change waiting for review."))
     change.transition_to(ChangeStatus.WITHDRAWN)
     change.decided_at = now()
     session.flush()

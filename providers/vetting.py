@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app import audit
 from app.clock import now, today
-from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
+from app.errors import Forbidden, IllegalTransition, Invalid, NotFound
 from app.models import User
 from app.notifications import notify
 from providers import registration
@@ -156,10 +156,11 @@ CHANGE_DECISIONS = ("approve", "reject")
 
 
 def get_change(session: Session, provider: Provider, *, for_update: bool = False) -> ProviderChange:
-    """The provider's change request waiting for review (409 when there is none)."""
+    """The provider's change request waiting for review (409 when there is none: a decided
+    request cannot be decided again)."""
     change = registration.open_change(session, provider, for_update=for_update)
     if change is None:
-        raise Conflict(_l("This provider has no change waiting for review."), field="action")
+        raise IllegalTransition(_l("This provider has no change waiting for review."), field="action")
     return change
 
 

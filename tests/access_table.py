@@ -124,6 +124,7 @@ RULES: dict[str, Rule] = {
     "vetting_api.provider_queue": rule(OFFICIALS),
     "vetting_api.review_provider": rule(OFFICIALS, provider_id="provider"),
     "vetting_api.decide_provider": rule(OFFICIALS, provider_id="provider"),
+    "vetting_api.decide_provider_change": rule(OFFICIALS, provider_id="provider", body={"action": "approve"}),
     # --- bookings ----------------------------------------------------------------------
     "bookings.book": rule(RESIDENTS, listing_id="listing"),
     "bookings.my_bookings": rule(RESIDENTS),

@@ -455,3 +455,31 @@ def test_a_registration_with_home_medical_is_approved_only_with_the_licence(web,
     assert approve.submit().status_code == 302
     db_session.expire_all()
     assert db_session.get(Provider, provider.id).status == ProviderStatus.ACTIVE
+
+
+# --- the officials' API ---------------------------------------------------------------------------
+
+
+def test_officials_review_and_decide_a_change_through_the_api(web, housekeeper, db_session):
+    provider, staff, _ = housekeeper
+    before = in_force(db_session, provider.id)
+    file_change(db_session, provider, staff)
+    official = factories.official()
+    log_in(web, official)
+    headers = {"X-CSRFToken": web.get("/official/providers").html.select_one("input[name=csrf_token]")["value"]}
+
+    review = web.get(f"/api/v1/official/providers/{provider.id}").json
+    assert review["name"] == provider.name
+    assert review["pending_change"]["proposed"]["name"] == FAKE_NAME
+    assert [d["in_force"] for d in review["documents"]] == [False]
+
+    url = f"/api/v1/official/providers/{provider.id}/change/decision"
+    refused = web.post_json(url, {"action": "reject"}, headers=headers, expect_errors=True)
+    assert refused.status_code == 422 and "Give a reason" in refused.json["detail"]
+    assert in_force(db_session, provider.id) == before
+
+    approved = web.post_json(url, {"action": "approve"}, headers=headers)
+    assert approved.json["name"] == FAKE_NAME and approved.json["pending_change"] is None
+    assert [d["in_force"] for d in approved.json["documents"]] == [True]
+    again = web.post_json(url, {"action": "approve"}, headers=headers, expect_errors=True)
+    assert again.status_code == 409 and "no change waiting for review" in again.json["detail"]
