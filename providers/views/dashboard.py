@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from app.access import login_required, provider_staff_required
 from app.auth.forms import EmptyForm
@@ -131,8 +132,15 @@ def edit_details():
         ), status
 
     if form.validate_on_submit():
-        with form_action(form, page):
-            change = registration.update_details(db.session, provider, form.details(), actor=current_user)
+        try:
+            with form_action(form, page):
+                change = registration.update_details(db.session, provider, form.details(), actor=current_user)
+        except IntegrityError:  # rolled back by form_action
+            # Another save of this organisation filed a change request a moment ago (one open
+            # request per provider: uq_provider_change_pending).
+            flash(_("Your organisation's details were changed a moment ago. Check them and save again."), "error")
+            return render_template("providers/dashboard_edit.html", form=form, provider=provider,
+                                   vetted=vetted, change=None, qualifications=[]), 409
         if change is not None and change.status == ChangeStatus.PENDING:
             flash(_("Your contact details are saved. The changes to what the district vetted (name, legal "
                     "representative, service categories) are sent for review: until the district approves "
