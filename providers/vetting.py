@@ -174,6 +174,8 @@ def decide_change(
         raise Forbidden(_l("Only officials vet providers."))
     if action not in CHANGE_DECISIONS:
         raise Invalid(_l("Unknown decision."), field="action")
+    if provider.status not in registration.VETTED_STATUSES:
+        raise IllegalTransition(_l("Only an approved or suspended provider's change can be decided."), field="action")
     change = get_change(session, provider, for_update=True)
     reason = (reason or "").strip()
     if action == "reject" and not reason:
@@ -239,13 +241,9 @@ def _apply_change(session: Session, provider: Provider, change: ProviderChange, 
 def change_queue(session: Session) -> list[ProviderChange]:
     """Change requests waiting for review, oldest first."""
     return list(session.scalars(
-        sa.select(ProviderChange).where(ProviderChange.status == ChangeStatus.PENDING)
+        sa.select(ProviderChange).join(Provider, Provider.id == ProviderChange.provider_id)
+        .where(ProviderChange.status == ChangeStatus.PENDING, Provider.status.in_(registration.VETTED_STATUSES))
         .options(selectinload(ProviderChange.provider), selectinload(ProviderChange.documents))
         .order_by(ProviderChange.updated_at, ProviderChange.id)
     ))
 
-
-def change_count(session: Session) -> int:
-    return session.scalar(
-        sa.select(sa.func.count()).select_from(ProviderChange).where(ProviderChange.status == ChangeStatus.PENDING)
-    ) or 0

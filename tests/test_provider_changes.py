@@ -483,3 +483,16 @@ def test_officials_review_and_decide_a_change_through_the_api(web, housekeeper, 
     assert [d["in_force"] for d in approved.json["documents"]] == [True]
     again = web.post_json(url, {"action": "approve"}, headers=headers, expect_errors=True)
     assert again.status_code == 409 and "no change waiting for review" in again.json["detail"]
+
+
+def test_a_removed_providers_change_is_neither_listed_nor_decided(housekeeper, db_session):
+    provider, staff, _ = housekeeper
+    file_change(db_session, provider, staff)
+    provider.status = ProviderStatus.REMOVED
+    db_session.commit()
+    assert all(change.provider_id != provider.id for change in vetting.change_queue(db_session))
+    with pytest.raises(Exception) as refused:
+        vetting.decide_change(db_session, provider, "approve", official=factories.official())
+    assert refused.value.status == 409 and "approved or suspended" in str(refused.value)
+    db_session.rollback()
+    assert in_force(db_session, provider.id)[0] == provider.name
