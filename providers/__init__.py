@@ -12,13 +12,14 @@ from __future__ import annotations
 def init_app(app) -> None:
     from app.registry import registry
     from providers import api, bookings, sanctions
+    from providers import registration as registration_service
     from providers.demo import load_demo
     from providers.views import bp, catalogue, dashboard, listings, registration, vetting  # noqa: F401  (routes on bp)
 
     found = registry(app)
     # catalogue_cache: mapper events that move the catalogue generation on changes.
     found.models("providers.models", "providers.catalogue_cache")
-    found.notifications(sanctions.NOTIFICATIONS)
+    found.notifications({**sanctions.NOTIFICATIONS, **registration_service.NOTIFICATIONS})
     found.pages(bp)
     found.api(*api.blueprints())
     found.demo("providers", load_demo)

@@ -33,6 +33,7 @@ from providers.api_schemas import (
     CataloguePageSchema,
     CatalogueQuerySchema,
     CategorySchema,
+    ChangeDecisionSchema,
     CommunitySchema,
     DecisionSchema,
     ListingDetailSchema,
@@ -318,4 +319,23 @@ def decide_provider(data, provider_id: int):
     with unit_of_work():
         provider = vetting.get_provider(db.session, provider_id)
         vetting.decide(db.session, provider, data["action"], official=official, reason=data["reason"])
+    return provider
+
+
+@vetting_blp.route("/<int:provider_id>/change/decision", methods=["POST"])
+@vetting_blp.doc(security=AUTHENTICATED)
+@vetting_blp.arguments(ChangeDecisionSchema)
+@vetting_blp.response(200, ProviderReviewSchema)
+@problems(vetting_blp, 400, 401, 403, 404, 409, 422)
+def decide_provider_change(data, provider_id: int):
+    """Approve (apply) or reject the provider's change request to what officials vetted; audited,
+    the provider's staff are notified.
+
+    422 when rejecting without a reason; 409 when no change waits, or a category it adds needs a
+    qualification of which no valid document is on file.
+    """
+    official = require_user(*OFFICIAL_ROLES)
+    with unit_of_work():
+        provider = vetting.get_provider(db.session, provider_id, for_update=True)
+        vetting.decide_change(db.session, provider, data["action"], official=official, reason=data["reason"])
     return provider

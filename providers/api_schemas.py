@@ -9,10 +9,13 @@ The bounds are still shown in the OpenAPI document through ``metadata``.
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy.orm import object_session
 
 from providers.catalogue import Sort, bayesian_mean
 from providers.listings import ListingInput, Window
+from providers.registration import open_change
 from providers.models import (
+    ChangeStatus,
     MAX_DURATION_MINUTES,
     MAX_PRICE_FEN,
     MAX_RESPONSE_HOURS,
@@ -260,6 +263,37 @@ class DocumentSchema(Schema):
     size_bytes = fields.Integer()
     expires_on = fields.Date()
     uploaded_at = fields.DateTime()
+    in_force = fields.Boolean(
+        metadata={"description": "False while the document waits in the provider's change request "
+                                 "(or after that request was rejected)."})
+
+
+class ChangeSchema(Schema):
+    """An approved provider's change request to what officials vetted."""
+
+    id = fields.Integer()
+    status = fields.String(metadata={"enum": _values(ChangeStatus)})
+    proposed = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "Only the vetted fields it changes: name, legal_representative, "
+                                 "categories (category codes)."})
+    before = fields.Dict(keys=fields.String(), metadata={"description": "Those fields as they are in force."})
+    requested_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    documents = fields.List(fields.Nested(DocumentSchema))
+
+
+def _pending_change(provider):
+    session = object_session(provider)
+    change = open_change(session, provider) if session is not None else None
+    return ChangeSchema().dump(change) if change is not None else None
+
+
+class ChangeDecisionSchema(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
+    reason = fields.String(
+        load_default="", metadata={"maxLength": 2000, "description": "Required for reject; the provider sees it."},
+    )
 
 
 class ProviderReviewSchema(Schema):
@@ -280,6 +314,10 @@ class ProviderReviewSchema(Schema):
     categories = fields.List(fields.Nested(CategoryRefSchema))
     communities = fields.List(fields.Nested(CommunityRefSchema))
     documents = fields.List(fields.Nested(DocumentSchema))
+    pending_change = fields.Function(
+        _pending_change, allow_none=True,
+        metadata={"description": "The change request waiting for review (ChangeSchema), or null. Nothing "
+                                 "of it is in force until an official approves it."})
 
 
 class QueueQuerySchema(Schema):

@@ -17,7 +17,7 @@ from app.clock import today
 from app.models import Community, CommunityTier, Role, User
 from providers import creditcode, listings, registration, uploads, vetting
 from providers.listings import ListingInput, Window
-from providers.models import ListingStatus, ServiceCategory
+from providers.models import ListingStatus, ServiceCategory, required_document
 
 DEMO_PASSWORD = "linli-demo"
 
@@ -141,6 +141,13 @@ def load_demo(session: Session) -> bool:
             session, provider, stored, kind="business_licence",
             expires_on=today() + timedelta(days=365 * 3), actor=staff,
         )
+        # The qualifications its categories need (providers.models.REQUIRED_DOCUMENTS).
+        needed = {required_document(categories[c]) for c in cats} - {None}
+        for kind in sorted(needed):
+            stored = uploads.save_document(io.BytesIO(demo_pdf(f"{kind} {n}")), f"{kind}.pdf")
+            registration.add_document(
+                session, provider, stored, kind=kind, expires_on=today() + timedelta(days=365 * 2), actor=staff,
+            )
         if outcome == "approve":
             vetting.decide(session, provider, "approve", official=official)
         elif outcome == "reject":

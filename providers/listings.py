@@ -3,6 +3,12 @@
 Only an active (approved) provider may create, edit or publish; a listing's
 history is every saved version (``ListingVersion``) plus the status changes in
 the audit trail.  Functions take a session, flush and never commit.
+
+A listing is only ever in a category the provider holds *in force* (approved
+by an official: ``Provider.categories``); a category that waits in the
+provider's change request is not one yet.  :func:`check_category` is the one
+place that says so: saving refuses such a listing (422), and publishing one
+(say, after an approved change dropped its category) is refused (409).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from app import audit
 from app.audit import AuditEvent
@@ -27,11 +33,13 @@ from providers.models import (
     MIN_DURATION_MINUTES,
     MIN_PRICE_FEN,
     AvailabilityWindow,
+    ChangeStatus,
     Listing,
     ListingStatus,
     ListingVersion,
     PricingUnit,
     Provider,
+    ProviderChange,
     ProviderStatus,
     ServiceCategory,
 )
@@ -97,10 +105,7 @@ def _validate(session: Session, provider: Provider, data: ListingInput) -> dict:
     category = session.get(ServiceCategory, data.category_id) if data.category_id else None
     if category is None:
         raise Invalid(_l("Choose a service category from the list."), field="category_id")
-    if category.id not in {c.id for c in provider.categories}:
-        raise Invalid(
-            _l("Your organisation is not registered for this category."), field="category_id"
-        )
+    check_category(provider, category, Invalid)
     if data.price_fen is None or not MIN_PRICE_FEN <= data.price_fen <= MAX_PRICE_FEN:
         raise Invalid(
             _l(
@@ -151,6 +156,38 @@ def _validate(session: Session, provider: Provider, data: ListingInput) -> dict:
         "communities": [served[i] for i in ids],
         "windows": windows,
     }
+
+
+def check_category(provider: Provider, category: ServiceCategory, error=Conflict) -> None:
+    """Raise ``error`` unless an official approved ``provider`` for ``category``."""
+    if category.id in {c.id for c in provider.categories}:
+        return
+    waiting = session_change_categories(provider)
+    if category.code in waiting:
+        raise error(
+            _l(
+                "Your organisation is not approved for %(category)s yet: the district is reviewing your "
+                "change request. You can list services in it once the change is approved.",
+                category=category.name,
+            ),
+            field="category_id",
+        )
+    raise error(
+        _l("Your organisation is not registered for this category (%(category)s).", category=category.name),
+        field="category_id",
+    )
+
+
+def session_change_categories(provider: Provider) -> set[str]:
+    """Codes of the categories the provider's open change request asks for."""
+    session = object_session(provider)
+    if session is None:
+        return set()
+    proposed = session.scalar(
+        sa.select(ProviderChange.proposed).where(
+            ProviderChange.provider_id == provider.id, ProviderChange.status == ChangeStatus.PENDING)
+    )
+    return set((proposed or {}).get("categories") or [])
 
 
 def require_active(provider: Provider) -> None:
@@ -263,6 +300,7 @@ def change_status(session: Session, listing: Listing, new: ListingStatus | str, 
         raise Invalid(_l("Unknown listing status."), field="status") from None
     if new == ListingStatus.PUBLISHED:
         require_active(listing.provider)
+        check_category(listing.provider, listing.category)
     old = listing.transition_to(new)
     if new == ListingStatus.PUBLISHED and listing.published_at is None:
         listing.published_at = now()

@@ -252,6 +252,7 @@ class DocumentKind(StrEnum):
     HEALTH_CERTIFICATE = "health_certificate"
     LIABILITY_INSURANCE = "liability_insurance"
     OTHER = "other"
+    MEDICAL_LICENCE = "medical_licence"
 
 
 DOCUMENT_KIND_LABELS = {
@@ -260,7 +261,24 @@ DOCUMENT_KIND_LABELS = {
     DocumentKind.HEALTH_CERTIFICATE: _l("Staff health certificate"),
     DocumentKind.LIABILITY_INSURANCE: _l("Liability insurance"),
     DocumentKind.OTHER: _l("Other"),
+    DocumentKind.MEDICAL_LICENCE: _l("Medical practice licence"),
 }
+
+# The one home of "which categories need a qualification": a provider may hold a
+# category (registration approved, or a change request approved) only with a valid
+# (unexpired, in force or presented with the request) document of this kind.
+# Read through :func:`required_document`; providers/vetting.py and
+# providers/registration.py check it, the forms and pages show it.
+REQUIRED_DOCUMENTS: dict[str, DocumentKind] = {
+    "home_medical": DocumentKind.MEDICAL_LICENCE,  # 上门医疗: 医疗机构执业许可证
+    "home_care": DocumentKind.SERVICE_QUALIFICATION,  # 居家照护: elder care
+    "day_care": DocumentKind.SERVICE_QUALIFICATION,  # 日间照料: elder care
+}
+
+
+def required_document(category: ServiceCategory) -> DocumentKind | None:
+    """The kind of document a provider needs to offer ``category`` (None: no qualification)."""
+    return REQUIRED_DOCUMENTS.get(category.code)
 
 
 class QualificationDocument(db.Model):
@@ -280,15 +298,115 @@ class QualificationDocument(db.Model):
     expires_on: Mapped[date] = mapped_column(sa.Date)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    # A document an approved provider uploads is part of its change request
+    # (:class:`ProviderChange`) and not in force until an official approves that
+    # change: the approval clears this column.  A rejected change keeps it, so the
+    # document never comes into force.  NULL: in force (documents of a provider
+    # still under its first review are reviewed with the registration).
+    change_id: Mapped[int | None] = mapped_column(sa.ForeignKey("provider_change.id"), index=True)
 
     provider: Mapped[Provider] = relationship(back_populates="documents")
+    change: Mapped[ProviderChange | None] = relationship(back_populates="documents")
 
     @property
     def kind_label(self) -> str:
         return str(DOCUMENT_KIND_LABELS[self.kind])
 
+    @property
+    def in_force(self) -> bool:
+        return self.change_id is None
+
     def is_expired(self, on: date) -> bool:
         return self.expires_on < on
+
+
+class ChangeStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+CHANGE_TRANSITIONS: dict[ChangeStatus, frozenset[ChangeStatus]] = {
+    ChangeStatus.PENDING: frozenset({ChangeStatus.APPROVED, ChangeStatus.REJECTED, ChangeStatus.WITHDRAWN}),
+    ChangeStatus.APPROVED: frozenset(),
+    ChangeStatus.REJECTED: frozenset(),
+    ChangeStatus.WITHDRAWN: frozenset(),
+}
+
+CHANGE_STATUS_LABELS = {
+    ChangeStatus.PENDING: _l("Waiting for review"),
+    ChangeStatus.APPROVED: _l("Approved"),
+    ChangeStatus.REJECTED: _l("Rejected"),
+    ChangeStatus.WITHDRAWN: _l("Withdrawn"),
+}
+
+CHANGE_MACHINE = StateMachine(
+    "provider_change", ChangeStatus, CHANGE_TRANSITIONS,
+    initial=ChangeStatus.PENDING,
+    terminal={ChangeStatus.APPROVED, ChangeStatus.REJECTED, ChangeStatus.WITHDRAWN},
+    labels=CHANGE_STATUS_LABELS,
+    message=lambda old, new: _l("This change request is already %(old)s.", old=old),
+)
+
+# The details officials vet.  An approved provider's change to any of them (and
+# any document it uploads) is a ProviderChange; until an official approves it the
+# provider row keeps the old values, so the catalogue, the public page, the
+# listings and the API go on showing and using them.  (The credit code names the
+# organisation: an approved one cannot change it at all, providers/registration.py.)
+VETTED_FIELDS = ("name", "legal_representative", "categories")
+
+
+class ProviderChange(db.Model):
+    """An approved provider's request to change what officials vetted.
+
+    ``proposed`` holds only the vetted fields the request changes (``name``,
+    ``legal_representative``: text; ``categories``: category codes), ``before``
+    their values in force when it was last edited; its documents are the
+    :class:`QualificationDocument` rows that point at it.  Nothing of it is in
+    force until an official approves it (providers/vetting.py).
+    """
+
+    __tablename__ = "provider_change"
+    __table_args__ = (
+        # One open request per provider: a second edit amends it, so an official
+        # never approves an outdated proposal beside a newer one.
+        sa.Index(
+            "uq_provider_change_pending",
+            "provider_id",
+            unique=True,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("provider.id"), index=True)
+    status: Mapped[ChangeStatus] = mapped_column(
+        enum_column(ChangeStatus, "provider_change_status"), default=ChangeStatus.PENDING
+    )
+    proposed: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    before: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    documents: Mapped[list[QualificationDocument]] = relationship(
+        back_populates="change", order_by="QualificationDocument.uploaded_at"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return str(CHANGE_STATUS_LABELS[self.status])
+
+    def transition_to(self, new: ChangeStatus) -> ChangeStatus:
+        return CHANGE_MACHINE.move(self, new)
 
 
 class ListingStatus(StrEnum):

@@ -3,6 +3,17 @@
 A provider registers its organisation together with its first staff account.
 It starts *pending*; while pending or rejected its staff can fix the details
 and documents; a rejected provider resubmits and is pending again.
+
+Once an official has approved a provider, what officials vetted is no longer
+the provider's to change alone (``providers.models.VETTED_FIELDS``: name,
+legal representative, service categories; and its qualification documents):
+:func:`update_details` applies the other details at once and files the vetted
+ones as a :class:`~providers.models.ProviderChange`, which an official approves
+or rejects (providers/vetting.py).  Until then the provider row keeps the old
+values, so everything that reads it (catalogue, public page, listings, API)
+goes on using them.  A category that needs a qualification
+(``providers.models.REQUIRED_DOCUMENTS``) is accepted on a change request only
+with a valid document of that kind, and approved only with one.
 """
 
 from __future__ import annotations
@@ -19,14 +30,19 @@ from app.auth.services import check_phone, create_user
 from app.clock import local, now, today
 from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, LinliError, NotFound
 from app.models import Community, Role, User
+from app.notifications import notify
 from providers import creditcode
 from providers.models import (
+    DOCUMENT_KIND_LABELS,
+    ChangeStatus,
     DocumentKind,
     Provider,
+    ProviderChange,
     ProviderStaff,
     ProviderStatus,
     QualificationDocument,
     ServiceCategory,
+    required_document,
 )
 from providers.uploads import StoredFile
 
@@ -40,6 +56,17 @@ CREDIT_CODE_MESSAGES = {
 }
 
 EDITABLE_STATUSES = (ProviderStatus.PENDING, ProviderStatus.REJECTED, ProviderStatus.ACTIVE)
+
+# Statuses in which an official has vetted the provider: changes to what was
+# vetted wait for review (a pending or rejected provider is under review anyway).
+VETTED_STATUSES = (ProviderStatus.ACTIVE, ProviderStatus.SUSPENDED)
+
+# Notification kinds, registered by the package's init_app.
+NOTIFICATIONS = {
+    "provider.change_requested": _l("%(provider)s asks to change details the district vetted: review the change."),
+    "provider.change_approved": _l("The district approved the change to your organisation's details: it is in force now."),
+    "provider.change_rejected": _l("The district rejected the change to your organisation's details: %(reason)s"),
+}
 
 # create_user names its fields for a resident's sign-up; on the registration
 # form the first staff account's fields carry a prefix.
@@ -101,23 +128,88 @@ def _load_all(session: Session, model, ids: list[int], field_name: str, message)
     return rows
 
 
-def _apply_details(session: Session, provider: Provider, details: ProviderDetails) -> None:
-    provider.name = _required(details.name, "name", _l("Organisation name"), 120)
-    provider.legal_representative = _required(
-        details.legal_representative, "legal_representative", _l("Legal representative"), 60
-    )
+def _vetted_values(session: Session, details: ProviderDetails) -> dict:
+    """The vetted fields of ``details``, checked (categories as rows)."""
+    return {
+        "name": _required(details.name, "name", _l("Organisation name"), 120),
+        "legal_representative": _required(
+            details.legal_representative, "legal_representative", _l("Legal representative"), 60
+        ),
+        "categories": _load_all(
+            session, ServiceCategory, details.category_ids, "category_ids",
+            _l("Choose at least one service category."),
+        ),
+    }
+
+
+def _apply_open_details(session: Session, provider: Provider, details: ProviderDetails) -> None:
+    """The details officials did not vet: they apply at once."""
     provider.contact_name = _required(details.contact_name, "contact_name", _l("Contact person"), 60)
     provider.contact_phone = check_phone(details.contact_phone, field="contact_phone")
     provider.address = _optional(details.address, "address", _l("Address"), 200)
     provider.description = _optional(details.description, "description", _l("Description"), 4000)
-    provider.categories = _load_all(
-        session, ServiceCategory, details.category_ids, "category_ids",
-        _l("Choose at least one service category."),
-    )
     provider.communities = _load_all(
         session, Community, details.community_ids, "community_ids",
         _l("Choose at least one community you serve."),
     )
+
+
+def _apply_details(session: Session, provider: Provider, details: ProviderDetails) -> None:
+    vetted = _vetted_values(session, details)
+    _apply_open_details(session, provider, details)
+    provider.name = vetted["name"]
+    provider.legal_representative = vetted["legal_representative"]
+    provider.categories = vetted["categories"]
+
+
+# --- Qualifications a category needs -----------------------------------------
+
+
+def missing_qualifications(
+    categories: list[ServiceCategory], documents: list[QualificationDocument], on: date
+) -> list[tuple[ServiceCategory, DocumentKind]]:
+    """(category, kind) for each category that needs a document of a kind none of
+    ``documents`` is, valid on ``on`` (expired copies do not count)."""
+    valid = {document.kind for document in documents if not document.is_expired(on)}
+    missing = []
+    for category in categories:
+        kind = required_document(category)
+        if kind is not None and kind not in valid:
+            missing.append((category, kind))
+    return missing
+
+
+def qualification_error(missing: list[tuple[ServiceCategory, DocumentKind]], *, for_official: bool = False):
+    """The refusal for the first missing qualification (None when nothing is missing):
+    Invalid on the categories for the provider, Conflict on the decision for an official."""
+    if not missing:
+        return None
+    category, kind = missing[0]
+    if for_official:
+        return Conflict(
+            _l(
+                "%(category)s needs a valid %(document)s and none is on file: the provider must upload "
+                "it before this can be approved.",
+                category=category.name, document=DOCUMENT_KIND_LABELS[kind],
+            ),
+            field="action",
+        )
+    return Invalid(
+        _l(
+            "%(category)s needs a valid %(document)s. Upload it under “Qualification documents” first.",
+            category=category.name, document=DOCUMENT_KIND_LABELS[kind],
+        ),
+        field="category_ids",
+    )
+
+
+def qualifications_needed(categories: list[ServiceCategory]) -> list[tuple[ServiceCategory, str]]:
+    """(category, document label) for the categories that need a qualification (for the pages)."""
+    return [(c, str(DOCUMENT_KIND_LABELS[required_document(c)])) for c in categories if required_document(c)]
+
+
+def documents_in_force(provider: Provider) -> list[QualificationDocument]:
+    return [document for document in provider.documents if document.in_force]
 
 
 def _check_code_free(session: Session, code: str, provider_id: int | None = None) -> None:
@@ -231,8 +323,17 @@ def provider_of(session: Session, user: User) -> Provider:
     return membership.provider
 
 
-def update_details(session: Session, provider: Provider, details: ProviderDetails, *, actor: User) -> None:
-    """Change the organisation's details (not allowed once suspended or removed)."""
+def update_details(
+    session: Session, provider: Provider, details: ProviderDetails, *, actor: User
+) -> ProviderChange | None:
+    """Change the organisation's details (not allowed once suspended or removed).
+
+    A provider not yet approved changes everything at once (it is under review).
+    An approved one changes its contact details, address, description and
+    communities at once; its vetted details (name, legal representative,
+    categories) go into its open change request for an official's review, and
+    stay as they are until approved.  Returns that request (None when the
+    vetted details are unchanged)."""
     if not can_edit(provider):
         raise Conflict(_l("A suspended or removed provider cannot change its details."))
     before = snapshot(provider)
@@ -242,12 +343,151 @@ def update_details(session: Session, provider: Provider, details: ProviderDetail
             raise Conflict(_l("An approved organisation cannot change its credit code."), field="credit_code")
         _check_code_free(session, code, provider.id)
         provider.credit_code = code
-    _apply_details(session, provider, details)
+    if provider.status not in VETTED_STATUSES:
+        _apply_details(session, provider, details)
+        change = None
+    else:
+        vetted = _vetted_values(session, details)
+        _apply_open_details(session, provider, details)
+        change = _file_change(session, provider, vetted, actor=actor)
+    session.flush()
+    after = snapshot(provider)
+    if after != before:
+        audit.record(
+            session, actor=actor, action="provider.updated", object_type="provider",
+            object_id=provider.id, before=before, after=after,
+        )
+    return change
+
+
+# --- Change requests of approved providers ------------------------------------
+
+
+def vetted_in_force(provider: Provider) -> dict:
+    """The vetted fields as they are in force (categories as codes)."""
+    return {
+        "name": provider.name,
+        "legal_representative": provider.legal_representative,
+        "categories": [c.code for c in provider.categories],
+    }
+
+
+def open_change(session: Session, provider: Provider, *, for_update: bool = False) -> ProviderChange | None:
+    """The provider's change request waiting for review, if any."""
+    stmt = sa.select(ProviderChange).where(
+        ProviderChange.provider_id == provider.id, ProviderChange.status == ChangeStatus.PENDING
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def last_decided_change(session: Session, provider: Provider) -> ProviderChange | None:
+    """The provider's most recently decided change request (approved or rejected)."""
+    return session.scalar(
+        sa.select(ProviderChange)
+        .where(ProviderChange.provider_id == provider.id,
+               ProviderChange.status.in_((ChangeStatus.APPROVED, ChangeStatus.REJECTED)))
+        .order_by(ProviderChange.decided_at.desc(), ProviderChange.id.desc())
+        .limit(1)
+    )
+
+
+def proposed_categories(session: Session, change: ProviderChange) -> list[ServiceCategory] | None:
+    """The categories a change proposes (None: it leaves them as they are)."""
+    codes = change.proposed.get("categories")
+    if codes is None:
+        return None
+    return list(session.scalars(
+        sa.select(ServiceCategory).where(ServiceCategory.code.in_(codes))
+        .order_by(ServiceCategory.sort_order, ServiceCategory.id)
+    ))
+
+
+def _staff_ids(session: Session, provider: Provider) -> list[int]:
+    return list(session.scalars(sa.select(ProviderStaff.user_id).where(ProviderStaff.provider_id == provider.id)))
+
+
+def _official_ids(session: Session) -> list[int]:
+    return list(session.scalars(
+        sa.select(User.id).where(User.role.in_((Role.OFFICIAL, Role.ADMIN)), User.disabled_at.is_(None))
+        .order_by(User.id)
+    ))
+
+
+def _notify_officials(session: Session, provider: Provider) -> None:
+    notify(session, _official_ids(session), "provider.change_requested",
+           link=f"/official/providers/{provider.id}", provider=provider.name)
+
+
+def _change_for_documents(session: Session, provider: Provider, actor: User) -> ProviderChange:
+    """The open change request, or a new one that changes no detail (for a document)."""
+    change = open_change(session, provider, for_update=True)
+    if change is None:
+        change = ProviderChange(
+            provider_id=provider.id, status=ChangeStatus.PENDING, proposed={}, before={},
+            requested_by_id=actor.id, requested_at=now(), updated_at=now(),
+        )
+        session.add(change)
+        session.flush()
+    return change
+
+
+def _file_change(session: Session, provider: Provider, vetted: dict, *, actor: User) -> ProviderChange | None:
+    """Put the vetted values that differ from those in force into the open change
+    request (creating it), after checking the qualifications the new categories need."""
+    in_force = vetted_in_force(provider)
+    wanted = {
+        "name": vetted["name"],
+        "legal_representative": vetted["legal_representative"],
+        "categories": [c.code for c in vetted["categories"]],
+    }
+    proposed = {key: value for key, value in wanted.items() if value != in_force[key]}
+    change = open_change(session, provider, for_update=True)
+    if not proposed and (change is None or change.proposed == {}):
+        return change
+    if not proposed and not change.documents:  # back to what is in force: nothing left to review
+        withdraw_change(session, provider, actor=actor)
+        return None
+    if "categories" in proposed:
+        held = {c.code for c in provider.categories}
+        added = [c for c in vetted["categories"] if c.code not in held]
+        offered = documents_in_force(provider) + (list(change.documents) if change is not None else [])
+        error = qualification_error(missing_qualifications(added, offered, today()))
+        if error is not None:
+            raise error
+    if change is None:
+        change = ProviderChange(provider_id=provider.id, status=ChangeStatus.PENDING,
+                                requested_by_id=actor.id, requested_at=now())
+        session.add(change)
+    elif change.proposed == proposed:
+        return change
+    change.proposed = proposed
+    change.before = {key: in_force[key] for key in proposed}
+    change.updated_at = now()
+    change.requested_by_id = actor.id
     session.flush()
     audit.record(
-        session, actor=actor, action="provider.updated", object_type="provider",
-        object_id=provider.id, before=before, after=snapshot(provider),
+        session, actor=actor, action="provider.change_requested", object_type="provider",
+        object_id=provider.id, before=change.before, after=dict(proposed),
     )
+    _notify_officials(session, provider)
+    return change
+
+
+def withdraw_change(session: Session, provider: Provider, *, actor: User) -> ProviderChange:
+    """The provider takes back its open change request (nothing of it comes into force)."""
+    change = open_change(session, provider, for_update=True)
+    if change is None:
+        raise IllegalTransition(_l("There is no change waiting for review."))
+    change.transition_to(ChangeStatus.WITHDRAWN)
+    change.decided_at = now()
+    session.flush()
+    audit.record(
+        session, actor=actor, action="provider.change_withdrawn", object_type="provider",
+        object_id=provider.id, before=dict(change.proposed), after=dict(change.before),
+    )
+    return change
 
 
 def resubmit(session: Session, provider: Provider, *, actor: User) -> None:
@@ -286,6 +526,9 @@ def add_document(
         raise Invalid(_l("This document has already expired: upload a valid one."), field="expires_on")
     if not can_upload(provider):
         raise Conflict(_l("A removed provider cannot upload documents."))
+    # An approved provider's document is part of its change request: in force
+    # only once an official approves the change.
+    change = _change_for_documents(session, provider, actor) if provider.status in VETTED_STATUSES else None
     document = QualificationDocument(
         provider_id=provider.id,
         kind=kind_value,
@@ -297,15 +540,21 @@ def add_document(
         expires_on=expires_on,
         uploaded_at=now(),
         uploaded_by_id=actor.id,
+        change_id=change.id if change is not None else None,
     )
     session.add(document)
     session.flush()
+    after = {"document_id": document.id, "kind": kind_value, "name": stored.original_name,
+             "expires_on": expires_on}
+    if change is not None:
+        after["change_id"] = change.id
     audit.record(
         session, actor=actor, action="document.uploaded", object_type="provider",
-        object_id=provider.id,
-        after={"document_id": document.id, "kind": kind_value, "name": stored.original_name,
-               "expires_on": expires_on},
+        object_id=provider.id, after=after,
     )
+    if change is not None:
+        change.updated_at = now()
+        _notify_officials(session, provider)
     return document
 
 

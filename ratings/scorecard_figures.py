@@ -40,13 +40,14 @@ def _newest_copy_expired(on: date) -> sa.ColumnElement[bool]:
     """The document is the newest copy of its kind for its provider (the latest expiry;
     the higher id on a tie) and expired before ``on``.  So the figure counts the kinds
     whose newest copy has expired, and its evidence is exactly those copies: a renewed
-    document of the same kind replaces an expired one."""
+    document of the same kind replaces an expired one.  Only documents in force count
+    (a renewal waiting in the provider's change request replaces nothing yet)."""
     newer = aliased(QualificationDocument)
     doc = QualificationDocument
     return sa.and_(
-        doc.expires_on < on,
+        doc.expires_on < on, doc.change_id.is_(None),
         ~sa.exists().where(
-            newer.provider_id == doc.provider_id, newer.kind == doc.kind,
+            newer.provider_id == doc.provider_id, newer.kind == doc.kind, newer.change_id.is_(None),
             sa.or_(newer.expires_on > doc.expires_on, sa.and_(newer.expires_on == doc.expires_on, newer.id > doc.id)),
         ),
     )

@@ -115,6 +115,7 @@ RULES: dict[str, Rule] = {
     "providers.upload_document": rule(STAFFS),
     "providers.edit_details": rule(STAFFS),
     "providers.resubmit": rule(STAFFS),
+    "providers.withdraw_change": rule(STAFFS),
     "providers.document_download": rule(P | OFFICIALS, document_id="document"),
     "providers.my_listings": rule(STAFFS),
     "providers.new_listing": rule(STAFFS),
@@ -124,6 +125,7 @@ RULES: dict[str, Rule] = {
     "providers.vetting_queue": rule(OFFICIALS),
     "providers.vetting_provider": rule(OFFICIALS, provider_id="provider"),
     "providers.vetting_decision": rule(OFFICIALS, provider_id="provider"),
+    "providers.vetting_change_decision": rule(OFFICIALS, provider_id="provider"),
     "catalogue_api.search_catalogue": rule(EVERYONE),
     "catalogue_api.list_categories": rule(EVERYONE),
     "catalogue_api.list_communities": rule(EVERYONE),
@@ -136,6 +138,7 @@ RULES: dict[str, Rule] = {
     "vetting_api.provider_queue": rule(OFFICIALS),
     "vetting_api.review_provider": rule(OFFICIALS, provider_id="provider"),
     "vetting_api.decide_provider": rule(OFFICIALS, provider_id="provider"),
+    "vetting_api.decide_provider_change": rule(OFFICIALS, provider_id="provider", body={"action": "approve"}),
     # --- bookings ----------------------------------------------------------------------
     "bookings.book": rule(RESIDENTS, listing_id="listing"),
     "bookings.my_bookings": rule(RESIDENTS),

@@ -38,7 +38,7 @@ from app.states import MACHINES, StateMachine
 
 EXPECTED = {
     "provider", "listing", "complaint", "programme", "enrolment", "entitlement_use", "subsidy_claim",
-    "penalty_report", "appeal",
+    "penalty_report", "appeal", "provider_change",
 }
 
 # The model each machine moves (an object of it is checked to stay unchanged).
@@ -53,6 +53,7 @@ MODELS = {
     "penalty_report": ratings.supervision.models.PenaltyReport,
     "appeal": ratings.supervision.sanction_models.PenaltyAppeal,
     "booking": providers.bookings.models.Booking,
+    "provider_change": providers.models.ProviderChange,
 }
 
 NAMES = sorted(MACHINES)
@@ -366,6 +367,23 @@ def _declined_booking_cancelled(clock):
     return lambda: services.cancel_by_resident(db.session, booking, resident, "不需要了")
 
 
+def _provider_change_decided_again(clock):
+    from providers import registration, vetting
+    from tests import factories
+
+    provider = factories.provider(categories=["housekeeping"])
+    staff = factories.staff(provider)
+    details = registration.ProviderDetails(
+        name="新名字服务中心", credit_code=provider.credit_code, legal_representative=provider.legal_representative,
+        contact_name=provider.contact_name, contact_phone=provider.contact_phone,
+        category_ids=[factories.category("housekeeping").id], community_ids=[c.id for c in provider.communities])
+    registration.update_details(db.session, provider, details, actor=staff)
+    vetting.decide_change(db.session, provider, "approve", official=factories.official())
+    db.session.commit()
+    other = factories.official()
+    return lambda: vetting.decide_change(db.session, provider, "reject", official=other, reason="改判")
+
+
 SERVICE_CASES = [
     Case("provider", "removed-while-pending", _provider_removed_while_pending, "A provider cannot go from Pending review to Removed"),
     Case("listing", "draft-paused", _draft_listing_paused, "A listing cannot go from Draft to Paused"),
@@ -381,6 +399,7 @@ SERVICE_CASES = [
     Case("appeal", "decided-again", _appeal_decided_again, "no appeal waiting"),
     Case("appeal", "out-of-step-decided", _appeal_out_of_step_decided, "An appeal cannot go from"),
     Case("booking", "declined-cancelled", _declined_booking_cancelled, "cannot become"),
+    Case("provider_change", "decided-again", _provider_change_decided_again, "no change waiting for review"),
 ]
 
 

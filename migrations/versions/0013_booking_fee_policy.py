@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_booking_fee_policy'
-down_revision = '0011_credit_code_bar'
+down_revision = '0012_provider_changes'
 branch_labels = None
 depends_on = None
 

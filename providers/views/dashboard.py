@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 
+import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from app.access import login_required, provider_staff_required
 from app.auth.forms import EmptyForm
@@ -16,8 +18,9 @@ from app.extensions import db
 from app.uow import form_action
 from providers import registration, uploads
 from providers.forms import DocumentForm, ProviderDetailsForm
-from providers.models import ProviderStatus
+from providers.models import ChangeStatus, ProviderStatus, ServiceCategory
 from providers.views import bp
+from providers.views.changes import change_rows
 
 # Statuses in which the official's reason is shown to the provider.
 STATUSES_WITH_REASON = (ProviderStatus.REJECTED, ProviderStatus.SUSPENDED, ProviderStatus.REMOVED)
@@ -29,9 +32,16 @@ def _my_provider():
 
 def render_dashboard(provider, *, document_form: DocumentForm | None = None, status: int = 200):
     """The dashboard page of ``provider`` with the given HTTP status."""
+    change = registration.open_change(db.session, provider)
+    decided = registration.last_decided_change(db.session, provider)
     return render_template(
         "providers/dashboard.html",
         provider=provider,
+        change=change,
+        change_rows=change_rows(db.session, change) if change is not None else [],
+        rejected_change=decided if change is None and decided is not None
+        and decided.status == ChangeStatus.REJECTED else None,
+        qualifications=registration.qualifications_needed(provider.categories),
         show_reason=provider.status in STATUSES_WITH_REASON and provider.status_reason,
         can_edit=registration.can_edit(provider),
         can_upload=registration.can_upload(provider),
@@ -78,7 +88,11 @@ def upload_document():
             db.session, provider, stored, kind=form.kind.data, expires_on=form.expires_on.data,
             actor=current_user,
         )
-    flash(_("The document is uploaded."), "success")
+    if provider.status in registration.VETTED_STATUSES:
+        flash(_("The document is uploaded and sent to the district for review; it counts once approved."),
+              "success")
+    else:
+        flash(_("The document is uploaded."), "success")
     return redirect(url_for("providers.dashboard"))
 
 
@@ -94,26 +108,61 @@ def edit_details():
         if request.method == "POST":
             return render_dashboard(provider, status=409)
         return redirect(url_for("providers.dashboard"))
+    change = registration.open_change(db.session, provider)
     if request.method == "POST":
         form = ProviderDetailsForm()
     else:
+        # An open change request is what the provider edits: its proposal, over what is in force.
+        proposed = change.proposed if change is not None else {}
+        categories = registration.proposed_categories(db.session, change) if change is not None else None
         form = ProviderDetailsForm(
             obj=provider,
-            category_ids=[category.id for category in provider.categories],
+            name=proposed.get("name", provider.name),
+            legal_representative=proposed.get("legal_representative", provider.legal_representative),
+            category_ids=[category.id for category in (categories if categories is not None else provider.categories)],
             community_ids=[community.id for community in provider.communities],
         )
     form.fill_choices()
+    vetted = provider.status in registration.VETTED_STATUSES
 
     def page(_status: int = 200):
         status = 422 if request.method == "POST" else 200
-        return render_template("providers/dashboard_edit.html", form=form, provider=provider), status
+        return render_template(
+            "providers/dashboard_edit.html", form=form, provider=provider, vetted=vetted, change=change,
+            qualifications=registration.qualifications_needed(
+                [c for c in db.session.scalars(sa.select(ServiceCategory).order_by(ServiceCategory.sort_order))]),
+        ), status
 
     if form.validate_on_submit():
-        with form_action(form, page):
-            registration.update_details(db.session, provider, form.details(), actor=current_user)
-        flash(_("The details are saved."), "success")
+        try:
+            with form_action(form, page):
+                change = registration.update_details(db.session, provider, form.details(), actor=current_user)
+        except IntegrityError:  # rolled back by form_action
+            # Another save of this organisation filed a change request a moment ago (one open
+            # request per provider: uq_provider_change_pending).
+            flash(_("Your organisation's details were changed a moment ago. Check them and save again."), "error")
+            return render_template("providers/dashboard_edit.html", form=form, provider=provider,
+                                   vetted=vetted, change=None, qualifications=[]), 409
+        if change is not None and change.status == ChangeStatus.PENDING:
+            flash(_("Your contact details are saved. The changes to what the district vetted (name, legal "
+                    "representative, service categories) are sent for review: until the district approves "
+                    "them, your current details stay in force."), "success")
+        else:
+            flash(_("The details are saved."), "success")
         return redirect(url_for("providers.dashboard"))
     return page()
+
+
+@bp.route("/provider/changes/withdraw", methods=["POST"])
+@provider_staff_required
+def withdraw_change():
+    """Take back the change request waiting for review: redirect to the dashboard;
+    409 (nothing changed) when there is none."""
+    provider = _my_provider()
+    with form_action(None, lambda status: render_dashboard(provider, status=status)):
+        registration.withdraw_change(db.session, provider, actor=current_user)
+    flash(_("Your change request is withdrawn; your details stay as they are."), "success")
+    return redirect(url_for("providers.dashboard"))
 
 
 @bp.route("/provider/resubmit", methods=["POST"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import sqlalchemy as sa
 from flask import flash, redirect, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -21,6 +22,7 @@ from app.models import CodePurpose
 from app.uow import form_action
 from providers import registration
 from providers.forms import RegistrationForm
+from providers.models import ServiceCategory
 from providers.views import bp
 
 REGISTRATION_CODE = "linli.registration_code"
@@ -46,7 +48,9 @@ def register():
     refusal = Refusal(form)
 
     def page(status: int = 200):
-        return refusal.page("providers/register.html", 422 if form.errors and status != 429 else status, form=form)
+        categories = db.session.scalars(sa.select(ServiceCategory).order_by(ServiceCategory.sort_order))
+        return refusal.page("providers/register.html", 422 if form.errors and status != 429 else status, form=form,
+                            qualifications=registration.qualifications_needed(list(categories)))
 
     if form.validate_on_submit():
         details = form.details()

@@ -14,10 +14,11 @@ from app.clock import today
 from app.errors import LinliError
 from app.extensions import db
 from app.uow import apply_form_error, form_action
-from providers import vetting
+from providers import registration, vetting
 from providers.forms import DecisionForm
 from providers.models import DOCUMENT_KIND_LABELS, PROVIDER_STATUS_LABELS, DocumentKind, ProviderStatus
 from providers.views import bp
+from providers.views.changes import change_rows
 
 AUDIT_ACTION_LABELS = {
     "provider.registered": _l("Registered"),
@@ -28,6 +29,10 @@ AUDIT_ACTION_LABELS = {
     "provider.reject": _l("Rejected"),
     "provider.suspend": _l("Suspended"),
     "provider.reinstate": _l("Reinstated"),
+    "provider.change_requested": _l("Change requested"),
+    "provider.change_withdrawn": _l("Change withdrawn"),
+    "provider.change_approved": _l("Change approved"),
+    "provider.change_rejected": _l("Change rejected"),
 }
 
 AUDIT_FIELD_LABELS = {
@@ -44,7 +49,7 @@ AUDIT_FIELD_LABELS = {
 }
 
 # Internal ids the trail does not show.
-HIDDEN_AUDIT_KEYS = frozenset({"document_id"})
+HIDDEN_AUDIT_KEYS = frozenset({"document_id", "change_id"})
 
 # Document events describe the document, not the organisation.
 DOCUMENT_FIELD_LABELS = {
@@ -99,20 +104,34 @@ def vetting_queue():
         counts=vetting.counts_by_status(db.session),
         tabs=vetting.QUEUE_STATUSES,
         labels=PROVIDER_STATUS_LABELS,
+        changes=vetting.change_queue(db.session),
     )
 
 
-def render_provider(provider, *, failed: DecisionForm | None = None, status: int = 200):
-    """One provider's file for officials, with a decision form per allowed action."""
+def render_provider(provider, *, failed: DecisionForm | None = None, failed_change: DecisionForm | None = None,
+                    status: int = 200):
+    """One provider's file for officials, with a decision form per allowed action
+    (and per decision on its change request, if one waits)."""
     forms = {}
     for action in vetting.actions_for(provider):
         if failed is not None and failed.action.data == action:
             forms[action] = failed
         else:
             forms[action] = DecisionForm(formdata=None, action=action)
+    change = registration.open_change(db.session, provider)
+    change_forms = {}
+    if change is not None:
+        for action in vetting.CHANGE_DECISIONS:
+            if failed_change is not None and failed_change.action.data == action:
+                change_forms[action] = failed_change
+            else:
+                change_forms[action] = DecisionForm(formdata=None, action=action)
     return render_template(
         "providers/vetting_provider.html",
         provider=provider,
+        change=change,
+        change_rows=change_rows(db.session, change) if change is not None else [],
+        change_forms=change_forms,
         forms=forms,
         decision_labels=vetting.DECISION_LABELS,
         reason_required={action: vetting.reason_required(action) for action in forms},
@@ -152,4 +171,29 @@ def vetting_decision(provider_id: int):
         _("%(provider)s is now: %(status)s.", provider=provider.name, status=provider.status_label),
         "success",
     )
+    return redirect(url_for("providers.vetting_provider", provider_id=provider.id))
+
+
+@bp.route("/official/providers/<int:provider_id>/change/decision", methods=["POST"])
+@official_required
+def vetting_change_decision(provider_id: int):
+    """Approve or reject the provider's change request and redirect to its page;
+    refused decisions re-render it with the message (422 missing reason, 409 a
+    qualification the new categories need is missing, or no change waits) and
+    change nothing."""
+    provider = vetting.get_provider(db.session, provider_id, for_update=True)
+    form = DecisionForm()
+
+    def show(error: LinliError) -> None:
+        apply_form_error(form if error.field == "reason" else None, error)
+
+    with form_action(form, lambda status: render_provider(provider, failed_change=form, status=status),
+                     show=show):
+        vetting.decide_change(
+            db.session, provider, form.action.data or "", official=current_user, reason=form.reason.data or "",
+        )
+    if form.action.data == "approve":
+        flash(_("The change is approved and in force: %(provider)s.", provider=provider.name), "success")
+    else:
+        flash(_("The change is rejected; %(provider)s keeps its details.", provider=provider.name), "success")
     return redirect(url_for("providers.vetting_provider", provider_id=provider.id))

@@ -19,11 +19,11 @@ from app.auth.services import sign_up_resident
 from app.clock import now, today
 from app.extensions import db
 from app.models import Community, SmsMessage, User
-from providers import creditcode, registration, vetting
+from providers import creditcode, registration, uploads, vetting
 from providers.bookings import services as bookings
 from providers.bookings.models import Booking
 from providers.bookings.slots import available_slots
-from providers.models import Listing, Provider, ProviderStaff, ServiceCategory
+from providers.models import Listing, Provider, ProviderStaff, ServiceCategory, required_document
 from tests.subsidy_helpers import PDF, PNG
 
 PASSWORD = "journey-pass-1"
@@ -108,13 +108,18 @@ def pending_provider(app, name: str, categories=("home_care",), communities=(CHE
     """An organisation registered (pending review); returns its id and its staff phone."""
     phone = fresh_phone("136")
     with app.app_context():
-        provider, _staff = registration.register_provider(
+        provider, staff = registration.register_provider(
             db.session,
             registration.ProviderDetails(
                 name=name, credit_code=fresh_credit_code(), legal_representative="郑法人", contact_name="郑联系",
                 contact_phone=phone, category_ids=[category_id(c) for c in categories],
                 community_ids=[community_id(c) for c in communities]),
             staff_name="郑联系", staff_phone=phone, password=PASSWORD)
+        # The qualifications its categories need (providers.models.REQUIRED_DOCUMENTS), so it can be approved.
+        for kind in sorted({required_document(c) for c in provider.categories} - {None}):
+            stored = uploads.save_document(io.BytesIO(PDF), f"{kind}.pdf")
+            registration.add_document(db.session, provider, stored, kind=kind,
+                                      expires_on=today() + timedelta(days=365), actor=staff)
         db.session.commit()
         return provider.id, phone
 
