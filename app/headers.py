@@ -44,11 +44,20 @@ def _opted_in() -> bool:
     return bool(getattr(view, "linli_cacheable", False))
 
 
+def _came_logged_in() -> None:
+    """Before the view: did the request come with a log-in (a session naming a user, or a
+    remember-me cookie)?  No query; log-out clears both, and its answer is still one to a
+    logged-in user."""
+    g._linli_came_logged_in = "_user_id" in session or bool(
+        request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+
+
 def logged_in() -> bool:
-    """The request is a logged-in user's: Flask-Login's user of this request (a session or
-    a bearer token), or a session that names one (a page that never loaded it)."""
+    """The request is a logged-in user's: it came with a log-in, or Flask-Login's user of
+    this request is one (a bearer token, a log-in just made), or the session names one."""
     user = g.get("_login_user")
-    return bool(user is not None and user.is_authenticated) or "_user_id" in session
+    return (bool(g.get("_linli_came_logged_in")) or bool(user is not None and user.is_authenticated)
+            or "_user_id" in session)
 
 
 def personal(response) -> bool:
@@ -69,6 +78,8 @@ def apply(response, *, hsts: bool):
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_came_logged_in)
+
     @app.after_request
     def security_headers(response):
         return apply(response, hsts=app.config["SESSION_COOKIE_SECURE"])
