@@ -149,11 +149,21 @@ def _user_or_anonymous() -> None:
         g._login_user = login_manager.anonymous_user()
 
 
-# What became of a request's writes, kept in ``g`` as its COMMITs go out and come back.
+# What became of a request's writes, kept in ``g`` as its statements and COMMITs go out
+# and come back; the last step counts (a bearer token's last use, committed first, is not
+# the change the request asked for).
 _COMMIT = "_linli_commit"
-SENT, DONE = "sent", "done"
+WRITING, SENT, DONE = "writing", "sent", "done"
 NOT_SAVED, UNKNOWN, SAVED = "not-saved", "unknown", "saved"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _statement_sent(conn, cursor, statement, parameters, context, executemany) -> None:
+    """A write goes out: until a COMMIT comes back, it is not saved."""
+    if statement.lstrip()[:6].upper() in _WRITES and has_request_context():
+        setattr(g, _COMMIT, WRITING)
 
 
 @sa.event.listens_for(sa.engine.Engine, "commit")
@@ -171,10 +181,11 @@ def _commit_done(session) -> None:
 
 
 def write_outcome() -> str | None:
-    """For a state-changing request whose database failed: ``not-saved`` (no COMMIT went
-    out; the server rolls back what the connection held), ``unknown`` (the connection
-    failed during a COMMIT), ``saved`` (a COMMIT came back; the failure came after it).
-    None for a read (GET, HEAD, OPTIONS)."""
+    """For a state-changing request whose database failed: ``unknown`` when the connection
+    failed during a COMMIT (the server may or may not have applied it), ``saved`` when the
+    last COMMIT came back and nothing was written after it (the failure came later, e.g.
+    reading the answer), else ``not-saved`` (no COMMIT went out for what was written: the
+    server rolls it back).  None for a read (GET, HEAD, OPTIONS)."""
     if request.method in SAFE_METHODS:
         return None
     return {SENT: UNKNOWN, DONE: SAVED}.get(g.get(_COMMIT), NOT_SAVED)
@@ -228,7 +239,7 @@ def _remove_session(_exc: BaseException | None) -> None:
     try:
         db.session.remove()
     except Exception as error:  # noqa: BLE001 - nothing may escape a teardown
-        where = f"{request.method} {request.path}" if has_request_context() else "outside a request"
+        where = g.get("_linli_request_line", "outside a request")
         current_app.logger.warning("closing the database session failed (%s): %s", where, error)
         db.session.registry.clear()
 
@@ -239,6 +250,10 @@ def _install_safe_teardown(app: Flask) -> None:
     funcs = app.teardown_appcontext_funcs
     funcs[:] = [f for f in funcs if f != db._teardown_session]
     app.teardown_appcontext(_remove_session)
+
+    @app.teardown_request
+    def _name_the_request(_exc):  # for the log line above (the request is gone by then)
+        g._linli_request_line = f"{request.method} {request.path}"
 
 
 def _server_error(error: Exception):
