@@ -71,8 +71,9 @@ def apply(response, *, hsts: bool):
         headers.setdefault(name, value)
     if hsts:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if not _opted_in() and personal(response) and "no-store" not in headers.get("Cache-Control", ""):
-        headers["Cache-Control"] = "no-store"  # replaces send_file's "no-cache"
+    if not _opted_in() and personal(response):
+        if "no-store" not in [part.strip() for part in headers.get("Cache-Control", "").split(",")]:
+            headers["Cache-Control"] = "no-store"  # replaces send_file's "no-cache"
         headers.pop("Expires", None)
     return response
 
