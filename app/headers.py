@@ -55,9 +55,11 @@ def _came_logged_in() -> None:
 def logged_in() -> bool:
     """The request is a logged-in user's: it came with a log-in, or Flask-Login's user of
     this request is one (a bearer token, a log-in just made), or the session names one."""
-    user = g.get("_login_user")
-    return (bool(g.get("_linli_came_logged_in")) or bool(user is not None and user.is_authenticated)
-            or "_user_id" in session)
+    from app.extensions import login_manager
+
+    user = g.get("_login_user")  # (its class only: reading an attribute could need the database)
+    return (bool(g.get("_linli_came_logged_in")) or (user is not None and not isinstance(
+        user, login_manager.anonymous_user)) or "_user_id" in session)
 
 
 def personal(response) -> bool:

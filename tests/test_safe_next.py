@@ -120,7 +120,7 @@ def test_the_display_switches_with_such_a_next_switch_and_go_home(client, en, au
         assert resident.large_text is (fields["on"] == "1")
 
 
-@pytest.mark.parametrize("name", list(UNSAFE))
+@pytest.mark.parametrize("name", [n for n in UNSAFE if n != "NUL"])  # (PostgreSQL text cannot hold NUL)
 def test_a_notification_whose_link_holds_such_a_character_opens_the_notification_centre(client, auth, name):
     resident = factories.resident()
     note = Notification(user_id=resident.id, kind="test.kind", params={}, link=target(name))
