@@ -9,7 +9,7 @@ notification kinds with the shell's registries.  The shell imports no domain.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 
 from app.clock import SystemClock
 from app.config import load_config
@@ -95,27 +95,10 @@ def register_commands(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from app import i18n
+    from app import headers, i18n
 
     i18n.register_template_helpers(app)
-
-    @app.after_request
-    def security_headers(response):
-        headers = response.headers
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-        )
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if app.config["SESSION_COOKIE_SECURE"]:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.path.startswith(("/account", "/provider", "/official", "/api/")):
-            headers.setdefault("Cache-Control", "no-store")
-        return response
+    headers.init_app(app)  # security headers and Cache-Control (app/headers.py)
 
 
 def _root():

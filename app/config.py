@@ -9,9 +9,11 @@ running half-configured.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = ROOT / "instance"
@@ -110,6 +112,52 @@ def _database_url_problem(url: str) -> str | None:
     return None
 
 
+def _public_url_problem(url: str) -> str | None:
+    example = "https://linli.example.gov.cn"
+    if not url:
+        return (f"LINLI_PUBLIC_URL is required in production: the site's address, from which links that "
+                f"leave the site (payment return pages) are built, e.g. {example}")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return f"LINLI_PUBLIC_URL must be an https:// address with a host name, e.g. {example}"
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        return f"LINLI_PUBLIC_URL must be the site's origin only (no path, query or user), e.g. {example}"
+    return None
+
+
+def _host_problems(hosts: list[str]) -> list[str]:
+    return [f"LINLI_TRUSTED_HOSTS: {host!r} is not a host name (e.g. linli.example.gov.cn or "
+            ".example.gov.cn for its subdomains; no scheme, port or path)"
+            for host in hosts if not _HOST.fullmatch(host)]
+
+
+# A host name or an IPv4 address; a leading dot matches subdomains.  (Werkzeug matches no
+# IPv6 address against the list.)
+_HOST = re.compile(r"\.?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def _host_list(env: dict) -> list[str]:
+    return [h.strip().lower() for h in env.get("LINLI_TRUSTED_HOSTS", "").split(",") if h.strip()]
+
+
+def site_settings(env: dict, production: bool) -> dict:
+    """Where the site is: ``LINLI_PUBLIC_URL`` (links that leave the site are built from it,
+    never from the request's Host header) and the hosts it answers to (Flask's
+    ``TRUSTED_HOSTS``: any other Host header is a 400).  In production the public URL's
+    host is always trusted, with ``LINLI_TRUSTED_HOSTS`` added (an internal name, the
+    health check's address); in development only ``LINLI_TRUSTED_HOSTS``, when set."""
+    public = (env.get("LINLI_PUBLIC_URL") or "").strip().rstrip("/")
+    hosts = _host_list(env)
+    host = urlsplit(public).hostname if public else None
+    if production and host:
+        hosts = [host, *[h for h in hosts if h != host]]
+    return {
+        "LINLI_PUBLIC_URL": public,
+        "TRUSTED_HOSTS": hosts or None,
+        "PREFERRED_URL_SCHEME": urlsplit(public).scheme if public else "http",
+    }
+
+
 def gateway_settings(env: dict) -> dict:
     """The payment gateway's settings (billing.gateways.build_gateway checks them)."""
     return {
@@ -128,13 +176,16 @@ def production_problems(env: dict) -> list[str]:
     """Everything wrong with a production environment (``LINLI_ENV=production``), one line each.
 
     Production runs only with a strong SECRET_KEY of its own, PostgreSQL, cookies
-    sent over HTTPS only and a gateway whose keys billing accepts; anything else
+    sent over HTTPS only, its public https:// address (``LINLI_PUBLIC_URL``) and well-formed
+    trusted hosts, and a gateway whose keys billing accepts; anything else
     stops the start-up instead of running half-configured.
     """
     instance = Path(env.get("LINLI_INSTANCE_DIR") or DEFAULT_INSTANCE)
     problems = [
         _secret_key_problem(env.get("SECRET_KEY") or "", instance),
         _database_url_problem(env.get("DATABASE_URL") or ""),
+        _public_url_problem((env.get("LINLI_PUBLIC_URL") or "").strip()),
+        *_host_problems(_host_list(env)),
     ]
     try:
         if not _bool(env, "LINLI_SECURE_COOKIES", True):
@@ -189,6 +240,9 @@ def load_config(env: dict | None = None) -> dict:
         } if database_url.startswith(("postgres://", "postgresql")) else {"pool_pre_ping": True},
         # Trusted reverse proxies (load balancer) in front: X-Forwarded-For/-Proto/-Host hops.
         "LINLI_PROXY_HOPS": _int(env, "LINLI_PROXY_HOPS", 0),
+        # The site's address and the Host headers it accepts (links leaving the site, e.g.
+        # Stripe's return pages, use LINLI_PUBLIC_URL, never the request's Host).
+        **site_settings(env, production),
         "UPLOAD_DIR": str(Path(env.get("LINLI_UPLOAD_DIR") or instance / "uploads")),
         # Whole request; a document itself is capped lower (DOCUMENT_MAX_BYTES).
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,

@@ -3,14 +3,21 @@
 Services raise :class:`LinliError` subclasses with a translatable message and,
 where it applies, the form field at fault.  Under ``/api/`` every error becomes a
 JSON problem document (RFC 9457) with a 4xx status; elsewhere an HTML page.  A
-database that cannot be reached is a 503 (rolled back, safe to retry), never a 500.
+database that cannot be reached is a 503, never a 500, and it says only what is true
+of the request's writes (:func:`write_outcome`): nothing was saved (safe to retry),
+the connection died during the COMMIT (it may or may not have been saved: check
+before retrying), or the commit went through and the failure came after it (saved).
+Closing the request's session at teardown never breaks the response: a connection
+that dies then is logged, and the answer already made stands.
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+import sqlalchemy as sa
+from flask import Flask, current_app, g, has_request_context, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -71,6 +78,11 @@ def wants_json() -> bool:
 
 
 def _http_error(error: HTTPException):
+    if not _can_build_urls():  # an untrusted Host header: no URL (nor page) can be built for it
+        if wants_json():
+            return problem(error.code or 400, error.name, error.description)
+        return current_app.response_class(f"{error.code} {error.name}: {error.description}\n",
+                                          status=error.code, mimetype="text/plain")
     if wants_json():
         extra = {}
         # flask-smorest/webargs put field messages on the exception.
@@ -83,6 +95,12 @@ def _http_error(error: HTTPException):
         return response
     template = f"errors/{error.code}.html" if error.code in (403, 404, 429) else "errors/generic.html"
     return render_template(template, error=error), error.code
+
+
+def _can_build_urls() -> bool:
+    from flask.globals import request_ctx
+
+    return request_ctx.url_adapter is not None
 
 
 def _domain_error(error: LinliError):
@@ -131,25 +149,111 @@ def _user_or_anonymous() -> None:
         g._login_user = login_manager.anonymous_user()
 
 
+# What became of a request's writes, kept in ``g`` as its statements and COMMITs go out
+# and come back; the last step counts (a bearer token's last use, committed first, is not
+# the change the request asked for).
+_COMMIT = "_linli_commit"
+WRITING, SENT, DONE = "writing", "sent", "done"
+NOT_SAVED, UNKNOWN, SAVED = "not-saved", "unknown", "saved"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _statement_sent(conn, cursor, statement, parameters, context, executemany) -> None:
+    """A write goes out: until a COMMIT comes back, it is not saved."""
+    if statement.lstrip()[:6].upper() in _WRITES and has_request_context():
+        setattr(g, _COMMIT, WRITING)
+
+
+@sa.event.listens_for(sa.engine.Engine, "commit")
+def _commit_sent(conn) -> None:
+    """A COMMIT is about to go to the server: until it comes back, whether it was applied
+    is not known (a connection that dies now may die before or after the server applied it)."""
+    if has_request_context():
+        setattr(g, _COMMIT, SENT)
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _commit_done(session) -> None:
+    if has_request_context() and g.get(_COMMIT) == SENT:
+        setattr(g, _COMMIT, DONE)
+
+
+def write_outcome() -> str | None:
+    """For a state-changing request whose database failed: ``unknown`` when the connection
+    failed during a COMMIT (the server may or may not have applied it), ``saved`` when the
+    last COMMIT came back and nothing was written after it (the failure came later, e.g.
+    reading the answer), else ``not-saved`` (no COMMIT went out for what was written: the
+    server rolls it back).  None for a read (GET, HEAD, OPTIONS)."""
+    if request.method in SAFE_METHODS:
+        return None
+    return {SENT: UNKNOWN, DONE: SAVED}.get(g.get(_COMMIT), NOT_SAVED)
+
+
+def _unavailable_message(outcome: str | None) -> str:
+    if outcome == UNKNOWN:
+        return _("The service became unavailable while your change was being saved, and we could not "
+                 "confirm whether it was saved. Check before you try again.")
+    if outcome == SAVED:
+        return _("Your change was saved, but the service became unavailable before the result could be "
+                 "shown. Reload the page in a moment to see it.")
+    return _("The service is briefly unavailable. Please try again in a moment.")
+
+
 def _database_unavailable(error: Exception):
     """The database cannot be reached (down, restarting, this connection killed, the pool
     exhausted): 503 with Retry-After, never a 500 or a traceback.
 
-    Everything the request wrote is rolled back (a dead connection is invalidated
-    by SQLAlchemy; ``pool_pre_ping`` tests the pooled ones before use), so the
-    client can simply retry; a payment gateway redelivers its webhook later.  A
-    JSON problem under /api/ and for JSON requests (webhooks); else a page.
+    What the request wrote and did not commit is rolled back (a dead connection is
+    invalidated by SQLAlchemy; ``pool_pre_ping`` tests the pooled ones before use).
+    The answer says what became of a write (:func:`write_outcome`): only when nothing
+    was committed is the client told to simply retry; a COMMIT lost on the way is
+    "could not confirm, check before retrying", a commit that went through is "saved".
+    A payment gateway redelivers its webhook in every case (stored once).  A JSON
+    problem under /api/ and for JSON requests (webhooks), with ``outcome`` for a
+    write; else a page.
     """
-    current_app.logger.warning("database unavailable (%s): %s", request.path, error)
+    outcome = write_outcome()
+    current_app.logger.warning("database unavailable (%s %s, writes %s): %s", request.method, request.path,
+                               outcome or "none", error)
     _roll_back()
     _user_or_anonymous()
-    message = _("The service is briefly unavailable. Please try again in a moment.")
+    message = _unavailable_message(outcome)
     if wants_json() or request.is_json:
-        response = problem(503, "Service Unavailable", message)
+        extra = {"outcome": outcome} if outcome else {}
+        response = problem(503, "Service Unavailable", message, **extra)
     else:
         response = current_app.make_response((render_template("errors/503.html", message=message), 503))
     response.headers["Retry-After"] = "30"
     return response
+
+
+def _remove_session(_exc: BaseException | None) -> None:
+    """Flask-SQLAlchemy's teardown, made safe: the response is made by now, so a
+    connection that dies while the session is closed (its ROLLBACK fails) is logged
+    and the session dropped (SQLAlchemy has invalidated the connection and handed it
+    back to the pool), never raised into the server as a bare 500."""
+    from app.extensions import db
+
+    try:
+        db.session.remove()
+    except Exception as error:  # noqa: BLE001 - nothing may escape a teardown
+        where = g.get("_linli_request_line", "outside a request")
+        current_app.logger.warning("closing the database session failed (%s): %s", where, error)
+        db.session.registry.clear()
+
+
+def _install_safe_teardown(app: Flask) -> None:
+    from app.extensions import db
+
+    funcs = app.teardown_appcontext_funcs
+    funcs[:] = [f for f in funcs if f != db._teardown_session]
+    app.teardown_appcontext(_remove_session)
+
+    @app.teardown_request
+    def _name_the_request(_exc):  # for the log line above (the request is gone by then)
+        g._linli_request_line = f"{request.method} {request.path}"
 
 
 def _server_error(error: Exception):
@@ -161,6 +265,7 @@ def _server_error(error: Exception):
 
 
 def register_error_handlers(app: Flask) -> None:
+    _install_safe_teardown(app)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(LinliError, _domain_error)
     app.register_error_handler(500, _server_error)

@@ -70,6 +70,8 @@ def server_env(instance: str) -> dict:
         "LINLI_ENV": "production", "DATABASE_URL": database_url(), "LINLI_INSTANCE_DIR": instance,
         "SECRET_KEY": secrets.token_hex(32), "LINLI_SCHEDULER": "off",
         "LINLI_PAYMENT_GATEWAY": "offline",
+        # Production needs its public address; the benchmark calls it on the loopback.
+        "LINLI_PUBLIC_URL": "https://linli.example.gov.cn", "LINLI_TRUSTED_HOSTS": "127.0.0.1",
     })
     return env
 

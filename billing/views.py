@@ -6,7 +6,7 @@ anyone else's booking is a 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,6 +16,7 @@ from app.access import provider_staff_required, resident_required
 from app.errors import Conflict, LinliError
 from app.extensions import db
 from app.uow import after_commit, form_action
+from app.urls import external_url
 from billing import checkout, payments
 from billing.gateways import CheckoutStart
 from billing.payment_models import Payment
@@ -61,7 +62,8 @@ def pay(booking_id: int):
     page = _ErrorPage()
     with form_action(None, page.render, show=page.show):
         booking = booking_services.resident_booking(db.session, current_user, booking_id, for_update=True)
-        back = url_for("bookings.resident_booking", booking_id=booking.id, _external=True)
+        # From LINLI_PUBLIC_URL, never the request's Host (app/urls.py).
+        back = external_url("bookings.resident_booking", booking_id=booking.id)
         order = checkout.checkout_order(db.session, booking, back_url=back)
 
         def open_checkout() -> None:

@@ -36,7 +36,8 @@ NOWHERE = "postgresql://linli@127.0.0.1:1/linli"
 SETTINGS = ("SECRET_KEY", "DATABASE_URL", "LINLI_SECURE_COOKIES", "LINLI_PAYMENT_GATEWAY", "STRIPE_SECRET_KEY",
             "STRIPE_WEBHOOK_SECRET", "STRIPE_CURRENCY", "STRIPE_PAYMENT_METHODS", "LINLI_PROXY_HOPS",
             "LINLI_WORKERS", "LINLI_BIND", "LINLI_SCHEDULER", "LINLI_WORKER_TIMEOUT", "LINLI_DB_POOL_SIZE",
-            "LINLI_DB_MAX_OVERFLOW")
+            "LINLI_DB_MAX_OVERFLOW", "LINLI_PUBLIC_URL", "LINLI_TRUSTED_HOSTS")
+PUBLIC_URL = "https://linli.example.gov.cn"
 
 
 def database() -> str:
@@ -51,6 +52,8 @@ def production(monkeypatch, tmp_path):
     monkeypatch.setenv("LINLI_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", KEY)
     monkeypatch.setenv("DATABASE_URL", database())
+    monkeypatch.setenv("LINLI_PUBLIC_URL", PUBLIC_URL)
+    monkeypatch.setenv("LINLI_TRUSTED_HOSTS", "localhost")  # the test client's host
     monkeypatch.setenv("LINLI_INSTANCE_DIR", str(tmp_path / "instance"))
     monkeypatch.setenv("LINLI_UPLOAD_DIR", str(tmp_path / "uploads"))
     return monkeypatch
@@ -160,7 +163,7 @@ def test_without_proxy_hops_forwarded_headers_are_not_believed(production):
 
 def test_serve_prints_one_line_per_problem_and_starts_nothing(capsys, tmp_path):
     env = {"SECRET_KEY": "short", "LINLI_WORKERS": "0", "LINLI_BIND": "8000", "PATH": os.environ["PATH"],
-           "LINLI_INSTANCE_DIR": str(tmp_path)}
+           "LINLI_INSTANCE_DIR": str(tmp_path), "LINLI_PUBLIC_URL": PUBLIC_URL}
     assert main(env) == 2
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
@@ -174,7 +177,7 @@ def test_serve_prints_one_line_per_problem_and_starts_nothing(capsys, tmp_path):
 
 
 def test_serve_says_in_one_line_when_the_database_cannot_be_reached(capsys, tmp_path):
-    env = {"SECRET_KEY": KEY, "DATABASE_URL": NOWHERE, "PATH": os.environ["PATH"],
+    env = {"SECRET_KEY": KEY, "DATABASE_URL": NOWHERE, "PATH": os.environ["PATH"], "LINLI_PUBLIC_URL": PUBLIC_URL,
            "LINLI_INSTANCE_DIR": str(tmp_path), "LINLI_UPLOAD_DIR": str(tmp_path / "uploads")}
     before = dict(os.environ)
     assert main(env) == 1
@@ -246,6 +249,7 @@ def test_serve_migrates_an_empty_database_serves_with_gunicorn_and_stops_on_ctrl
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if k not in SETTINGS}, "DATABASE_URL": url,
            "SECRET_KEY": secrets.token_hex(32), "LINLI_BIND": f"127.0.0.1:{port}", "LINLI_WORKERS": "2",
+           "LINLI_PUBLIC_URL": PUBLIC_URL, "LINLI_TRUSTED_HOSTS": "127.0.0.1",
            "LINLI_INSTANCE_DIR": str(tmp_path / "instance"), "LINLI_UPLOAD_DIR": str(tmp_path / "uploads")}
     log = (tmp_path / "serve.log").open("w+")
     serve = subprocess.Popen([sys.executable, "-m", "app.serve"], cwd=ROOT, env=env, stdout=log,

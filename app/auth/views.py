@@ -54,13 +54,35 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only redirect to a path on this site (no scheme, no host, no //)."""
-    if not target:
+    """Only redirect to a path on this site; anything else goes to ``default``.
+
+    The target must start with one ``/`` (not ``//``), name no scheme or host, and
+    hold no character that a header or a browser reads differently from what was
+    checked: control characters (C0, DEL, C1: CR/LF would split the Location header,
+    a browser drops tabs and newlines, so a tab between two slashes makes
+    ``//evil.example``), Unicode line and paragraph separators, format characters
+    (bidi overrides, zero-width), spaces and backslashes (read as ``/``).  The path
+    is checked again once percent-decoded (``/%0D%0A``, ``/%2F/evil.example``); an
+    encoded query stays encoded in the Location header and reaches only our page.
+    """
+    import unicodedata  # only this function needs them
+    from urllib.parse import unquote
+
+    # Unicode categories refused as given: control (Cc), format (Cf), line and paragraph
+    # separators (Zl, Zp), spaces (Zs); in the decoded path, all of them but spaces.
+    unsafe, unsafe_in_path = {"Cc", "Cf", "Zl", "Zp", "Zs"}, {"Cc", "Cf", "Zl", "Zp"}
+    if not target or not isinstance(target, str):
+        return default
+    if any(unicodedata.category(ch) in unsafe or ch == "\\" for ch in target):
+        return default
+    if not target.startswith("/") or target.startswith("//"):
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
         return default
-    if "\\" in target:
+    path = unquote(parts.path)
+    if path.startswith(("//", "/\\")) or any(
+            unicodedata.category(ch) in unsafe_in_path or ch == "\\" for ch in path):
         return default
     return target
 
