@@ -19,10 +19,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,44 @@ def localstripe_app(tmp_path_factory, base: str, suffix: str, **config):
     with app.app_context():
         upgrade()
     return app
+
+
+DELIVERY_SECONDS = 20  # localstripe waits 1 s before each delivery
+
+
+@contextmanager
+def served_webhook(app, localstripe):
+    """``app`` served on a loopback port and registered as localstripe's webhook endpoint;
+    yields the endpoint's URL."""
+    from werkzeug.serving import make_server
+
+    from tests.billing_helpers import WEBHOOK_SECRET
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/billing/stripe/webhook"
+    configure_localstripe_webhook(localstripe, url, WEBHOOK_SECRET)
+    try:
+        yield url
+    finally:
+        # localstripe cannot forget an endpoint: point ours at a closed port.
+        configure_localstripe_webhook(localstripe, "http://127.0.0.1:9/gone", "whsec_gone")
+        server.shutdown()
+        thread.join(5)
+
+
+def wait_for_delivery(condition, what: str):
+    """Poll ``condition()`` (each try in a fresh transaction, to see what the server committed)
+    until it is true or localstripe's delivery deadline has passed."""
+    from app.extensions import db
+
+    deadline = time.monotonic() + DELIVERY_SECONDS
+    while True:
+        db.session.rollback()
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"localstripe's {what} was not applied within {DELIVERY_SECONDS} s")
+        time.sleep(0.05)

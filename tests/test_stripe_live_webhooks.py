@@ -23,7 +23,6 @@ polls the database with a deadline.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,7 +30,6 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 import stripe
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from billing import payments
@@ -40,11 +38,10 @@ from billing.ledger import balance, gateway_code, is_balanced
 from billing.models import LedgerTransaction
 from billing.payment_models import GatewayEvent, Payment, PaymentStatus, Refund, RefundStatus
 from providers.bookings import services
-from tests.billing_helpers import WEBHOOK_SECRET, accepted_booking, sign
-from tests.stripe_fixtures import configure_localstripe_webhook, localstripe, localstripe_app  # noqa: F401
+from tests.billing_helpers import accepted_booking, sign
+from tests.stripe_fixtures import localstripe, localstripe_app, served_webhook, wait_for_delivery  # noqa: F401
 
 pytestmark = [pytest.mark.no_db_session]
-DELIVERY_SECONDS = 20  # localstripe waits 1 s before each delivery
 
 
 @pytest.fixture(scope="module")
@@ -58,31 +55,12 @@ def hooks_app(tmp_path_factory, localstripe):  # noqa: F811
 @pytest.fixture(scope="module")
 def live_webhook(hooks_app, localstripe):  # noqa: F811
     """The app served on a loopback port, registered as localstripe's webhook endpoint."""
-    server = make_server("127.0.0.1", 0, hooks_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/billing/stripe/webhook"
-    configure_localstripe_webhook(localstripe, url, WEBHOOK_SECRET)
-    try:
+    with served_webhook(hooks_app, localstripe) as url:
         yield url
-    finally:
-        # localstripe cannot forget an endpoint: point ours at a closed port.
-        configure_localstripe_webhook(localstripe, "http://127.0.0.1:9/gone", "whsec_gone")
-        server.shutdown()
-        thread.join(5)
 
 
 def wait_for(condition, what: str):
-    """Poll ``condition()`` (each try in a fresh transaction) until true or the deadline."""
-    deadline = time.monotonic() + DELIVERY_SECONDS
-    while True:
-        db.session.rollback()  # see what the server committed since
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"localstripe's {what} was not applied within {DELIVERY_SECONDS} s")
-        time.sleep(0.05)
+    return wait_for_delivery(condition, what)
 
 
 def stored_events(payment_id: int, kind: str) -> list[GatewayEvent]:

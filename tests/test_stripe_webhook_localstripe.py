@@ -11,24 +11,21 @@ with the endpoint's secret.  Both are stored as refused and the payment stays pe
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from billing import payments
 from billing.ledger import balance, gateway_code
 from billing.models import LedgerTransaction
 from billing.payment_models import GatewayEvent, Payment, PaymentStatus
-from tests.billing_helpers import WEBHOOK_SECRET, accepted_booking, sign
-from tests.stripe_fixtures import configure_localstripe_webhook, localstripe, localstripe_app  # noqa: F401
+from tests.billing_helpers import accepted_booking, sign
+from tests.stripe_fixtures import localstripe, localstripe_app, served_webhook, wait_for_delivery  # noqa: F401
 
 pytestmark = [pytest.mark.no_db_session]
-DELIVERY_SECONDS = 20  # localstripe waits 1 s before each delivery
 
 
 @pytest.fixture(scope="module")
@@ -41,29 +38,13 @@ def checks_app(tmp_path_factory, localstripe):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def live_webhook(checks_app, localstripe):  # noqa: F811
-    server = make_server("127.0.0.1", 0, checks_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/billing/stripe/webhook"
-    configure_localstripe_webhook(localstripe, url, WEBHOOK_SECRET)
-    try:
+    """The app served on a loopback port, registered as localstripe's webhook endpoint."""
+    with served_webhook(checks_app, localstripe) as url:
         yield url
-    finally:
-        configure_localstripe_webhook(localstripe, "http://127.0.0.1:9/gone", "whsec_gone")
-        server.shutdown()
-        thread.join(5)
 
 
 def wait_for(condition, what: str):
-    deadline = time.monotonic() + DELIVERY_SECONDS
-    while True:
-        db.session.rollback()
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"localstripe's {what} did not arrive within {DELIVERY_SECONDS} s")
-        time.sleep(0.05)
+    return wait_for_delivery(condition, what)
 
 
 def events_for(payment_id: int) -> list[GatewayEvent]:
