@@ -48,7 +48,8 @@ def machine() -> dict:
                       if line.startswith("MemTotal"))
     except (OSError, StopIteration):
         mem_kb = 0
-    engine = sa.create_engine(generate.database_url())
+    # The server's maintenance database: the bench database may not exist yet (a fresh machine).
+    engine = sa.create_engine(sa.engine.make_url(generate.database_url()).set(database="postgres"))
     with engine.connect() as conn:
         pg = conn.scalar(sa.text("SHOW server_version"))
     engine.dispose()
