@@ -68,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     """The shell's own pages and API (the account), and the API toolkit."""
     from app.api import IdConverter, init_api
     from app.auth.api import account_blp
+    from app.auth.services import JOBS as auth_jobs
     from app.auth.views import bp as auth_bp
     from app.notifications_views import bp as notifications_bp
     from app.registry import init_registry
@@ -78,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     init_api(app)
     found.pages(main_bp, auth_bp, notifications_bp)
     found.api(account_blp)
+    found.jobs_from(auth_jobs)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -222,3 +222,15 @@ def en(client):
     """The client reads pages in English, so assertions read the source messages."""
     client.set_cookie("linli_lang", "en")
     return client
+
+
+@pytest.fixture
+def english_messages(client):
+    """Messages in English, for tests that match them: the pages and API answers the test
+    client gets (the language cookie) and errors raised straight from a service (a forced
+    locale), whose lazy messages are rendered when the test reads them."""
+    from flask_babel import force_locale
+
+    client.set_cookie("linli_lang", "en")
+    with force_locale("en"):
+        yield

@@ -21,6 +21,9 @@ from tests import factories
 from tests.conftest import PASSWORD
 from tests.rendered_forms import find_form, submit
 
+# The assertions read the English messages.
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 NEW_PHONE = "13800138000"
 
 
@@ -255,6 +258,7 @@ def test_tokens_expire_after_90_days_and_renewing_gives_them_90_more(app, en, cl
     db.session.commit()
     assert token.expires_at == clock.now() + timedelta(days=90)
     api = app.test_client()
+    api.set_cookie("linli_lang", "en")
     clock.advance(days=90)
     expired = api.get("/api/v1/me", headers=bearer(raw))
     assert expired.status_code == 401
@@ -282,6 +286,7 @@ def test_a_read_token_gets_403_on_every_write_and_changes_nothing(app, db_sessio
     token, raw = services.issue_token(db.session, user, "只读", TokenScope.READ)
     db.session.commit()
     api = app.test_client()
+    api.set_cookie("linli_lang", "en")
     assert api.get("/api/v1/me", headers=bearer(raw)).status_code == 200
     for method, url, body in (("PATCH", "/api/v1/me", {"name": "改名"}),
                               ("POST", f"/api/v1/me/tokens/{token.id}/renew", None),

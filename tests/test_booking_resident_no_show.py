@@ -27,6 +27,9 @@ from ratings.models import Complaint, ComplaintKind
 from tests import factories
 from tests.form_submit import submit
 
+# The assertions read the English messages.
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 CHECK_IN_FIRST = ("Check in first: you can record that the resident was not there only once you have "
                   "checked in at their address.")
 

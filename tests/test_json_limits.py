@@ -21,6 +21,9 @@ from app.extensions import db
 from app.jsonguard import json_depth, problem_with_json
 from tests import factories
 
+# The assertions read the English messages.
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 DEEP = b"[" * 1100 + b"]" * 1100
 WRITE_METHODS = ("post", "put", "patch", "delete")
 

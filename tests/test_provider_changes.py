@@ -40,6 +40,9 @@ from providers.models import (
 from tests import factories
 from tests.conftest import PASSWORD
 
+# The assertions read the English messages.
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 FAKE_NAME = "区民政局认证家庭医生服务中心"
 MEDICAL_TITLE = "家庭医生上门（输液、打针）"

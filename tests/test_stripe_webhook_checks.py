@@ -32,6 +32,9 @@ from billing.refunds import create_refund
 from tests.billing_helpers import WEBHOOK_SECRET, accepted_booking, event, gateway, post_event, sign
 from tests.stripe_fixtures import stripe_stub, stripe_stub_server  # noqa: F401
 
+# The assertions read the English messages.
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 
 @pytest.fixture
 def stripe_app(app, stripe_stub):  # noqa: F811

@@ -580,3 +580,22 @@ def load_user(user_id: str) -> User | None:
     if user is None or not secrets.compare_digest(user.session_nonce, nonce):
         return None
     return user
+
+
+# --- scheduled jobs ----------------------------------------------------------
+
+
+def forget_expired_codes(session: Session) -> int:
+    """Codes that expired unused drop the details that waited with them (a sign-up's or a
+    registration's name and password hash): nothing personal is kept for a sign-up that
+    never finished.  The row stays, since the sign-up rate limits count it."""
+    result = session.execute(
+        sa.update(PhoneCode)
+        .where(PhoneCode.expires_at < now(), PhoneCode.used_at.is_(None), PhoneCode.payload.is_not(None))
+        .values(payload=sa.null())  # SQL NULL (None would be stored as JSON null)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+JOBS = [(forget_expired_codes, {"trigger": "interval", "minutes": 30})]
