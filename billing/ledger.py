@@ -77,6 +77,34 @@ def _definition(code: str) -> tuple[str, AccountKind, bool, int | None]:
     raise ValueError(f"unknown account code {code!r}")
 
 
+# What people read for an account (the stored ``account.name`` is the English reference name).
+_LABELS = {
+    "resident_clearing": _l("Residents' prepayments held"),
+    "platform_fees": _l("Platform fees"),
+    "penalty_income": _l("Penalty income"),
+    "subsidy_fund": _l("Build-then-subsidise fund"),
+    "subsidies_paid": _l("Subsidies paid"),
+    "programme_fund": _l("Purchase-of-services fund"),
+}
+_NUMBERED_LABELS = {
+    "gateway_clearing": lambda suffix: _l("Money held by the %(gateway)s gateway", gateway=suffix),
+    "programme_budget": lambda suffix: _l("Budget available, programme %(id)s", id=suffix),
+    "programme_reserved": lambda suffix: _l("Budget reserved for accepted visits, programme %(id)s", id=suffix),
+    "programme_consumed": lambda suffix: _l("Budget consumed, awaiting settlement, programme %(id)s", id=suffix),
+    "provider_payable": lambda suffix: _l("Payable to provider %(id)s", id=suffix),
+}
+
+
+def account_label(account: Account) -> str:
+    """The account's name in the reader's language (its stored name for an unknown code)."""
+    if account.code in _LABELS:
+        return str(_LABELS[account.code])
+    prefix, _, suffix = account.code.partition(":")
+    if prefix in _NUMBERED_LABELS and suffix:
+        return str(_NUMBERED_LABELS[prefix](suffix))
+    return account.name
+
+
 def account(session: Session, code: str) -> Account:
     """The account with this code, created on first use."""
     found = session.scalar(sa.select(Account).where(Account.code == code))

@@ -28,6 +28,7 @@ from app.uow import form_action
 from billing import payouts as payout_service
 from billing.overview import billing_overview
 from billing.payment_models import Payout, Settlement, SettlementLine
+from billing.ledger import account_label
 from billing.settlements import (Period, find_settlement, parse_period, payout_of, penalty_transactions,
                                  subsidy_transactions)
 from providers import registration
@@ -193,7 +194,8 @@ def overview():
         sa.select(Settlement.period, sa.func.count(Settlement.id), sa.func.sum(Settlement.net_fen))
         .group_by(Settlement.period).order_by(Settlement.period.desc()).limit(24)
     ).all())
-    return render_template("billing/overview.html", view=billing_overview(db.session), periods=periods)
+    return render_template("billing/overview.html", view=billing_overview(db.session), periods=periods,
+                           account_label=account_label)
 
 
 def _render_period(period: Period, form: EmptyForm, status: int = 200):
