@@ -83,7 +83,9 @@ def test_recycled_preloaded_workers_answer_every_request_with_their_own_connecti
     env = {**{k: v for k, v in os.environ.items() if k not in SETTINGS}, "DATABASE_URL": url,
            "LINLI_ENV": "production", "SECRET_KEY": secrets.token_hex(32), "LINLI_BIND": f"127.0.0.1:{port}",
            "LINLI_WORKERS": "2", "LINLI_SCHEDULER": "off", "LINLI_INSTANCE_DIR": str(tmp_path / "instance"),
-           "LINLI_UPLOAD_DIR": str(tmp_path / "uploads")}
+           "LINLI_UPLOAD_DIR": str(tmp_path / "uploads"),
+           # Production answers only its own host: here the loopback address the test calls.
+           "LINLI_PUBLIC_URL": "https://linli.example.gov.cn", "LINLI_TRUSTED_HOSTS": "127.0.0.1"}
     settings, problems = serve.check(env)
     assert problems == []
     saved = dict(os.environ)
