@@ -21,6 +21,7 @@ from providers.bookings import services
 from providers.bookings.models import Booking, BookingFunding, BookingStatus, Funding
 from tests import factories
 from tests.billing_helpers import accepted_booking
+from tests.forms import submit
 from tests.programme_helpers import enrolled_resident, open_programme
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,7 @@ def test_paying_a_programme_funded_booking_is_409_and_creates_nothing(programme_
     booking, _member, _award = programme_booking
     assert payments_of(booking) == 0
     auth.login(booking.resident)
+    # Deliberately raw: the page offers no Pay button for a programme-funded booking.
     response = en.post(f"/bookings/{booking.id}/pay")
     assert response.status_code == 409
     assert "paid by a purchase programme" in response.get_data(as_text=True)
@@ -91,7 +93,8 @@ def test_no_way_of_making_a_payment_accepts_a_programme_funded_booking(programme
 def test_a_resident_paid_booking_still_pays(db_session, auth, en):
     booking, _member = accepted_booking()
     auth.login(booking.resident)
-    assert en.post(f"/bookings/{booking.id}/pay").status_code == 200
+    paid = submit(en, f"/bookings/{booking.id}", action=f"/bookings/{booking.id}/pay")
+    assert paid.status_code == 200
     assert payments_of(booking) == 1
 
 

@@ -21,6 +21,7 @@ from providers.bookings import services
 from providers.bookings.models import Booking, BookingEvent, BookingSlot, BookingStatus as S
 from providers.bookings.slots import take_place
 from tests import factories
+from tests.forms import open_page
 
 
 def count(model) -> int:
@@ -89,9 +90,10 @@ def test_the_page_second_submit_lands_on_the_booking_it_made(client, auth, en, d
     resident = factories.resident(listing.communities[0])
     auth.login(resident)
     data = {"starts_at": form_value(factories.next_slot(listing)), "address": "城里社区3号楼101"}
-    first = client.post(f"/listings/{listing.id}/book", data=data)
+    page = open_page(client, f"/listings/{listing.id}/book")
+    first = page.submit(fields=data)
     assert first.status_code == 302
-    second = client.post(f"/listings/{listing.id}/book", data=data)
+    second = page.submit(fields=data)  # the same page again: a double click, or a second tab
     assert second.status_code == 302 and second.headers["Location"] == first.headers["Location"]
     page = client.get(second.headers["Location"]).get_data(as_text=True)
     assert "You have already booked this time; here is your booking." in page
