@@ -251,7 +251,10 @@ def test_serve_migrates_an_empty_database_serves_with_gunicorn_and_stops_on_ctrl
            "SECRET_KEY": secrets.token_hex(32), "LINLI_BIND": f"127.0.0.1:{port}", "LINLI_WORKERS": "2",
            "LINLI_PUBLIC_URL": PUBLIC_URL, "LINLI_TRUSTED_HOSTS": "127.0.0.1",
            "LINLI_INSTANCE_DIR": str(tmp_path / "instance"), "LINLI_UPLOAD_DIR": str(tmp_path / "uploads")}
-    log = (tmp_path / "serve.log").open("w+")
+    # Appended to by serve and its children (O_APPEND), and read through its own handle: a
+    # seek on the children's shared file description would make them overwrite the start.
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("a")
     serve = subprocess.Popen([sys.executable, "-m", "app.serve"], cwd=ROOT, env=env, stdout=log,
                              stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -264,16 +267,18 @@ def test_serve_migrates_an_empty_database_serves_with_gunicorn_and_stops_on_ctrl
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.1)  # not up yet: poll again until the deadline
-        log.seek(0)
-        assert health is not None and health[0] == 200, log.read()[-3000:]
+        assert health is not None and health[0] == 200, log_path.read_text()[-3000:]
         assert '"database":true' in health[1] and '"status":"ok"' in health[1] and '"writable":true' in health[1]
         status, home = get(f"{base}/")
         assert status == 200 and "<html" in home
+        # The scheduler starts beside gunicorn, which may answer first: wait for its line.
+        while time.monotonic() < deadline and "Linli scheduler running" not in log_path.read_text():
+            time.sleep(0.1)  # the scheduler is still loading: look again until the deadline
     finally:
         serve.send_signal(signal.SIGINT)
         code = serve.wait(timeout=40)
-    log.seek(0)
-    output = log.read()
+    log.close()
+    output = log_path.read_text()
     assert code == 0, output[-3000:]
     # Both children were started, announced, and are gone.
     started = next(line for line in output.splitlines() if "gunicorn pid" in line)
