@@ -13,7 +13,7 @@ def init_app(app) -> None:
     from flask import render_template
 
     from app.registry import registry
-    from ratings import api, complaint_views, models, supervision, views  # noqa: F401  (complaint_views: routes on views.bp)
+    from ratings import api, complaint_views, followups, models, supervision, views  # noqa: F401  (complaint_views: routes on views.bp)
     from ratings.demo import load_history
     from ratings.notifications import NOTIFICATIONS
     from ratings.scorecard_api import scorecard_blp
@@ -29,3 +29,4 @@ def init_app(app) -> None:
     found.slot("providers.profile.after", lambda provider: render_template("ratings/_published.html", provider=provider))
     found.demo("ratings", load_history)
     supervision.init_app(app)
+    followups.init_app(app)
