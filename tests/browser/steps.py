@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from urllib.parse import urlsplit
 
 from flask_babel import force_locale, gettext
 from playwright.sync_api import expect
@@ -35,12 +36,16 @@ def log_in(page, base: str, phone: str, password: str = DEMO_PASSWORD) -> None:
     page.goto(base + "/login")
     page.fill("input[name=phone]", phone)
     page.fill("input[name=password]", password)
-    page.locator(f"main form.stack {SUBMIT}").click()
+    with page.expect_response(lambda r: r.request.method == "POST" and urlsplit(r.url).path == "/login"):
+        page.locator(f"main form.stack {SUBMIT}").click()
 
 
 def act(page, action: str) -> None:
-    """Press the button of the form posting to ``…/<action>`` and wait for its message."""
-    page.locator(f"form[action$='/{action}'] {SUBMIT}").click()
+    """Press the button of the form posting to ``…/<action>`` and wait for the server's
+    answer and its message (a message already on the page must not end the wait before
+    the post has been handled: a test that moves the clock next would race it)."""
+    with page.expect_response(lambda r: r.request.method == "POST" and urlsplit(r.url).path.endswith(f"/{action}")):
+        page.locator(f"form[action$='/{action}'] {SUBMIT}").click()
     expect(page.locator(".flash").first).to_be_visible()
 
 
