@@ -60,13 +60,14 @@ def test_resident_books_provider_serves_resident_rates(browser, page, live_serve
     expect(page.locator("main")).to_contain_text(COMMENT)
 
     # The month closes and is settled; the provider reads its statement.
-    from billing.settlements import settle_period
+    from billing.settlements import settle
 
     period = ends.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
     year, month = map(int, period.split("-"))
     live_clock.set(datetime(year + month // 12, month % 12 + 1, 1, 6, tzinfo=timezone.utc))
     with live_app.app_context():
-        settle_period(db.session, period)
+        # This provider's month only: other journeys settle their own providers' months.
+        settle(db.session, booking.provider_id, period)
         db.session.commit()
     provider = desktop(browser)
     log_in(provider, live_server, "13700000002")
