@@ -501,7 +501,7 @@ class Listing(db.Model):
     )
     version: Mapped[int] = mapped_column(default=1)
     # The tasks a carer ticks at check-out (short names the provider defines; at most
-    # providers.visits.services.MAX_CHECKLIST items): the visit's service log.
+    # providers.listings.MAX_CHECKLIST items): the visit's service log.
     checklist: Mapped[list] = mapped_column(sa.JSON, default=list, server_default=sa.text("'[]'"))
     # Lower-cased title + description: the catalogue's substring search runs on
     # it (trigram GIN index on PostgreSQL; works for Chinese, which has no spaces).

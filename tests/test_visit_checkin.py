@@ -214,3 +214,20 @@ def test_the_72_hour_auto_confirm_confirms_the_booking_but_never_verifies_the_vi
     assert record(booking).verified_at is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(VisitRecord)
                              .where(VisitRecord.verified_at.is_not(None))) == 0
+
+
+def test_the_provider_defines_the_checklist_on_the_listing_form(client, auth, en, clock):
+    listing, staff, _resident = v.setting()
+    auth.login(staff)
+    url = f"/provider/listings/{listing.id}/edit"
+    page = open_page(client, url)
+    assert "打扫卫生\n测量血压\n陪同聊天" in page.html
+    response = page.submit(button="Save changes", fields={"checklist": "助浴\n\n 助浴 \n理发"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    db.session.expire_all()
+    assert listing.checklist == ["助浴", "理发"]
+    too_many = "\n".join(f"任务{n}" for n in range(13))
+    response = open_page(client, url).submit(button="Save changes", fields={"checklist": too_many})
+    assert response.status_code == 422 and "at most 12 tasks" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert listing.checklist == ["助浴", "理发"]

@@ -36,8 +36,6 @@ from providers.visits.models import CardCode, CodeCard, FlagRule, VerifiedBy, Vi
 from providers.visits.photos import PreparedPhoto
 from providers.visits.verification import record_of, verify, visit_closed
 
-MAX_CHECKLIST = 12
-MAX_TASK_CHARS = 40
 MAX_SHORT_REASON = 500
 
 
@@ -201,21 +199,3 @@ def confirmed(session: Session, booking: Booking, user: User) -> None:
         return
     method = VerifiedBy.RESIDENT if user.id == booking.resident_id else VerifiedBy.PROXY
     verify(session, booking, record, method, actor=user)
-
-
-def clean_checklist(lines) -> list[str]:
-    """A listing's checklist from the form: one short task per line, no repeats, at most
-    :data:`MAX_CHECKLIST`; Invalid on "checklist" otherwise."""
-    if isinstance(lines, str):
-        lines = lines.splitlines()
-    items: list[str] = []
-    for line in lines:
-        task = " ".join(str(line).split())
-        if not task or task in items:
-            continue
-        if len(task) > MAX_TASK_CHARS:
-            raise Invalid(_l("Each task is at most %(n)d characters.", n=MAX_TASK_CHARS), field="checklist")
-        items.append(task)
-    if len(items) > MAX_CHECKLIST:
-        raise Invalid(_l("A checklist has at most %(n)d tasks.", n=MAX_CHECKLIST), field="checklist")
-    return items
