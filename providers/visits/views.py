@@ -2,7 +2,7 @@
 
 - ``/provider/today``: the staff member's provider's visits of today (the local,
   Asia/Shanghai day), each with the form it needs now.
-- ``POST /provider/visits/<id>/check-in`` and ``…/check-out``: the same services
+- ``POST /provider/visits/<id>/check-in`` and ``…/complete`` (the check-out): the same services
   as the booking page's buttons (which post these forms here), one commit each;
   a refusal re-renders the page it came from with the message beside the field.
   A wrong code is committed before it is shown (the attempt counts).
@@ -39,6 +39,7 @@ bp = Blueprint("visits", __name__, template_folder="templates")
 
 S = BookingStatus
 SHOWN = (S.ACCEPTED, S.IN_SERVICE, S.COMPLETED)
+DONE = actions.get(Party.PROVIDER, "complete").done
 
 
 def _user():
@@ -142,9 +143,10 @@ def _post(booking_id: int, kind: str):
     if kind == "check_in":
         flash(_("You checked in: the service has started."), "success")
     elif record is not None and record.is_verified:
-        flash(_("You checked out. The visit is verified by the %(how)s.", how=record.verified_label), "success")
+        flash(" ".join((str(DONE), _("The visit is verified by the %(how)s.", how=record.verified_label))),
+              "success")
     else:
-        flash(_("You checked out. The visit is not verified yet: the resident can confirm it."), "success")
+        flash(" ".join((str(DONE), _("The visit is not verified yet: the resident can confirm it."))), "success")
     if back == "booking":
         return redirect(url_for("bookings.provider_booking", booking_id=booking_id))
     return redirect(url_for("visits.today_visits"))
@@ -158,7 +160,8 @@ def check_in(booking_id: int):
     return _post(booking_id, "check_in")
 
 
-@bp.route("/provider/visits/<int:booking_id>/check-out", methods=["POST"])
+# The path says "complete", as the booking's action does (the check-out completes the booking).
+@bp.route("/provider/visits/<int:booking_id>/complete", methods=["POST"])
 @provider_staff_required
 def check_out(booking_id: int):
     """Check out with the location, tasks, visit code, reason when early and photos;
