@@ -231,3 +231,13 @@ def test_the_provider_defines_the_checklist_on_the_listing_form(client, auth, en
     assert response.status_code == 422 and "at most 12 tasks" in response.get_data(as_text=True)
     db.session.expire_all()
     assert listing.checklist == ["助浴", "理发"]
+
+
+def test_only_pages_with_a_visit_form_may_ask_the_phone_where_it_is(client, auth, clock):
+    listing, staff, resident = v.setting()
+    booking = v.accepted(listing, staff, resident, clock)
+    auth.login(staff)
+    assert "geolocation=(self)" in client.get("/provider/today").headers["Permissions-Policy"]
+    assert "geolocation=()" in client.get("/provider/bookings").headers["Permissions-Policy"]
+    clock.set(booking.starts_at)
+    assert "geolocation=(self)" in client.get(f"/provider/bookings/{booking.id}").headers["Permissions-Policy"]

@@ -52,6 +52,23 @@ def _with_device_cookie() -> str:
     return digest
 
 
+# The site forbids the Geolocation API everywhere (app/headers.py); a page that renders a
+# check-in or check-out form allows it for itself, so the phone can say where it is.
+LOCATION_POLICY = "camera=(), microphone=(), geolocation=(self)"
+
+
+def _allow_location() -> None:
+    if g.get("visit_location_allowed"):
+        return
+    g.visit_location_allowed = True
+
+    def allow(response):
+        response.headers["Permissions-Policy"] = LOCATION_POLICY
+        return response
+
+    after_this_request(allow)
+
+
 def visit_forms(booking: Booking) -> dict:
     """The check-in or check-out form a page shows for ``booking`` (the failed one, with its
     errors, when this request's post was refused)."""
@@ -68,6 +85,7 @@ def visit_forms(booking: Booking) -> dict:
 def visit_context(booking: Booking) -> dict:
     """What the carer's forms need: the forms, whether check-in is open, the early mark."""
     check_in = actions.get(Party.PROVIDER, "check-in")
+    _allow_location()
     return {
         "forms": visit_forms(booking),
         "check_in_from": check_in.opens_later(booking) if booking.status == S.ACCEPTED else None,
@@ -95,6 +113,7 @@ def _render_today(status: int = 200):
 def today_visits():
     """The carer's phone page: today's visits, each with its check-in or check-out form."""
     _with_device_cookie()
+    _allow_location()
     return _render_today()
 
 
