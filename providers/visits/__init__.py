@@ -22,6 +22,8 @@ DEFAULTS = {
     # Raw coordinates of check-ins and check-outs are dropped after this many days
     # (the distance and the verdict stay).
     "VISIT_LOCATION_RETENTION_DAYS": 180,
+    # The largest visit photo accepted (bytes).
+    "VISIT_PHOTO_MAX_BYTES": 8 * 1024 * 1024,
 }
 
 
@@ -34,3 +36,7 @@ def init_app(app) -> None:
         app.config.setdefault(name, int(os.environ.get(f"LINLI_{name}", default)))
     found = registry(app)
     found.models("providers.visits.models")
+
+    from providers.visits import views
+
+    views.init_app(app, found)
