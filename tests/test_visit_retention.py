@@ -81,3 +81,11 @@ def test_the_job_is_registered_with_the_scheduler(app):
     assert jobs.drop_old_coordinates in [fn for fn, _trigger in registered_jobs(app)]
     [job] = [job for job in registry(app).jobs if job.fn is jobs.drop_old_coordinates]
     assert job.trigger["trigger"] == "cron"
+
+
+def test_the_command_runs_the_job_now(app, clock):
+    booking, _staff = served_visit(clock)
+    clock.set(booking.completed_at + timedelta(days=DAYS + 1))
+    result = app.test_cli_runner().invoke(args=["drop-visit-coordinates"])
+    assert result.exit_code == 0 and result.output.strip() == "1 visit records"
+    assert record(booking.id).coordinates_dropped_at is not None

@@ -38,3 +38,4 @@ def init_app(app) -> None:
     found.models("providers.visits.models")
     found.pages(office_views.bp, home_views.bp)
     found.jobs_from(jobs.JOBS)
+    found.command(jobs.drop_coordinates_command)

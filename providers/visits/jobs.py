@@ -9,14 +9,19 @@ The job works in batches (a bounded ``UPDATE … WHERE booking_id IN (…)`` eac
 idempotent: a record whose coordinates are dropped carries ``coordinates_dropped_at``
 and is never selected again, so a second run, or a second scheduler, changes nothing.
 A visit never checked out counts from its check-in.
+
+The scheduler runs it nightly; ``flask drop-visit-coordinates`` runs it now (the
+same job, through the scheduler's runner: one transaction, committed once).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import click
 import sqlalchemy as sa
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from app.clock import now
@@ -57,3 +62,12 @@ def drop_old_coordinates(session: Session, *, batch: int = BATCH) -> int:
 JOBS = [
     (drop_old_coordinates, {"trigger": "cron", "hour": 3, "minute": 40}),
 ]
+
+
+@click.command("drop-visit-coordinates")
+@with_appcontext
+def drop_coordinates_command() -> None:
+    """Drop the raw coordinates of visits past the retention period now (the nightly job)."""
+    from app.scheduler import run_job
+
+    click.echo(f"{run_job(current_app._get_current_object(), drop_old_coordinates)} visit records")
