@@ -53,6 +53,8 @@ def visit(clock):
 
 def test_the_page_shows_the_facts_without_raw_coordinates(client, auth, visit):
     auth.login(factories.official())
+    booking_page = client.get(f"/official/bookings/{visit.id}").get_data(as_text=True)
+    assert f'href="/official/visits/{visit.id}"' in booking_page
     page = client.get(f"/official/visits/{visit.id}")
     assert page.status_code == 200
     shown = text(page)
