@@ -23,7 +23,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    # Geolocation for the site itself only: the carer's check-in and the resident's home
+    # ("use this phone's location") read the device's position; no frame or other origin may.
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(self)",
 }
 PRIVATE_PREFIXES = ("/account", "/provider", "/official", "/api/")
 CACHEABLE_ENDPOINTS = frozenset({"static"})

@@ -163,6 +163,23 @@ RULES: dict[str, Rule] = {
     "bookings_api.get_booking": rule(A | P | OFFICIALS, booking_id=B),
     # Residents and staff may cancel; an official may only confirm a provider's no-show (403).
     "bookings_api.booking_action": rule(A | P, booking_id=B, action="=cancel", body={"reason": "有事"}),
+    # --- visits: homes, code cards, the evidence page ------------------------------------
+    # A resident sets their own home (once: the world's A has none yet, A2's too).
+    "visit_home.my_home": rule(RESIDENTS),
+    "visit_home.set_my_home": rule(RESIDENTS, body={"lat": "31.2304", "lon": "121.4737", "method": "entered",
+                                                    "consent": "y"}),
+    "visit_office.find_resident": rule(OFFICIALS),
+    "visit_office.resident_home": rule(OFFICIALS, resident_id="resident_account"),
+    "visit_office.set_resident_home": rule(OFFICIALS, resident_id="resident_account",
+                                           body={"lat": "31.2304", "lon": "121.4737", "consent": "y"}),
+    "visit_office.resident_cards": rule(OFFICIALS, resident_id="resident_account"),
+    # A has a card in use: issuing another is a 409.
+    "visit_office.issue_card": rule(OFFICIALS, resident_id="resident_account"),
+    "visit_office.revoke_card": rule(OFFICIALS, card_id="card", body={"reason": "遗失"}),
+    # The completed booking has no visit record in the world: the forms answer 409.
+    "visit_office.visit_evidence": rule(OFFICIALS, booking_id=DONE),
+    "visit_office.show_locations": rule(OFFICIALS, booking_id=DONE, body={"reveal-reason": "核查"}),
+    "visit_office.clear_visit": rule(OFFICIALS, booking_id=DONE, body={"clear-reason": "电话回访确认"}),
     # --- payments, payment policy, settlements ------------------------------------------
     "billing.pay": rule(A, booking_id=B),
     "billing.payment_received": rule(P, booking_id=B),

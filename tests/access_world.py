@@ -6,7 +6,7 @@ an official, an admin.  Every object a route can name belongs to A or to P:
 bookings, a rating, a complaint with a photo, a notification, an API token, P's
 listing, qualification document, payment policy, October settlement, subsidy
 projects and claims (one filed, one in public notice with an objection), a purchase
-programme awarded to P with A enrolled, a penalty report confirmed and appealed
+programme awarded to P with A enrolled, A's code card, a penalty report confirmed and appealed
 with a file.  Each test then runs in the usual rolled-back transaction.
 """
 
@@ -29,6 +29,7 @@ from billing.subsidies.models import SubsidyEvidence
 from providers import registration, uploads
 from providers.bookings import services as bookings
 from providers.models import DocumentKind
+from providers.visits import cards
 from ratings import complaints
 from ratings import services as ratings
 from ratings.supervision import appeals
@@ -121,6 +122,9 @@ def build_world(clock) -> dict:
     objection = subsidy_review.object_to(db.session, noticed.id, user=resident, text="充电桩并未投入使用")
     db.session.commit()
 
+    card, _codes = cards.issue(db.session, resident, official)  # A's code card, in use
+    db.session.commit()
+
     item = penalty_report(provider)
     supervision_review.confirm(db.session, item.id, official)
     plan = uploads.save_document(io.BytesIO(PDF), "整改计划.pdf", field="files")
@@ -144,6 +148,7 @@ def build_world(clock) -> dict:
         "project_type": "ev_charger_dc", "tier": CommunityTier.BASIC.value,
         "report": item.id, "run": item.run_id,
         "appeal_file": first(sa.select(AppealFile.id)),
+        "resident_account": resident.id, "card": card.id,
     }
     world["users"] = {RES: resident.phone, RES2: resident2.phone, STAFF: staff.phone, STAFF2: staff2.phone,
                       OFFICIAL: official.phone, ADMIN: admin.phone}

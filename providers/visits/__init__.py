@@ -34,8 +34,13 @@ def init_app(app) -> None:
 
     for name, default in DEFAULTS.items():
         app.config.setdefault(name, int(os.environ.get(f"LINLI_{name}", default)))
+    from providers.visits import evidence_views, home_views, jobs, office_views  # noqa: F401  (evidence_views: routes on office_views.bp)
+
     found = registry(app)
     found.models("providers.visits.models")
+    found.pages(office_views.bp, home_views.bp)
+    found.jobs_from(jobs.JOBS)
+    found.command(jobs.drop_coordinates_command)
 
     from providers.visits import views
 

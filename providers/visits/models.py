@@ -164,6 +164,13 @@ class CodeCard(db.Model):
     """A printed card of one-time codes, for a resident without a phone."""
 
     __tablename__ = "code_card"
+    __table_args__ = (
+        # One active card per resident: a carer's code is looked up on the resident's card in
+        # use, so two live cards would make a lost card's codes still work.  A new card is
+        # issued only after the old one is revoked (cards.issue checks first, this decides).
+        sa.Index("uq_code_card_active_resident", "resident_id", unique=True,
+                 sqlite_where=sa.text("revoked_at IS NULL"), postgresql_where=sa.text("revoked_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
