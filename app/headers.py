@@ -23,10 +23,11 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    # Geolocation for the site itself only: the carer's check-in and the resident's home
-    # ("use this phone's location") read the device's position; no frame or other origin may.
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(self)",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+# A page that asks the phone where it is (a check-in or check-out form, setting a home
+# "from this phone") allows the Geolocation API for the site itself: allow_geolocation().
+LOCATION_POLICY = "camera=(), microphone=(), geolocation=(self)"
 PRIVATE_PREFIXES = ("/account", "/provider", "/official", "/api/")
 CACHEABLE_ENDPOINTS = frozenset({"static"})
 
@@ -36,6 +37,12 @@ def cacheable(view):
     user); without it, the answer to a logged-in user is ``no-store``."""
     view.linli_cacheable = True
     return view
+
+
+def allow_geolocation() -> None:
+    """This response may use the Geolocation API (for the site itself, never a frame or
+    another origin); every other page forbids it."""
+    g._linli_geolocation = True
 
 
 def _opted_in() -> bool:
@@ -71,6 +78,8 @@ def personal(response) -> bool:
 
 def apply(response, *, hsts: bool):
     headers = response.headers
+    if g.get("_linli_geolocation"):
+        headers["Permissions-Policy"] = LOCATION_POLICY
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)
     if hsts:

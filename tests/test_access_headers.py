@@ -7,8 +7,7 @@ route is called as each logged-in user, allowed or not, and the answer, whatever
 its status (a page, a redirect, a refusal, a file), must say
 
 - ``Content-Security-Policy`` (no inline script, no framing), ``X-Content-Type-Options:
-  nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy: same-origin``,
-  ``Permissions-Policy`` (geolocation for the site itself only);
+  nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy: same-origin``;
 - ``Cache-Control: no-store`` (app/headers.py decides it in one place: a logged-in
   user's answer, a private area, a file download).
 
@@ -32,8 +31,6 @@ SECURITY = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    # Geolocation for Linli's own pages (check-in, the home location), for no other origin.
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(self)",
 }
 LOGGED_IN = [role for role in ROLES if role != ANON]
 

@@ -46,6 +46,9 @@ def test_a_resident_sets_the_home_by_typing_coordinates_with_consent(client, aut
     auth.login(resident)
     page = client.get("/my/home")
     assert page.status_code == 200
+    # The page may ask the phone where it is ("use this phone's location"); others may not.
+    assert "geolocation=(self)" in page.headers["Permissions-Policy"]
+    assert "geolocation=()" in client.get("/bookings").headers["Permissions-Policy"]
     saved = submit(client, page.get_data(as_text=True), "/my/home", lat="31.2304", lon="121.4737", consent="y")
     assert saved.status_code == 302
     row = home_row(resident.id)

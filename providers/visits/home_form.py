@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import render_template
 
+from app import headers
 from app.extensions import db
 from app.models import User
 from app.uow import form_action
@@ -16,6 +17,7 @@ ALIASES = {"location": "lat"}
 
 
 def render_home(template: str, resident: User, form: HomeForm | None = None, *, status: int = 200, **context):
+    headers.allow_geolocation()  # "use this phone's location"
     return render_template(template, resident=resident, home=geo.home_of(db.session, resident.id),
                            form=form or HomeForm(formdata=None), **context), status
 

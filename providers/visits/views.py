@@ -20,7 +20,7 @@ from flask import Blueprint, abort, after_this_request, current_app, flash, g, r
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import audit
+from app import audit, headers
 from app.access import login_required, provider_staff_required
 from app.clock import now, today
 from app.errors import LinliError
@@ -52,21 +52,10 @@ def _with_device_cookie() -> str:
     return digest
 
 
-# The site forbids the Geolocation API everywhere (app/headers.py); a page that renders a
-# check-in or check-out form allows it for itself, so the phone can say where it is.
-LOCATION_POLICY = "camera=(), microphone=(), geolocation=(self)"
-
-
 def _allow_location() -> None:
-    if g.get("visit_location_allowed"):
-        return
-    g.visit_location_allowed = True
-
-    def allow(response):
-        response.headers["Permissions-Policy"] = LOCATION_POLICY
-        return response
-
-    after_this_request(allow)
+    """The site forbids the Geolocation API everywhere (app/headers.py); a page that renders
+    a check-in or check-out form allows it for itself, so the phone can say where it is."""
+    headers.allow_geolocation()
 
 
 def visit_forms(booking: Booking) -> dict:
