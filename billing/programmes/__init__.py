@@ -31,6 +31,7 @@ def init_app(app) -> None:
     # Routes on ``bp`` (provider_views, resident_views).
     from billing.programmes import api, eligibility, jobs, provider_views, resident_views  # noqa: F401
     from billing.programmes.demo import load_programme_demo
+    from billing.programmes.visit_demo import load_visit_demo
     from billing.funding import registry as funding_rules
     from billing.programmes.entitlements import use_of
     from billing.programmes.funding import RULES
@@ -49,6 +50,7 @@ def init_app(app) -> None:
     found.slot("providers.listing.book", lambda listing: render_template(
         "programmes/_book_with_entitlement.html", listing=listing))
     found.demo("programmes", load_programme_demo)
+    found.demo("visits", load_visit_demo)
 
 
 def entitlement_link(listing) -> str | None:

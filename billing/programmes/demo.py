@@ -8,7 +8,7 @@ changes nothing.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -36,7 +36,8 @@ def load_programme_demo(session: Session) -> bool:
         return False
     categories = list(session.scalars(sa.select(ServiceCategory.id)
                                       .where(ServiceCategory.code.in_(["home_care", "home_medical"]))))
-    start = today().replace(day=1)
+    # From the first of last month: the visit demo (visit_demo.py) serves last month.
+    start = (today().replace(day=1) - timedelta(days=1)).replace(day=1)
     end = programmes.term_limit(start, False)
     terms = ProgrammeTerms(
         title=TITLE,
