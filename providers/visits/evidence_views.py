@@ -18,7 +18,7 @@ from app.errors import Conflict
 from app.extensions import db
 from app.uow import form_action
 from providers.visits import evidence, verification
-from providers.visits.forms import ReasonForm
+from providers.visits.office_forms import ReasonForm
 from providers.visits.office_views import bp
 
 PHOTO_ENDPOINT = "visits.photo"  # another part of the visit pages serves the files

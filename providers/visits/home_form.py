@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import User
 from app.uow import form_action
 from providers.visits import geo, home
-from providers.visits.forms import HomeForm
+from providers.visits.office_forms import HomeForm
 
 # parse_position names the position "location"; the page shows it beside the latitude.
 ALIASES = {"location": "lat"}

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import resident_required
-from providers.visits.forms import HomeForm
+from providers.visits.office_forms import HomeForm
 from providers.visits.home_form import render_home, save_home
 
 bp = Blueprint("visit_home", __name__, template_folder="templates")

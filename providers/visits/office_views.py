@@ -24,7 +24,7 @@ from app.errors import LinliError, NotFound
 from app.extensions import db
 from app.uow import form_action
 from providers.visits import cards, geo, home
-from providers.visits.forms import EmptyForm, HomeForm, ReasonForm
+from providers.visits.office_forms import EmptyForm, HomeForm, ReasonForm
 from providers.visits.home_form import render_home, save_home
 from providers.visits.models import CodeCard
 
