@@ -184,3 +184,4 @@ def test_the_home_pages_are_for_their_people(client, auth):
     auth.login(factories.official())
     assert client.get("/official/residents/999999/home").status_code == 404
     assert client.get("/my/home").status_code == 403
+

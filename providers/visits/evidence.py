@@ -105,7 +105,8 @@ def reveal_locations(session: Session, booking: Booking, official: User, reason:
 
 
 def evidence_views(session: Session, booking: Booking) -> list:
-    """The audit events of who looked at this visit's locations (newest first)."""
+    """Who looked at this visit's locations or photos (newest first): the events this module
+    writes and those of the photo view (``after`` names the photo)."""
     return list(session.scalars(
         sa.select(audit.AuditEvent).where(audit.AuditEvent.object_type == "booking",
                                           audit.AuditEvent.object_id == booking.id,

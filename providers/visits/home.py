@@ -31,6 +31,7 @@ from providers.visits.geo import Position
 from providers.visits.models import HomeLocation, LocationMethod
 
 MAX_REASON = 500
+ALREADY_SET = _l("The home location is already set. To correct it, ask the community office.")
 
 
 def may_set(actor: User, resident: User) -> bool:
@@ -88,22 +89,29 @@ def set_home(session: Session, resident: User, actor: User, position: Position |
     reason = (reason or "").strip()
     if home is not None:
         if not may_correct(actor):
-            raise Conflict(_l("The home location is already set. To correct it, ask the community office."))
+            raise Conflict(ALREADY_SET)
         if not reason:
             raise Invalid(_l("Say why the home location is corrected: the reason is recorded."), field="reason")
     if len(reason) > MAX_REASON:
         raise Invalid(_l("The reason is too long (500 characters at most)."), field="reason")
     before = _snapshot(home) if home is not None else None
     at = now()
+    values = dict(lat=position.lat, lon=position.lon, accuracy_m=position.accuracy_m, method=method,
+                  consent_at=at, set_by_id=actor.id, set_at=at)
     if home is None:
-        home = HomeLocation(resident_id=resident.id)
-        session.add(home)
-    home.lat, home.lon, home.accuracy_m = position.lat, position.lon, position.accuracy_m
-    home.method = method
-    home.consent_at = at
-    home.set_by_id = actor.id
-    home.set_at = at
-    session.flush()
+        # Two first settings racing (the row did not exist to lock): the primary key lets one
+        # in; the other is told, in a savepoint so the caller's transaction stays usable.
+        home = HomeLocation(resident_id=resident.id, **values)
+        try:
+            with session.begin_nested():
+                session.add(home)
+                session.flush()
+        except sa.exc.IntegrityError:
+            raise Conflict(ALREADY_SET) from None
+    else:
+        for name, value in values.items():
+            setattr(home, name, value)
+        session.flush()
     audit.record(session, actor=actor, action="home_location.corrected" if before else "home_location.set",
                  object_type="user", object_id=resident.id, before=before, after=_snapshot(home),
                  reason=reason or None)
