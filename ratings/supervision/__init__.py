@@ -26,7 +26,8 @@ def init_app(app) -> None:
     from ratings.supervision.views import bp as supervision_bp
 
     found = registry(app)
-    found.models("ratings.supervision.models", "ratings.supervision.sanction_models")
+    found.models("ratings.supervision.models", "ratings.supervision.sanction_models",
+                 "ratings.supervision.dueprocess_models")
     found.notifications({**NOTIFICATIONS, **review.NOTIFICATIONS, **appeals.NOTIFICATIONS, **sanctions.NOTIFICATIONS},
                         {**reports.NOTIFICATION_LABELS, **appeals.NOTIFICATION_LABELS})
     found.pages(supervision_bp, review_bp, appeal_bp)

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import Role
 from providers.api_schemas import ProviderRefSchema
 from providers.registration import provider_of
-from ratings.supervision import exclusions, reports, rules, runs
+from ratings.supervision import exclusions, publication, reports, rules, runs
 from ratings.supervision.evaluator import as_of_day
 from ratings.supervision.models import EvaluationRun, ExclusionCause, Grade, ReportStatus, Sanction, Severity
 
@@ -207,11 +207,12 @@ def list_rule_sets():
 @supervision_blp.response(201, RuleSetSchema)
 @problems(supervision_blp, 400, 401, 403, 409, 422)
 def create_rule_set(body):
-    """Save a new version: the current one with the fields given (422 names a nonsense field)."""
+    """Save a new version as a DRAFT: the one in force with the fields given (422 names a nonsense field).
+    It applies to nothing until published (ratings/supervision/publication.py)."""
     user = require_user(*OFFICIAL_ROLES)
     note = body.pop("note")
     with unit_of_work():
-        rule_set = rules.create_version(db.session, user, body, note)
+        rule_set = publication.create_draft(db.session, user, body, note)
     return _rule_set_body(rule_set)
 
 
