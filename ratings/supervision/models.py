@@ -42,6 +42,13 @@ class Publication(StrEnum):
     WITHDRAWN = "withdrawn"  # withdrawn before it took effect; applies to nothing, ever
 
 
+PUBLICATION_LABELS = {
+    Publication.DRAFT: _l("Draft"),
+    Publication.PUBLISHED: _l("Published"),
+    Publication.WITHDRAWN: _l("Withdrawn"),
+}
+
+
 class RuleSet(db.Model):
     __tablename__ = "supervision_rule_set"
     __table_args__ = (
@@ -99,6 +106,10 @@ class RuleSet(db.Model):
     comment_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def publication_label(self) -> str:
+        return str(PUBLICATION_LABELS[self.publication])
 
     created_by: Mapped[User | None] = relationship()
 

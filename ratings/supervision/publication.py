@@ -22,7 +22,7 @@ flushes, never commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -109,10 +109,23 @@ def create_draft(session: Session, official: User, changes: dict, note: str) -> 
 # --- Publication and withdrawal -------------------------------------------------------------
 
 
+def _effective(rule_set: RuleSet, effective_on: str | date | None) -> datetime | None:
+    """A day (``YYYY-MM-DD``) → its local midnight in the rule set's zone; blank → None."""
+    if effective_on is None or (isinstance(effective_on, str) and not effective_on.strip()):
+        return None
+    if isinstance(effective_on, str):
+        try:
+            effective_on = date.fromisoformat(effective_on.strip())
+        except ValueError:
+            raise Invalid(_l("Enter a date like 2027-01-01."), field="effective_on") from None
+    return datetime.combine(effective_on, time(0), tzinfo=rules.zone_of(rule_set)).astimezone(timezone.utc)
+
+
 def publish(session: Session, official: User, rule_set_id: int, *, days: int | str | None = None,
-            effective_from: datetime | None = None) -> RuleSet:
-    """Announce a draft: comments open for ``days`` (default ``RULES_COMMENT_DAYS``), in force from
-    ``effective_from`` (default: the end of the comment period; never earlier).  Audited."""
+            effective_on: str | date | None = None) -> RuleSet:
+    """Announce a draft: comments open for ``days`` (default and minimum ``RULES_COMMENT_DAYS``),
+    in force from the local midnight of ``effective_on`` (default: the end of the comment
+    period; never earlier).  Audited."""
     _official(official)
     rule_set = _version(session, rule_set_id, lock=True)
     if rule_set.publication != Publication.DRAFT:
@@ -129,10 +142,10 @@ def publish(session: Session, official: User, rule_set_id: int, *, days: int | s
         raise Invalid(_l("Enter at most %(high)s.", high=MAX_COMMENT_DAYS), field="days")
     at = now()
     until = at + timedelta(days=days)
-    effective = effective_from or until
+    effective = _effective(rule_set, effective_on) or until
     if effective < until:
         raise Invalid(_l("A version takes effect only after its comment period (ends %(when)s).",
-                         when=until.date().isoformat()), field="effective_from")
+                         when=until.astimezone(rules.zone_of(rule_set)).date().isoformat()), field="effective_on")
     rule_set.publication = Publication.PUBLISHED
     rule_set.published_at, rule_set.comment_until, rule_set.effective_from = at, until, effective
     session.flush()
