@@ -25,8 +25,8 @@ depends_on = None
 TABLE = 'supervision_rule_set'
 STATUSES = "'draft', 'published', 'withdrawn'"
 ENUM_NAME = 'ck_supervision_rule_set_rule_publication'
-DATES = ("publication <> 'published' OR (published_at IS NOT NULL AND comment_until >= published_at "
-         "AND effective_from >= comment_until)")
+DATES = ("publication <> 'published' OR (published_at IS NOT NULL AND comment_until IS NOT NULL "
+         "AND effective_from IS NOT NULL AND comment_until >= published_at AND effective_from >= comment_until)")
 DATES_NAME = 'ck_supervision_rule_set_publication_dates_valid'
 DATES_COLUMNS = ('published_at', 'comment_until', 'effective_from', 'withdrawn_at')
 

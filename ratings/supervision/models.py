@@ -57,8 +57,9 @@ class RuleSet(db.Model):
         # A published version was announced, had its comment period and takes effect after
         # it: the dates the public page shows cannot contradict each other.
         sa.CheckConstraint(
-            "publication <> 'published' OR (published_at IS NOT NULL AND comment_until >= published_at "
-            "AND effective_from >= comment_until)", name="publication_dates_valid",
+            "publication <> 'published' OR (published_at IS NOT NULL AND comment_until IS NOT NULL "
+            "AND effective_from IS NOT NULL AND comment_until >= published_at AND effective_from >= comment_until)",
+            name="publication_dates_valid",
         ),
         sa.CheckConstraint("evaluation_day BETWEEN 1 AND 28", name="evaluation_day_valid"),
         sa.CheckConstraint("window_days > 0 AND long_window_days >= window_days", name="windows_valid"),
