@@ -39,7 +39,7 @@ def statement(report_id: int):
     if report is None:
         abort(404)
     facts = reasons.statement(db.session, report)
-    text = render_template("supervision/statement.md", s=facts, r=report, rows=evidence_rows(report),
+    text = render_template("supervision/statement.md.html", s=facts, r=report, rows=evidence_rows(report),
                            threshold_label=reports.threshold_label, describe_limits=reports.describe_limits)
     response = Response(text, mimetype="text/markdown")
     response.headers["Content-Disposition"] = f'attachment; filename="{facts.filename}"'
