@@ -124,3 +124,19 @@ def test_the_pages_ask_and_decide_through_their_rendered_forms(client, auth, en)
     auth.login(staff)
     text = client.get("/provider/supervision/grades").get_data(as_text=True)
     assert "Grade changed" in text and "Good (良好)" in text
+
+
+def test_a_changed_grade_is_what_the_league_and_the_scorecard_show(client, auth, en):
+    from ratings.supervision.league import league
+
+    provider, staff, snapshot = graded(Grade.UNQUALIFIED)
+    asked = grade_reviews.request_review(db.session, staff, provider.id, snapshot.id, "两项超标均因停电")
+    _run, rows = league(db.session)
+    assert [r.grade for r in rows if r.provider.id == provider.id] == [Grade.UNQUALIFIED]
+    grade_reviews.decide(db.session, factories.official(), asked.id, "changed", "停电属实", new_grade="qualified")
+    db.session.commit()
+    _run, rows = league(db.session)
+    assert [r.grade for r in rows if r.provider.id == provider.id] == [Grade.QUALIFIED]
+    auth.login(staff)
+    page = client.get("/provider/scorecard").get_data(as_text=True)
+    assert 'id="supervision-grade-changed"' in page and "Qualified (合格)" in page

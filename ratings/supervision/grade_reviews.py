@@ -127,6 +127,19 @@ def decide(session: Session, official: User, review_id: int, outcome: str | None
     return review
 
 
+def changed_grades(session: Session, snapshot_ids) -> dict[int, Grade]:
+    """Each snapshot's grade as an official changed it on review (latest change wins; one statement).
+    Snapshots without a change are absent: their evaluator's grade stands."""
+    ids = list(snapshot_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(GradeReview.snapshot_id, GradeReview.new_grade)
+        .where(GradeReview.snapshot_id.in_(ids), GradeReview.outcome == ReviewOutcome.CHANGED)
+        .order_by(GradeReview.decided_at, GradeReview.id)).all()
+    return {snapshot_id: grade for snapshot_id, grade in rows}
+
+
 def reviewed_grade(snapshot: ProviderSnapshot, reviews: list[GradeReview]) -> Grade:
     """The grade after its latest decided review that changed it (else the evaluator's)."""
     changed = [r for r in reviews if r.snapshot_id == snapshot.id and r.outcome == ReviewOutcome.CHANGED]
