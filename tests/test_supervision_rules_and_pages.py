@@ -208,10 +208,13 @@ def test_api_rule_sets(client, auth):
     auth.login(factories.official())
     current = client.get("/api/v1/supervision/rule-set").get_json()
     assert current["version"] == 1 and current["rules"]["late_rate_percent"] == "10"
+    assert current["publication"] == "published" and current["effective_from"]
     refused = client.post("/api/v1/supervision/rule-sets", json={"late_rate_percent": 120, "note": "x"})
     assert_problem(refused, 422, "late_rate_percent")
     made = client.post("/api/v1/supervision/rule-sets", json={"window_days": 60, "note": "试行"})
     assert made.status_code == 201 and made.get_json()["version"] == 2
+    assert made.get_json()["publication"] == "draft" and made.get_json()["effective_from"] is None
+    assert client.get("/api/v1/supervision/rule-set").get_json()["version"] == 1  # a draft is not in force
     assert [v["version"] for v in client.get("/api/v1/supervision/rule-sets").get_json()] == [2, 1]
 
 

@@ -72,6 +72,10 @@ class RuleSetSchema(Schema):
     created_at = fields.DateTime()
     created_by_id = fields.Integer(allow_none=True)
     note = fields.String()
+    publication = fields.String(metadata={"enum": ["draft", "published", "withdrawn"]})
+    published_at = fields.DateTime(allow_none=True)
+    comment_until = fields.DateTime(allow_none=True)
+    effective_from = fields.DateTime(allow_none=True)
     rules = fields.Nested(RuleValuesSchema)
 
 
@@ -84,7 +88,10 @@ RuleSetInputSchema = Schema.from_dict(
 
 def _rule_set_body(rule_set) -> dict:
     return {"id": rule_set.id, "version": rule_set.version, "created_at": rule_set.created_at,
-            "created_by_id": rule_set.created_by_id, "note": rule_set.note, "rules": rules.human(rule_set)}
+            "created_by_id": rule_set.created_by_id, "note": rule_set.note,
+            "publication": rule_set.publication.value, "published_at": rule_set.published_at,
+            "comment_until": rule_set.comment_until, "effective_from": rule_set.effective_from,
+            "rules": rules.human(rule_set)}
 
 
 class ExclusionInputSchema(Schema):
