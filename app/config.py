@@ -302,6 +302,7 @@ def load_config(env: dict | None = None) -> dict:
         "RATING_WINDOW_DAYS": 14,
         "COMPLAINT_RESPONSE_HOURS": 48,
         "SCORECARD_WINDOW_DAYS": 90,
+        "RULES_COMMENT_DAYS": 30,  # a new rule-set version is open for comment this long before it applies
         # Payments (billing/gateways): offline needs no keys; stripe checks its keys at start-up.
         **gateway_settings(env),
         "LINLI_PLATFORM_FEE_PERCENT": _int(env, "LINLI_PLATFORM_FEE_PERCENT", 5),

@@ -32,12 +32,13 @@ from providers.models import DocumentKind
 from providers.visits import cards
 from ratings import complaints
 from ratings import services as ratings
-from ratings.supervision import appeals
+from ratings.supervision import appeals, grade_reviews, publication
 from ratings.supervision import review as supervision_review
 from ratings.supervision.sanction_models import AppealFile
 from tests import factories
 from tests import subsidy_helpers as subsidy
 from tests.conftest import PASSWORD, START
+from tests.helpers import store_grade
 from tests.programme_helpers import ELDER, terms
 from tests.rating_helpers import PDF, PNG
 from tests.sanction_helpers import report as penalty_report
@@ -132,6 +133,14 @@ def build_world(clock) -> dict:
                    corrective_actions="增加护理员", preventive_steps="每周复核排班", files=[plan])
     db.session.commit()
 
+    # Due process: P's grade with an open review request; a version announced for comment, a draft.
+    snapshot = store_grade(provider.id, "qualified", as_of=START - timedelta(days=30))
+    grade_review = grade_reviews.request_review(db.session, staff, provider.id, snapshot.id, "请复核")
+    announced = publication.create_draft(db.session, official, {"late_rate_percent": "15"}, "放宽迟到率")
+    publication.publish(db.session, official, announced.id)
+    draft = publication.create_draft(db.session, official, {"window_days": 60}, "缩短窗口")
+    db.session.commit()
+
     def first(stmt):
         found = db.session.scalar(stmt)
         assert found is not None, stmt
@@ -147,6 +156,7 @@ def build_world(clock) -> dict:
         "evidence": first(sa.select(SubsidyEvidence.id).where(SubsidyEvidence.claim_id == claim.id)),
         "project_type": "ev_charger_dc", "tier": CommunityTier.BASIC.value,
         "report": item.id, "run": item.run_id,
+        "snapshot": snapshot.id, "grade_review": grade_review.id, "announced": announced.id, "draft": draft.id,
         "appeal_file": first(sa.select(AppealFile.id)),
         "resident_account": resident.id, "card": card.id,
     }

@@ -169,11 +169,11 @@ def test_a_number_out_of_range_in_a_query_is_a_422(client):
 
 def test_a_rule_value_too_long_for_decimals_is_refused_not_a_crash():
     from app.errors import Invalid
-    from ratings.supervision import rules
+    from ratings.supervision import publication
     from tests import factories
 
     with pytest.raises(Invalid) as refused:
-        rules.create_version(db.session, factories.official(), {"rating_below": "1e30"}, "试试")
+        publication.create_draft(db.session, factories.official(), {"rating_below": "1e30"}, "试试")
     assert refused.value.field == "rating_below"
 
 

@@ -11,7 +11,7 @@ from app.audit import trail
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from providers.bookings.models import BookingStatus as S
-from ratings.supervision import exclusions, rules
+from ratings.supervision import exclusions, publication, rules
 from ratings.supervision.models import BookingExclusion, EvaluationRun, PenaltyReport, RuleSet
 from ratings.supervision.runs import run_evaluation
 from tests import factories
@@ -32,14 +32,17 @@ def test_version_1_is_the_linli_default():
     assert str(values["rating_below"]) == "3.5" and values["new_provider_days"] == 90
 
 
-def test_a_change_is_a_new_audited_version_and_the_old_one_stays():
+def test_a_change_is_a_new_audited_version_and_the_old_one_stays(clock):
     official = factories.official()
-    v2 = rules.create_version(db.session, official, {"late_rate_percent": "12.5", "window_days": 60}, "试行")
+    v2 = publication.create_draft(db.session, official, {"late_rate_percent": "12.5", "window_days": 60}, "试行")
     v1 = rules.get_version(db.session, 1)
     assert (v2.version, v2.late_rate_bp, v2.window_days) == (2, 1250, 60)
     assert (v1.late_rate_bp, v1.window_days) == (1000, 90)
+    assert rules.current(db.session).id == v1.id  # a draft applies to nothing
+    publication.publish(db.session, official, v2.id)
+    clock.advance(days=30)
     assert rules.current(db.session).id == v2.id
-    event, = trail(db.session, "supervision_rule_set", v2.id)
+    event, _published = trail(db.session, "supervision_rule_set", v2.id)
     assert event.actor_id == official.id and event.reason == "试行"
     assert event.before["late_rate_percent"] == "10" and event.after["late_rate_percent"] == "12.5"
 
@@ -64,7 +67,7 @@ def test_a_change_is_a_new_audited_version_and_the_old_one_stays():
 def test_nonsense_is_refused_with_a_specific_message(changes, field, words):
     official = factories.official()
     with pytest.raises(Invalid) as refused:
-        rules.create_version(db.session, official, changes, "试试")
+        publication.create_draft(db.session, official, changes, "试试")
     assert refused.value.field == field
     with __import__("flask_babel").force_locale("en"):
         assert words in str(refused.value)
@@ -74,12 +77,12 @@ def test_nonsense_is_refused_with_a_specific_message(changes, field, words):
 def test_a_note_and_a_change_are_required_and_only_officials_may():
     official = factories.official()
     with pytest.raises(Invalid) as no_note:
-        rules.create_version(db.session, official, {"window_days": 60}, " ")
+        publication.create_draft(db.session, official, {"window_days": 60}, " ")
     assert no_note.value.field == "note"
     with pytest.raises(Invalid):
-        rules.create_version(db.session, official, {"window_days": 90}, "same")
+        publication.create_draft(db.session, official, {"window_days": 90}, "same")
     with pytest.raises(Forbidden):
-        rules.create_version(db.session, factories.resident(), {"window_days": 60}, "我来改")
+        publication.create_draft(db.session, factories.resident(), {"window_days": 60}, "我来改")
 
 
 # --- Exclusions ------------------------------------------------------------------------------
@@ -171,7 +174,8 @@ def test_rule_form_keeps_input_and_says_what_is_wrong(client, auth, en):
     assert count(RuleSet) == 1
     ok = submit(client, "/official/supervision/rules", fields={"window_days": "60", "note": "试行"})
     assert set(form) <= open_page(client, "/official/supervision/rules").form().field_names()
-    assert ok.status_code == 302 and rules.current(db.session).window_days == 60
+    assert ok.status_code == 302 and rules.get_version(db.session, 2).window_days == 60
+    assert rules.get_version(db.session, 2).publication == "draft"  # published later, with a comment period
 
 
 def test_exclusion_form(client, auth, en):
@@ -204,10 +208,13 @@ def test_api_rule_sets(client, auth):
     auth.login(factories.official())
     current = client.get("/api/v1/supervision/rule-set").get_json()
     assert current["version"] == 1 and current["rules"]["late_rate_percent"] == "10"
+    assert current["publication"] == "published" and current["effective_from"]
     refused = client.post("/api/v1/supervision/rule-sets", json={"late_rate_percent": 120, "note": "x"})
     assert_problem(refused, 422, "late_rate_percent")
     made = client.post("/api/v1/supervision/rule-sets", json={"window_days": 60, "note": "试行"})
     assert made.status_code == 201 and made.get_json()["version"] == 2
+    assert made.get_json()["publication"] == "draft" and made.get_json()["effective_from"] is None
+    assert client.get("/api/v1/supervision/rule-set").get_json()["version"] == 1  # a draft is not in force
     assert [v["version"] for v in client.get("/api/v1/supervision/rule-sets").get_json()] == [2, 1]
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.errors import IllegalTransition
 from app.extensions import db
-from ratings.supervision import jobs, rules
+from ratings.supervision import jobs, publication, rules
 from ratings.supervision.models import (
     EarlyWarning,
     EvaluationRun,
@@ -233,10 +233,21 @@ def test_jobs_are_registered():
     assert {"monthly_evaluation", "early_warning"} <= names
 
 
-def test_rule_set_changes_are_used_by_the_next_run():
+def test_a_rule_set_change_applies_only_to_periods_after_its_effective_date(clock):
     official = factories.official()
     provider, _made, _ = late_provider()
-    rules.create_version(db.session, official, {"late_rate_percent": "15"}, "放宽迟到率")
-    outcome = run_evaluation(db.session, as_of(), trigger="cli")
+    draft = publication.create_draft(db.session, official, {"late_rate_percent": "15"}, "放宽迟到率")
+    assert run_evaluation(db.session, as_of(), trigger="cli", dry_run=True).evaluation.rule_set.version == 1
+    publication.publish(db.session, official, draft.id)  # comments for 30 days, in force from 2026-12-02
+    # In force from 2026-12-02, but an evaluation as of 2027-01-01 judges 90 days from 2026-10-03:
+    # the window starts before the effective date, so version 1 still applies.
+    assert rules.for_period(db.session, as_of(date(2027, 1, 1))).version == 1
+    assert rules.in_force(db.session, as_of(date(2027, 1, 1))).version == 2
+    # The first evaluation whose whole window lies after the effective date uses version 2.
+    assert rules.for_period(db.session, as_of(date(2027, 3, 2))).version == 1
+    assert rules.for_period(db.session, as_of(date(2027, 3, 3))).version == 2
+    clock.set(as_of(date(2027, 3, 3)))
+    outcome = run_evaluation(db.session, as_of(date(2027, 3, 3)), trigger="cli")
     assert outcome.run.rule_set.version == 2
-    assert count(PenaltyReport, PenaltyReport.provider_id == provider.id) == 0
+    assert provider.id in {r.provider_id for r in outcome.evaluation.results}
+

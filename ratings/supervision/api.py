@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import Role
 from providers.api_schemas import ProviderRefSchema
 from providers.registration import provider_of
-from ratings.supervision import exclusions, reports, rules, runs
+from ratings.supervision import exclusions, publication, reports, rules, runs
 from ratings.supervision.evaluator import as_of_day
 from ratings.supervision.models import EvaluationRun, ExclusionCause, Grade, ReportStatus, Sanction, Severity
 
@@ -72,6 +72,10 @@ class RuleSetSchema(Schema):
     created_at = fields.DateTime()
     created_by_id = fields.Integer(allow_none=True)
     note = fields.String()
+    publication = fields.String(metadata={"enum": ["draft", "published", "withdrawn"]})
+    published_at = fields.DateTime(allow_none=True)
+    comment_until = fields.DateTime(allow_none=True)
+    effective_from = fields.DateTime(allow_none=True)
     rules = fields.Nested(RuleValuesSchema)
 
 
@@ -84,7 +88,10 @@ RuleSetInputSchema = Schema.from_dict(
 
 def _rule_set_body(rule_set) -> dict:
     return {"id": rule_set.id, "version": rule_set.version, "created_at": rule_set.created_at,
-            "created_by_id": rule_set.created_by_id, "note": rule_set.note, "rules": rules.human(rule_set)}
+            "created_by_id": rule_set.created_by_id, "note": rule_set.note,
+            "publication": rule_set.publication.value, "published_at": rule_set.published_at,
+            "comment_until": rule_set.comment_until, "effective_from": rule_set.effective_from,
+            "rules": rules.human(rule_set)}
 
 
 class ExclusionInputSchema(Schema):
@@ -207,11 +214,12 @@ def list_rule_sets():
 @supervision_blp.response(201, RuleSetSchema)
 @problems(supervision_blp, 400, 401, 403, 409, 422)
 def create_rule_set(body):
-    """Save a new version: the current one with the fields given (422 names a nonsense field)."""
+    """Save a new version as a DRAFT: the one in force with the fields given (422 names a nonsense field).
+    It applies to nothing until published (ratings/supervision/publication.py)."""
     user = require_user(*OFFICIAL_ROLES)
     note = body.pop("note")
     with unit_of_work():
-        rule_set = rules.create_version(db.session, user, body, note)
+        rule_set = publication.create_draft(db.session, user, body, note)
     return _rule_set_body(rule_set)
 
 

@@ -42,7 +42,8 @@ def early_warning(session: Session) -> int:
     with write_transaction(session):
         rule_set = rules.current(session)
         today = now().astimezone(rules.zone_of(rule_set)).date()
-        evaluation = evaluate(session, rule_set, as_of_day(today, rule_set))
+        at = as_of_day(today, rule_set)
+        evaluation = evaluate(session, rules.for_period(session, at), at)
         close = [r for r in evaluation.results if r.near and not r.is_new]
         if not close:
             return 0
@@ -140,6 +141,8 @@ def evaluate_command(as_of: str, dry_run: bool, official_phone: str | None) -> N
     except Exception:
         db.session.rollback()
         raise
+    if outcome.evaluation is not None:
+        rule_set = outcome.evaluation.rule_set
     if dry_run:
         click.echo(f"Dry run as of {day} (rule set v{rule_set.version}): nothing stored.")
     elif outcome.created:

@@ -6,6 +6,8 @@ provider is settled (dismissed, overturned or in effect): while a report is
 proposed, confirmed (its appeal window running) or appealed, the provider is
 left out.  A breach whose report was dismissed or overturned on appeal no
 longer counts: the grade is worked out again without it (:func:`rules.grade`).
+A grade an official changed on a provider's request for review
+(:mod:`ratings.supervision.grade_reviews`) is published as changed.
 Removed providers are never listed.
 """
 
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from providers.models import Provider, ProviderStatus, provider_category, provider_community
 from ratings.supervision import rules
+from ratings.supervision.grade_reviews import changed_grades
 from ratings.supervision.models import (
     GRADE_LABELS,
     EvaluationRun,
@@ -60,7 +63,7 @@ def published_grade(run: EvaluationRun, snapshot: ProviderSnapshot, set_aside: s
 
 def league(session: Session, *, community_id: int | None = None,
            category_id: int | None = None) -> tuple[EvaluationRun | None, list[LeagueRow]]:
-    """The latest run and its published rows, best grade first, then by rating (three statements)."""
+    """The latest run and its published rows, best grade first, then by rating (four statements)."""
     run = latest_run(session)
     if run is None:
         return None, []
@@ -82,7 +85,9 @@ def league(session: Session, *, community_id: int | None = None,
             sa.select(PenaltyReport.provider_id, PenaltyReport.metric)
             .where(PenaltyReport.run_id == run.id, PenaltyReport.status.in_(SET_ASIDE))):
         aside.setdefault(provider_id, set()).add(metric)
-    rows = [LeagueRow(provider=s.provider, grade=published_grade(run, s, aside.get(s.provider_id, set())),
+    changed = changed_grades(session, [s.id for s in snapshots])
+    rows = [LeagueRow(provider=s.provider,
+                      grade=changed.get(s.id) or published_grade(run, s, aside.get(s.provider_id, set())),
                       rating_mean=s.figures.get("rating_mean"), rating_count=s.figures.get("rating_count") or 0,
                       finished_bookings=s.figures.get("finished_bookings") or 0) for s in snapshots]
     rows.sort(key=lambda r: (GRADE_ORDER.index(r.grade), -(r.rating_mean or 0), r.provider.name))

@@ -34,10 +34,33 @@ from app.states import StateMachine
 from providers.models import Provider
 
 
+class Publication(StrEnum):
+    """A version's place in due process (ratings/supervision/publication.py)."""
+
+    DRAFT = "draft"  # being prepared by officials; applies to nothing
+    PUBLISHED = "published"  # announced: open for comment until comment_until, in force from effective_from
+    WITHDRAWN = "withdrawn"  # withdrawn before it took effect; applies to nothing, ever
+
+
+PUBLICATION_LABELS = {
+    Publication.DRAFT: _l("Draft"),
+    Publication.PUBLISHED: _l("Published"),
+    Publication.WITHDRAWN: _l("Withdrawn"),
+}
+
+
 class RuleSet(db.Model):
     __tablename__ = "supervision_rule_set"
     __table_args__ = (
         sa.UniqueConstraint("version"),  # versions are never edited, only added
+        # --- Publication (due process) -------------------------------------------------
+        # A published version was announced, had its comment period and takes effect after
+        # it: the dates the public page shows cannot contradict each other.
+        sa.CheckConstraint(
+            "publication <> 'published' OR (published_at IS NOT NULL AND comment_until IS NOT NULL "
+            "AND effective_from IS NOT NULL AND comment_until >= published_at AND effective_from >= comment_until)",
+            name="publication_dates_valid",
+        ),
         sa.CheckConstraint("evaluation_day BETWEEN 1 AND 28", name="evaluation_day_valid"),
         sa.CheckConstraint("window_days > 0 AND long_window_days >= window_days", name="windows_valid"),
         sa.CheckConstraint(
@@ -75,6 +98,19 @@ class RuleSet(db.Model):
     unqualified_breaches: Mapped[int] = mapped_column(sa.SmallInteger)
     warning_percent: Mapped[int] = mapped_column(sa.SmallInteger)
     ladder_days: Mapped[int] = mapped_column()
+
+    # --- Publication (due process: ratings/supervision/publication.py) -----------------
+    # Kept in one block: set by publish/withdraw only; the thresholds above never change.
+    publication: Mapped[Publication] = mapped_column(enum_column(Publication, "rule_publication"),
+                                                     default=Publication.DRAFT)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    comment_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def publication_label(self) -> str:
+        return str(PUBLICATION_LABELS[self.publication])
 
     created_by: Mapped[User | None] = relationship()
 

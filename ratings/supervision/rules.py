@@ -1,8 +1,10 @@
 """The rule set: its fields, validation, versions, thresholds and the grade rule.
 
-Officials change the rule set by saving a NEW version (:func:`create_version`);
-an old version is never edited, and every version is audited.  Version 1 is
-the Linli default of DOMAIN.md, seeded by the migration.
+Officials change the rule set by saving a NEW version, a draft that is then
+published with a comment period (ratings/supervision/publication.py); an old
+version is never edited, and every version is audited.  Version 1 is the Linli
+default of DOMAIN.md, seeded by the migration.  Which version applies when:
+the "Versions" section (:func:`in_force`, :func:`for_period`).
 
 Breach rule: a threshold with a rate is breached when the rate is ABOVE it
 (strictly: 10 % of 50 is not above 10 %) AND the count reaches the floor
@@ -30,6 +32,7 @@ below ``cut-off + (5 − cut-off) × (100 − warning_percent) %``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,15 +41,13 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app import audit
-from app.errors import Conflict, Forbidden, Invalid
-from app.models import User
+from app.clock import now
+from app.errors import Invalid
 from providers.catalogue import RATING_PRIOR_MEAN, RATING_PRIOR_WEIGHT
 from ratings import scorecard as sc
-from ratings.supervision.models import Grade, RuleSet
+from ratings.supervision.models import Grade, Publication, RuleSet
 
 MAX_WINDOW_DAYS = 730
-MAX_NOTE = 2000
 
 
 @dataclass(frozen=True)
@@ -199,16 +200,55 @@ def validate(values: dict) -> dict:
 
 
 # --- Versions ----------------------------------------------------------------------
+#
+# Which version applies (due process: a version never applies to a period before its
+# effective date).  Only PUBLISHED versions apply; drafts and withdrawn versions never do.
+# - :func:`in_force` at a time: the latest (highest) published version whose
+#   ``effective_from`` is at or before it.  Version 1, the Linli default, is the BASELINE: it applies before any
+#   version took effect (there were no other rules before it).
+# - :func:`for_period` for an evaluation as of a time: the latest published version that
+#   was in force at the START of the period the evaluation judges (its own normal window,
+#   ``as_of − window_days`` local days), so no booking in that window is judged by a rule
+#   announced after it happened.  A provider judged over the long window (few bookings)
+#   is judged by the same version: the long window only widens what is counted.
 
 
-def current(session: Session) -> RuleSet:
-    """The newest version (the migration seeds version 1)."""
-    rule_set = session.scalar(sa.select(RuleSet).order_by(RuleSet.version.desc()).limit(1))
-    if rule_set is None:  # a database made without the seed: make version 1 now
-        rule_set = RuleSet(version=1, note="Linli default (DOMAIN.md)", **to_stored(DEFAULTS))
+def _published():
+    return sa.select(RuleSet).where(RuleSet.publication == Publication.PUBLISHED)
+
+
+def baseline(session: Session) -> RuleSet:
+    """The first published version (a database made without the seed gets version 1 now)."""
+    rule_set = session.scalar(_published().order_by(RuleSet.version).limit(1))
+    if rule_set is None:
+        at = now()
+        rule_set = RuleSet(version=1, note="Linli default (DOMAIN.md)", publication=Publication.PUBLISHED,
+                           published_at=at, comment_until=at, effective_from=at, **to_stored(DEFAULTS))
         session.add(rule_set)
         session.flush()
     return rule_set
+
+
+def in_force(session: Session, at: datetime) -> RuleSet:
+    """The version in force at ``at``: the latest published one effective at or before it."""
+    found = session.scalar(_published().where(RuleSet.effective_from <= at)
+                           .order_by(RuleSet.version.desc()).limit(1))
+    return found if found is not None else baseline(session)
+
+
+def current(session: Session) -> RuleSet:
+    """The version in force now (what officials change, and what the public page shows)."""
+    return in_force(session, now())
+
+
+def for_period(session: Session, as_of: datetime) -> RuleSet:
+    """The version an evaluation as of ``as_of`` uses: in force at the start of its window."""
+    for rule_set in session.scalars(_published().where(RuleSet.effective_from <= as_of)
+                                    .order_by(RuleSet.version.desc())):
+        window = sc.Window.local_days(as_of, rule_set.window_days, zone_of(rule_set))
+        if rule_set.effective_from <= window.start:
+            return rule_set
+    return baseline(session)
 
 
 def versions(session: Session) -> list[RuleSet]:
@@ -217,48 +257,6 @@ def versions(session: Session) -> list[RuleSet]:
 
 def get_version(session: Session, version: int) -> RuleSet | None:
     return session.scalar(sa.select(RuleSet).where(RuleSet.version == version))
-
-
-def create_version(session: Session, official: User, changes: dict, note: str) -> RuleSet:
-    """Save a new version: the current one with ``changes`` (officials' units).
-
-    Refuses nonsense with :class:`Invalid` naming the field, a version equal to
-    the current one (nothing changed), and a concurrent save of the same version
-    number (:class:`Conflict`).  Audited.
-    """
-    if not official.is_official:
-        raise Forbidden(_l("Only officials change the rule set."))
-    note = (note or "").strip()
-    if not note:
-        raise Invalid(_l("Say what you changed and why: it goes into the audit trail."), field="note")
-    if len(note) > MAX_NOTE:
-        raise Invalid(_l("The note is too long (2000 characters at most)."), field="note")
-    unknown = set(changes) - set(FIELD_NAMES)
-    if unknown:
-        raise Invalid(_l("Unknown field: %(name)s.", name=sorted(unknown)[0]), field=sorted(unknown)[0])
-    base = current(session)
-    before = human(base)
-    clean = validate({**before, **changes})
-    stored = to_stored(clean)
-    if all(getattr(base, column) == value for column, value in stored.items()):
-        raise Invalid(_l("Nothing changed: this is the current rule set."), field="note")
-    rule_set = RuleSet(version=base.version + 1, created_by_id=official.id, note=note, **stored)
-    try:
-        with session.begin_nested():
-            session.add(rule_set)
-            session.flush()
-    except sa.exc.IntegrityError:
-        raise Conflict(_l("Someone saved a new version at the same time: reload and try again.")) from None
-    audit.record(
-        session, actor=official, action="supervision.rule_set.version", object_type="supervision_rule_set",
-        object_id=rule_set.id, before={"version": base.version, **_plain(before)},
-        after={"version": rule_set.version, **_plain(clean)}, reason=note,
-    )
-    return rule_set
-
-
-def _plain(values: dict) -> dict:
-    return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
 
 
 def zone_of(rule_set: RuleSet) -> ZoneInfo:

@@ -57,12 +57,13 @@ def run_for(session: Session, as_of: datetime) -> EvaluationRun | None:
 
 def run_evaluation(session: Session, as_of: datetime, *, trigger: str, actor: User | None = None,
                    dry_run: bool = False) -> Outcome:
-    """Evaluate as of ``as_of`` with the current rule set; store it unless ``dry_run``.
+    """Evaluate as of ``as_of`` with the version in force at the start of the judged period
+    (:func:`rules.for_period`); store it unless ``dry_run``.
 
     Idempotent: when a run for ``as_of`` exists nothing is written and the
     existing run is returned (``created`` False).  Flushes, never commits.
     """
-    rule_set = rules.current(session)
+    rule_set = rules.for_period(session, as_of)
     if dry_run:
         evaluation = evaluate(session, rule_set, as_of)
         return Outcome(evaluation, None, False, plan(session, evaluation))

@@ -22,7 +22,7 @@ from providers.bookings.models import Booking
 from providers.models import QualificationDocument
 from providers.registration import provider_of
 from ratings.models import Complaint, Rating
-from ratings.supervision import exclusions, reports, rules, runs
+from ratings.supervision import exclusions, grade_reviews, publication, reports, rules, runs
 from ratings.supervision.forms import ExclusionForm, RuleSetForm
 from ratings.supervision.sanctions import SANCTIONED
 from ratings.supervision.sanctions import history as sanction_history
@@ -70,8 +70,9 @@ def save_rule_set():
     """Save a new version and redirect; 422 with the field's message for nonsense (nothing saved)."""
     form = RuleSetForm()
     with form_action(form, lambda status: render_rules(form, status)):
-        rule_set = rules.create_version(db.session, current_user, form.values(), form.note.data)
-    flash(_("Rule set version %(v)d saved. The next evaluation uses it.", v=rule_set.version), "success")
+        rule_set = publication.create_draft(db.session, current_user, form.values(), form.note.data)
+    flash(_("Rule set version %(v)d saved as a draft. Publish it to open the comment period.", v=rule_set.version),
+          "success")
     return redirect(url_for("supervision.rule_set"))
 
 
@@ -208,8 +209,12 @@ def scorecard_section(provider_id: int) -> dict:
     """What the scorecard page shows about supervision: the latest grade and the reports
     (two statements, whatever the number of reports)."""
     items = db.session.scalars(reports.reports_query(provider_id=provider_id).limit(50)).all()
+    snapshot = runs.latest_snapshot(db.session, provider_id)
+    changed = grade_reviews.changed_grades(db.session, [snapshot.id]) if snapshot else {}
     return {
-        "snapshot": runs.latest_snapshot(db.session, provider_id),
+        "snapshot": snapshot,
+        # An official's change on review (ratings/supervision/grade_reviews.py), else None.
+        "changed_grade": GRADE_LABELS[changed[snapshot.id]] if snapshot and snapshot.id in changed else None,
         "reports": items,
         # Review half (ratings/supervision/sanctions.py); no statement when nothing was confirmed.
         "sanctions": sanction_history(db.session, provider_id) if any(r.status in SANCTIONED for r in items) else [],
