@@ -23,23 +23,29 @@ from tests.supervision_helpers import as_of, booking, bookings, local, serving_p
 # --- The rule set ------------------------------------------------------------------------
 
 
-def test_version_1_is_the_linli_default():
+def test_version_1_is_the_linli_default_and_version_2_adds_the_visit_rules():
     rule_set = rules.current(db.session)
-    assert rule_set.version == 1
+    assert rule_set.version == 2  # 0022_visit_rules: version 1 with the proof-of-service thresholds
     values = rules.human(rule_set)
     assert values["window_days"] == 90 and values["long_window_days"] == 365
     assert values["late_rate_percent"] == 10 and values["late_min_count"] == 5
     assert str(values["rating_below"]) == "3.5" and values["new_provider_days"] == 90
+    assert (values["verified_rate_percent"], values["verified_min_visits"], values["not_served_min_count"],
+            values["flagged_rate_percent"], values["flagged_min_count"]) == (90, 10, 1, 10, 5)
+    assert values == rules.DEFAULTS
+    v1 = rules.get_version(db.session, 1)
+    assert {k: v for k, v in rules.human(v1).items()} == values  # copied, the new ones by their defaults
+    assert "Proof of service" in rule_set.note
 
 
 def test_a_change_is_a_new_audited_version_and_the_old_one_stays():
     official = factories.official()
-    v2 = rules.create_version(db.session, official, {"late_rate_percent": "12.5", "window_days": 60}, "试行")
-    v1 = rules.get_version(db.session, 1)
-    assert (v2.version, v2.late_rate_bp, v2.window_days) == (2, 1250, 60)
-    assert (v1.late_rate_bp, v1.window_days) == (1000, 90)
-    assert rules.current(db.session).id == v2.id
-    event, = trail(db.session, "supervision_rule_set", v2.id)
+    v3 = rules.create_version(db.session, official, {"late_rate_percent": "12.5", "window_days": 60}, "试行")
+    v2 = rules.get_version(db.session, 2)
+    assert (v3.version, v3.late_rate_bp, v3.window_days) == (3, 1250, 60)
+    assert (v2.late_rate_bp, v2.window_days) == (1000, 90)
+    assert rules.current(db.session).id == v3.id
+    event, = trail(db.session, "supervision_rule_set", v3.id)
     assert event.actor_id == official.id and event.reason == "试行"
     assert event.before["late_rate_percent"] == "10" and event.after["late_rate_percent"] == "12.5"
 
@@ -68,7 +74,7 @@ def test_nonsense_is_refused_with_a_specific_message(changes, field, words):
     assert refused.value.field == field
     with __import__("flask_babel").force_locale("en"):
         assert words in str(refused.value)
-    assert count(RuleSet) == 1
+    assert count(RuleSet) == 2
 
 
 def test_a_note_and_a_change_are_required_and_only_officials_may():
@@ -168,7 +174,7 @@ def test_rule_form_keeps_input_and_says_what_is_wrong(client, auth, en):
     response = submit(client, "/official/supervision/rules", fields={"late_rate_percent": "150", "note": "x"})
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "A rate cannot be above 100 %." in page and 'value="150"' in page
-    assert count(RuleSet) == 1
+    assert count(RuleSet) == 2
     ok = submit(client, "/official/supervision/rules", fields={"window_days": "60", "note": "试行"})
     assert set(form) <= open_page(client, "/official/supervision/rules").form().field_names()
     assert ok.status_code == 302 and rules.current(db.session).window_days == 60
@@ -203,12 +209,13 @@ def test_providers_see_their_own_grade_and_reports_only(client, auth, en, evalua
 def test_api_rule_sets(client, auth):
     auth.login(factories.official())
     current = client.get("/api/v1/supervision/rule-set").get_json()
-    assert current["version"] == 1 and current["rules"]["late_rate_percent"] == "10"
+    assert current["version"] == 2 and current["rules"]["late_rate_percent"] == "10"
+    assert current["rules"]["verified_rate_percent"] == "90" and current["rules"]["flagged_min_count"] == 5
     refused = client.post("/api/v1/supervision/rule-sets", json={"late_rate_percent": 120, "note": "x"})
     assert_problem(refused, 422, "late_rate_percent")
     made = client.post("/api/v1/supervision/rule-sets", json={"window_days": 60, "note": "试行"})
-    assert made.status_code == 201 and made.get_json()["version"] == 2
-    assert [v["version"] for v in client.get("/api/v1/supervision/rule-sets").get_json()] == [2, 1]
+    assert made.status_code == 201 and made.get_json()["version"] == 3
+    assert [v["version"] for v in client.get("/api/v1/supervision/rule-sets").get_json()] == [3, 2, 1]
 
 
 def test_api_evaluate_runs_and_reports(client, auth):

@@ -94,8 +94,8 @@ def plan(session: Session, evaluation: Evaluation) -> list[Proposal]:
             threshold = rules.THRESHOLDS[key]
             proposals.append(Proposal(
                 provider_id=result.provider_id, provider_name=result.name, threshold=key,
-                value=threshold.value(result.figures), count=result.figures[threshold.count_key] or 0,
-                denominator=result.figures["due_bookings"] if threshold.rate_field else None,
+                value=threshold.value(result.figures), count=result.figures[threshold.numerator] or 0,
+                denominator=result.figures[threshold.denominator_key] if threshold.rate_field else None,
                 limits=threshold.limits(evaluation.rule_set), window_start=result.window.start,
                 window_end=result.window.end, step=step, sanction=sanction,
             ))
@@ -186,7 +186,11 @@ def threshold_labels(keys) -> str:
 
 
 def describe_limits(limits: dict) -> str:
-    """``above 10 % and at least 5`` / ``below 3.5 with at least 10 ratings`` / ``at least 3``."""
+    """``above 10 % and at least 5`` / ``below 90 % with at least 10 visits`` /
+    ``below 3.5 with at least 10 ratings`` / ``at least 3``."""
+    if "rate_below_bp" in limits:
+        return str(_l("below %(rate)s %% with at least %(count)s visits",
+                      rate=_plain(limits["rate_below_bp"]), count=limits["min_count"]))
     if "rate_bp" in limits:
         return str(_l("above %(rate)s %% and at least %(count)s",
                       rate=_plain(limits["rate_bp"]), count=limits["min_count"]))
