@@ -84,6 +84,7 @@ from ratings.scorecard_visits import (
     SatisfactionMetric,
     satisfaction_mean,
     visit_facts,
+    visit_reasons,
 )
 from ratings.scorecard_window import DEFAULT_WINDOW_DAYS, Window, current_window, default_window_days
 
@@ -96,7 +97,7 @@ __all__ = [
     "MeanMetric", "Metric", "RateMetric", "Scorecard", "Subject", "Window", "_counted_booking",
     "FLAGGED_RATE", "FLAGGED_VISITS", "FOLLOW_UPS", "FOLLOW_UP_CALLS", "FOLLOW_UP_SATISFACTION", "NOT_SERVED_VISITS",
     "PROGRAMME_VISITS", "UNVERIFIED_VISITS", "VERIFIED_RATE", "VERIFIED_VISITS", "VISIT_COUNTS", "VISIT_METRICS",
-    "SatisfactionMetric", "satisfaction_mean", "visit_facts", "all_providers", "current_window", "default_window_days", "figures_select", "members_select", "scorecard",
+    "SatisfactionMetric", "satisfaction_mean", "visit_facts", "visit_reasons", "all_providers", "current_window", "default_window_days", "figures_select", "members_select", "scorecard",
 ]
 
 

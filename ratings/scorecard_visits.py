@@ -213,3 +213,19 @@ def visit_facts(session, booking_ids) -> dict[int, dict]:
     for flag in flags:
         out[flag.booking_id]["flags"].append(flag.rule_label)
     return out
+
+
+def visit_reasons(session, booking_ids) -> dict[int, list[str]]:
+    """Why each visit counts against its provider, in words (unverified, its open flags,
+    not served), for the evidence tables of the scorecard page and the penalty report."""
+    reasons = {}
+    for booking_id, facts in visit_facts(session, booking_ids).items():
+        out = []
+        if not facts["verified"]:
+            out.append(str(_l("Not verified")))
+        if facts["flags"]:
+            out.append(str(_l("Open flags: %(rules)s", rules=", ".join(facts["flags"]))))
+        if facts["not_served"]:
+            out.append(str(_l("Not served (follow-up call)")))
+        reasons[booking_id] = out
+    return reasons

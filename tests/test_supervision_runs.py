@@ -43,7 +43,7 @@ def test_a_run_stores_snapshots_reports_with_evidence_and_notifies():
     outcome = run_evaluation(db.session, as_of(), trigger="cli")
     db.session.commit()
     run = outcome.run
-    assert outcome.created and run.rule_set.version == 1
+    assert outcome.created and run.rule_set.version == 2
     assert run.provider_count >= 2 and run.breach_count >= 1
     snapshot = db.session.scalar(sa.select(ProviderSnapshot).where(ProviderSnapshot.run_id == run.id,
                                                                    ProviderSnapshot.provider_id == provider.id))

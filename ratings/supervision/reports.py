@@ -20,6 +20,7 @@ from app.clock import now
 from app.models import Role, User
 from app.notifications import notify
 from providers.models import ProviderStaff, provider_category, provider_community
+from ratings import scorecard as sc
 from ratings.supervision import rules
 from ratings.supervision.evaluator import Evaluation, evidence_ids
 from ratings.supervision.models import (
@@ -174,6 +175,18 @@ def report_for(session: Session, report_id: int, *, provider_id: int | None = No
     if report is None or (provider_id is not None and report.provider_id != provider_id):
         return None
     return report
+
+
+# The proof-of-service thresholds: their evidence is visits, each listed with why it counts.
+VISIT_THRESHOLDS = frozenset({"unverified_visits", "not_served", "flagged_visits"})
+
+
+def visit_reasons(session: Session, report: PenaltyReport) -> dict[int, list[str]]:
+    """``{booking_id: [why]}`` for the visits behind a proof-of-service report (unverified,
+    open flags by rule, not served); empty for any other report.  Two statements."""
+    if report.metric not in VISIT_THRESHOLDS:
+        return {}
+    return sc.visit_reasons(session, (report.evidence or {}).get("booking", []))
 
 
 def threshold_label(key: str) -> str:
