@@ -14,6 +14,8 @@ from ratings.followups.models import CallOutcome
 from ratings.supervision import rules
 from ratings.supervision.evaluator import evaluate
 from tests.test_scorecard import counting
+from tests import factories
+from tests.helpers import bearer
 from tests.supervision_helpers import as_of, booking, local, programme_provider, visit
 
 SERVED, PARTLY, NOT_SERVED = CallOutcome.SERVED, CallOutcome.PARTLY, CallOutcome.NOT_SERVED
@@ -141,3 +143,38 @@ def test_the_visit_reasons_say_why_each_visit_counts(db_session, month):
     assert "Closed without the resident's code" in reasons[v["flagged"].id][1]
     assert "far from the resident's home" in reasons[v["flagged"].id][1]
     assert reasons[v["flagged"].id][2] == "Not served (follow-up call)"
+
+
+# --- The page and the API ------------------------------------------------------------------------
+
+
+def test_the_scorecard_page_shows_the_visit_figures_with_their_definitions(client, auth, month):
+    provider, v = month
+    client.set_cookie("linli_lang", "en")
+    auth.login(factories.staff(provider))
+    page = client.get("/provider/scorecard").get_data(as_text=True)
+    for key in ("programme_visits", "verified_rate", "not_served_visits", "flagged_rate", "follow_up_satisfaction"):
+        assert f'id="figure-{key}"' in page
+    assert "50.0% (3 of 6)" in page and "4.3 (4 calls)" in page
+    assert "A flag an official cleared no longer counts." in page
+    evidence = client.get("/provider/scorecard?metric=unverified_visits").get_data(as_text=True)
+    assert "Why it counts" in evidence and "Not served (follow-up call)" in evidence
+    for key in ("flagged", "cleared", "calling"):
+        assert f'id="booking-{v[key].id}"' in evidence
+    assert f'id="booking-{v["code"].id}"' not in evidence
+    calls = client.get("/provider/scorecard?metric=follow_up_satisfaction").get_data(as_text=True)
+    assert calls.count('id="follow_up_call-') == 4 and "Not served" in calls
+
+
+def test_the_api_gives_the_visit_figures(client, month):
+    provider, v = month
+    body = client.get("/api/v1/my/scorecard", headers=bearer(factories.staff(provider))).get_json()
+    figures = {f["key"]: f for f in body["figures"]}
+    assert figures["verified_rate"] | {"label": None, "explains": None} == {
+        "key": "verified_rate", "label": None, "explains": None, "kind": "rate", "subject": "booking",
+        "value": 0.5, "numerator": "verified_visits", "denominator": "programme_visits",
+        "ids": ids(v["code"], v["confirmed"], v["plain"])}
+    assert figures["follow_up_satisfaction"]["value"] == 4.3
+    assert figures["follow_up_satisfaction"]["subject"] == "follow_up_call"
+    assert len(figures["follow_up_satisfaction"]["ids"]) == 4
+    assert figures["not_served_visits"]["ids"] == [v["flagged"].id]
