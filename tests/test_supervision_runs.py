@@ -238,5 +238,5 @@ def test_rule_set_changes_are_used_by_the_next_run():
     provider, _made, _ = late_provider()
     rules.create_version(db.session, official, {"late_rate_percent": "15"}, "放宽迟到率")
     outcome = run_evaluation(db.session, as_of(), trigger="cli")
-    assert outcome.run.rule_set.version == 2
+    assert outcome.run.rule_set.version == 3
     assert count(PenaltyReport, PenaltyReport.provider_id == provider.id) == 0
