@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
@@ -103,8 +102,7 @@ def shown_value(figure: sc.Figure, card: sc.Scorecard) -> str:
         return _("%(percent).1f%% (%(part)d of %(whole)d)", percent=value * 100,
                  part=card[metric.numerator.key].value or 0, whole=card[metric.denominator.key].value or 0)
     if isinstance(metric, sc.SatisfactionMetric):
-        return ngettext("%(mean)s (%(num)d call)", "%(mean)s (%(num)d calls)", card[metric.calls.key].value or 0,
-                        mean=value)
+        return _("%(mean)s (follow-up calls: %(num)d)", mean=value, num=card[metric.calls.key].value or 0)
     if metric.kind == "mean":
         return f"{value:.2f}"
     return str(value)

@@ -155,7 +155,7 @@ def test_the_scorecard_page_shows_the_visit_figures_with_their_definitions(clien
     page = client.get("/provider/scorecard").get_data(as_text=True)
     for key in ("programme_visits", "verified_rate", "not_served_visits", "flagged_rate", "follow_up_satisfaction"):
         assert f'id="figure-{key}"' in page
-    assert "50.0% (3 of 6)" in page and "4.3 (4 calls)" in page
+    assert "50.0% (3 of 6)" in page and "4.3 (follow-up calls: 4)" in page
     assert "A flag an official cleared no longer counts." in page
     evidence = client.get("/provider/scorecard?metric=unverified_visits").get_data(as_text=True)
     assert "Why it counts" in evidence and "Not served (follow-up call)" in evidence
