@@ -8,7 +8,9 @@ Breach rule: a threshold with a rate is breached when the rate is ABOVE it
 (strictly: 10 % of 50 is not above 10 %) AND the count reaches the floor
 (≥ 5 late); a count-only threshold when the count reaches the floor; the rating
 threshold when the Bayesian mean is strictly BELOW the cut-off with at least
-the minimum number of ratings.  All comparisons are exact (fractions).
+the minimum number of ratings; the verified-visit rate when strictly BELOW its
+limit (90 % of 10 visits is not below 90 %) with at least the minimum number of
+programme visits.  All comparisons are exact (fractions).
 
 Grade rule (documented on the rules page):
 
