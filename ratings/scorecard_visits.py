@@ -6,8 +6,9 @@ out** (status completed) with the check-out (``completed_at``) in the window:
 
 - **verified-visit rate** (:data:`VERIFIED_RATE`): visits with a verification
   (code, resident or proxy confirmation, follow-up call: ``VisitRecord.verified_at``)
-  over all visits.  Its evidence is the visits NOT verified
-  (:data:`UNVERIFIED_VISITS`), because those are what an official checks;
+  over all visits.  Like every rate its ids are its numerator's; the visits NOT
+  verified are a figure of their own (:data:`UNVERIFIED_VISITS`), and they are
+  the evidence of the evaluator's threshold, because those are what an official checks;
 - **not-served findings** (:data:`NOT_SERVED_VISITS`): visits whose follow-up
   call is done with the outcome "not served" (an upheld finding);
 - **flagged-visit rate** (:data:`FLAGGED_RATE`): visits with at least one
@@ -107,8 +108,8 @@ FOLLOW_UP_CALLS = CountMetric(
 )
 VERIFIED_RATE = RateMetric(
     "verified_rate", _l("Verified-visit rate"),
-    _l("Verified visits divided by programme visits (0 when there were none). The visits behind "
-       "it are the unverified ones."),
+    _l("Verified visits divided by programme visits (0 when there were none). The unverified "
+       "visits are listed under their own figure."),
     VERIFIED_VISITS, PROGRAMME_VISITS,
 )
 FLAGGED_RATE = RateMetric(
