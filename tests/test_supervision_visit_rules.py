@@ -125,3 +125,5 @@ def test_a_flagged_report_names_the_rules(client, auth, en):
     auth.login(factories.official())
     page = client.get(f"/official/supervision/reports/{report.id}").get_data(as_text=True)
     assert page.count("Open flags: Checked in or out far from the resident&#39;s home") == 5
+    run_page = client.get(f"/official/supervision/runs/{report.run_id}").get_data(as_text=True)
+    assert "40: verified 100.0%, flagged 12.5%, not served 0" in run_page
