@@ -3,6 +3,7 @@ Asia/Shanghai, and the same numbers for one provider, for all providers and for 
 
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from flask_babel import force_locale
@@ -178,3 +179,27 @@ def test_the_api_gives_the_visit_figures(client, month):
     assert figures["follow_up_satisfaction"]["subject"] == "follow_up_call"
     assert len(figures["follow_up_satisfaction"]["ids"]) == 4
     assert figures["not_served_visits"]["ids"] == [v["flagged"].id]
+
+
+def test_the_visit_evidence_runs_the_same_statements_for_3_or_12_visits(client, auth):
+    def staff_with(n: int) -> str:
+        provider, listing, resident, award = programme_provider()
+        for i in range(n):
+            visit(listing, resident, award, local(2026, 10, 2, 8) + timedelta(hours=i), flags=["no_code"],
+                  call=(NOT_SERVED, 1) if i % 2 else None)
+        phone = factories.staff(provider).phone
+        db.session.commit()
+        return phone
+
+    def statements_for(phone: str) -> int:
+        auth.login(SimpleNamespace(phone=phone))
+        db.session.expunge_all()
+        statements = []
+        with counting(statements):
+            page = client.get("/provider/scorecard?metric=unverified_visits")
+        assert page.status_code == 200
+        auth.logout()
+        return len(statements)
+
+    small, large = staff_with(3), staff_with(12)
+    assert statements_for(small) == statements_for(large)
