@@ -39,7 +39,7 @@ from flask_babel import lazy_gettext as _l
 from providers.bookings.models import Booking, BookingStatus, Funding
 from providers.visits.models import VisitFlag, VisitRecord
 from ratings.followups.models import CallOutcome, CallStatus, FollowUpCall
-from ratings.scorecard_metrics import BOOKINGS, CountMetric, RateMetric, Subject
+from ratings.scorecard_metrics import BOOKINGS, CountMetric, RateMetric, Subject, _counted_booking
 from ratings.scorecard_window import Window
 
 FOLLOW_UPS = Subject("follow_up_call", FollowUpCall)
@@ -104,7 +104,8 @@ FOLLOW_UP_CALLS = CountMetric(
        "gave a satisfaction score."),
     FOLLOW_UPS,
     lambda w: sa.and_(FollowUpCall.status == CallStatus.DONE, FollowUpCall.satisfaction.is_not(None),
-                      FollowUpCall.booking_id.in_(sa.select(Booking.id).where(_visit(w)))),
+                      # the visits of the booking figures: not those an official excluded
+                      FollowUpCall.booking_id.in_(sa.select(Booking.id).where(_visit(w), _counted_booking()))),
 )
 VERIFIED_RATE = RateMetric(
     "verified_rate", _l("Verified-visit rate"),
