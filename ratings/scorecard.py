@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from providers.models import Provider
+from ratings.followups.models import FollowUpCall
 from ratings.models import Rating
 from ratings.scorecard_figures import (
     BOOKING_COUNTS,
@@ -66,6 +68,24 @@ from ratings.scorecard_metrics import (
     Subject,
     _counted_booking,
 )
+from ratings.scorecard_visits import (
+    FLAGGED_RATE,
+    FLAGGED_VISITS,
+    FOLLOW_UP_CALLS,
+    FOLLOW_UP_SATISFACTION,
+    FOLLOW_UPS,
+    NOT_SERVED_VISITS,
+    PROGRAMME_VISITS,
+    UNVERIFIED_VISITS,
+    VERIFIED_RATE,
+    VERIFIED_VISITS,
+    VISIT_COUNTS,
+    VISIT_METRICS,
+    SatisfactionMetric,
+    satisfaction_mean,
+    visit_facts,
+    visit_reasons,
+)
 from ratings.scorecard_window import DEFAULT_WINDOW_DAYS, Window, current_window, default_window_days
 
 __all__ = [
@@ -75,7 +95,9 @@ __all__ = [
     "LATE_STARTS", "MEANS", "METRICS", "PROVIDER_CANCELLATIONS", "PROVIDER_NO_SHOWS", "RATES", "RATINGS",
     "RATING_COUNT", "RATING_MEAN", "RATING_RAW_MEAN", "UPHELD_COMPLAINTS", "CountMetric", "Figure",
     "MeanMetric", "Metric", "RateMetric", "Scorecard", "Subject", "Window", "_counted_booking",
-    "all_providers", "current_window", "default_window_days", "figures_select", "members_select", "scorecard",
+    "FLAGGED_RATE", "FLAGGED_VISITS", "FOLLOW_UPS", "FOLLOW_UP_CALLS", "FOLLOW_UP_SATISFACTION", "NOT_SERVED_VISITS",
+    "PROGRAMME_VISITS", "UNVERIFIED_VISITS", "VERIFIED_RATE", "VERIFIED_VISITS", "VISIT_COUNTS", "VISIT_METRICS",
+    "SatisfactionMetric", "satisfaction_mean", "visit_facts", "visit_reasons", "all_providers", "current_window", "default_window_days", "figures_select", "members_select", "scorecard",
 ]
 
 
@@ -102,8 +124,8 @@ def figures_select(window: Window, provider_id: int | Collection[int] | None = N
     """Every figure, one row per provider (every provider, or only ``provider_id``:
     one id or several).
 
-    One statement: each table (bookings, complaints, ratings, documents) is
-    aggregated once with a conditional sum per figure, then joined to ``provider``; rates and means are computed in SQL
+    One statement: each table (bookings, complaints, ratings, documents,
+    follow-up calls) is aggregated once with a conditional sum per figure, then joined to ``provider``; rates and means are computed in SQL
     from those sums.  Columns: ``provider_id``, one per key of :data:`METRICS`,
     and ``rating_sum`` (the sum of the overall scores behind the means).
     """
@@ -115,19 +137,28 @@ def figures_select(window: Window, provider_id: int | Collection[int] | None = N
         .label("rating_sum"),
     )
     documents = _aggregate(DOCUMENTS, (EXPIRED_DOCUMENTS,), window, provider_id)
+    calls = _aggregate(
+        FOLLOW_UPS, (FOLLOW_UP_CALLS,), window, provider_id,
+        sa.func.coalesce(sa.func.sum(sa.case((FOLLOW_UP_CALLS.where(window), FollowUpCall.satisfaction), else_=0)), 0)
+        .label("satisfaction_sum"),
+    )
     sources = {**{m.key: bookings for m in BOOKING_COUNTS}, UPHELD_COMPLAINTS.key: complaints,
-               RATING_COUNT.key: ratings, "rating_sum": ratings, EXPIRED_DOCUMENTS.key: documents}
+               RATING_COUNT.key: ratings, "rating_sum": ratings, EXPIRED_DOCUMENTS.key: documents,
+               FOLLOW_UP_CALLS.key: calls, "satisfaction_sum": calls}
     columns = {key: sa.func.coalesce(source.c[key], 0) for key, source in sources.items()}
     for rate in RATES:
         columns[rate.key] = rate.ratio(columns[rate.numerator.key], columns[rate.denominator.key])
     for mean in MEANS:
         columns[mean.key] = mean.expression(columns["rating_sum"], columns[mean.ratings.key])
+    columns[FOLLOW_UP_SATISFACTION.key] = FOLLOW_UP_SATISFACTION.expression(
+        columns["satisfaction_sum"], columns[FOLLOW_UP_CALLS.key])
     stmt = (
         sa.select(Provider.id.label("provider_id"), *[column.label(key) for key, column in columns.items()])
         .outerjoin(bookings, bookings.c.provider_id == Provider.id)
         .outerjoin(complaints, complaints.c.provider_id == Provider.id)
         .outerjoin(ratings, ratings.c.provider_id == Provider.id)
         .outerjoin(documents, documents.c.provider_id == Provider.id)
+        .outerjoin(calls, calls.c.provider_id == Provider.id)
         .order_by(Provider.id)
     )
     if provider_id is not None:
@@ -153,7 +184,7 @@ def members_select(window: Window, provider_id: int, metrics=None) -> sa.Select:
 @dataclass
 class Figure:
     metric: Metric
-    value: int | float | None
+    value: int | float | Decimal | None
     ids: list[int] | None = None  # filled by with_ids=True
 
     @property
@@ -177,6 +208,8 @@ class Scorecard:
 def _python_value(metric: Metric, value):
     if value is None:
         return None
+    if isinstance(metric, SatisfactionMetric):
+        return metric.exact(float(value))
     return int(value) if metric.kind == "count" else float(value)
 
 

@@ -9,6 +9,8 @@ residents' personal data never appears, only ids.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import request
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
@@ -60,14 +62,16 @@ class FigureSchema(Schema):
     explains = fields.String(metadata={"description": "What the figure counts, in the caller's language."})
     kind = fields.String(metadata={"enum": ["count", "rate", "mean"]})
     subject = fields.String(
-        metadata={"enum": ["booking", "complaint", "rating", "document"], "description": "What the ids are ids of."}
+        metadata={"enum": ["booking", "complaint", "rating", "document", "follow_up_call"],
+                  "description": "What the ids are ids of."}
     )
     value = fields.Raw(
         allow_none=True,
         metadata={
             "type": "number",
             "nullable": True,
-            "description": "A count, a rate between 0 and 1, or a mean score (null: no ratings).",
+            "description": "A count, a rate between 0 and 1, or a mean score (null: no ratings or no "
+                           "follow-up calls; the follow-up satisfaction has one decimal).",
         },
     )
     numerator = fields.String(allow_none=True, metadata={"description": "For a rate: the figure on top."})
@@ -95,7 +99,7 @@ def scorecard_body(provider: Provider, window_days: int | None) -> dict:
             "explains": str(metric.explains),
             "kind": metric.kind,
             "subject": metric.subject.name,
-            "value": figure.value,
+            "value": float(figure.value) if isinstance(figure.value, Decimal) else figure.value,
             "numerator": metric.numerator.key if metric.kind == "rate" else None,
             "denominator": metric.denominator.key if metric.kind == "rate" else None,
             "ids": figure.ids,

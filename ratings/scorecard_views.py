@@ -8,7 +8,8 @@ is shown by its number, service and times.
 
 A page runs a fixed number of statements whatever the number of bookings: the
 caller and the provider, one for every figure, and one for the chosen
-figure's evidence (see tests/test_scorecard.py).
+figure's evidence (see tests/test_scorecard.py); for a proof-of-service figure
+two more say why each visit counts (``sc.visit_reasons``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from providers import registration
 from providers.bookings.models import Booking
 from providers.models import Provider, QualificationDocument
 from ratings import scorecard as sc
+from ratings.followups.models import FollowUpCall
 from ratings.models import Complaint, Rating
 from ratings.supervision.exclusions import exclusion_map
 from ratings.supervision.views import scorecard_section
@@ -55,6 +57,9 @@ def evidence(metric, window: sc.Window, provider_id: int, limit: int = EVIDENCE_
     elif subject is sc.COMPLAINTS:
         stmt = (sa.select(Complaint).options(joinedload(Complaint.booking).joinedload(Booking.listing))
                 .where(Complaint.id.in_(members)).order_by(Complaint.decided_at.desc(), Complaint.id.desc()))
+    elif subject is sc.FOLLOW_UPS:
+        stmt = (sa.select(FollowUpCall).options(joinedload(FollowUpCall.booking).joinedload(Booking.listing))
+                .where(FollowUpCall.id.in_(members)).order_by(FollowUpCall.recorded_at.desc(), FollowUpCall.id.desc()))
     elif subject is sc.DOCUMENTS:
         stmt = (sa.select(QualificationDocument).where(QualificationDocument.id.in_(members))
                 .order_by(QualificationDocument.expires_on.desc(), QualificationDocument.id.desc()))
@@ -96,6 +101,8 @@ def shown_value(figure: sc.Figure, card: sc.Scorecard) -> str:
     if metric.kind == "rate":
         return _("%(percent).1f%% (%(part)d of %(whole)d)", percent=value * 100,
                  part=card[metric.numerator.key].value or 0, whole=card[metric.denominator.key].value or 0)
+    if isinstance(metric, sc.SatisfactionMetric):
+        return _("%(mean)s (follow-up calls: %(num)d)", mean=value, num=card[metric.calls.key].value or 0)
     if metric.kind == "mean":
         return f"{value:.2f}"
     return str(value)
@@ -105,6 +112,8 @@ def behind(metric):
     """The count metric whose rows are a figure's evidence (a rate's numerator, a mean's ratings)."""
     if metric.kind == "rate":
         return metric.numerator
+    if isinstance(metric, sc.SatisfactionMetric):
+        return metric.calls
     if metric.kind == "mean":
         return metric.ratings
     return metric
@@ -113,7 +122,8 @@ def behind(metric):
 # --- The pages ----------------------------------------------------------------------
 
 SUBJECT_NOUNS = {"booking": _l("bookings"), "complaint": _l("complaints"), "rating": _l("ratings"),
-                 "document": _l("documents")}
+                 "document": _l("documents"), "follow_up_call": _l("follow-up calls")}
+VISIT_KEYS = frozenset(m.key for m in sc.VISIT_METRICS if m.subject is sc.BOOKINGS)
 
 
 def render_scorecard(provider: Provider, *, endpoint: str, url_args: dict):
@@ -138,6 +148,8 @@ def render_scorecard(provider: Provider, *, endpoint: str, url_args: dict):
     card = sc.scorecard(db.session, provider.id, window)
     rows = evidence(metric, window, provider.id) if metric is not None else []
     excluded = exclusion_map(db.session, [row.id for row in rows]) if metric is not None and metric.subject is sc.BOOKINGS else {}
+    # Why each visit counts (unverified, open flags, not served): two more statements.
+    reasons = sc.visit_reasons(db.session, [row.id for row in rows]) if metric is not None and metric.key in VISIT_KEYS else {}
     return render_template(
         "scorecard/scorecard.html",
         provider=provider,
@@ -157,6 +169,7 @@ def render_scorecard(provider: Provider, *, endpoint: str, url_args: dict):
         subject_nouns=SUBJECT_NOUNS,
         official_view=current_user.is_official,
         excluded=excluded,
+        reasons=reasons,
         supervision=scorecard_section(provider.id),
     ), 400 if problems else 200
 

@@ -124,3 +124,52 @@ def result_of(provider, day: date = date(2026, 11, 1)):
     """The evaluator's result for one provider as of ``day`` (current rule set)."""
     evaluation = evaluate(db.session, rules.current(db.session), as_of(day))
     return next(r for r in evaluation.results if r.provider_id == provider.id)
+
+
+# --- Proof of service: programme visits with their verification, flags and calls ------------
+
+
+def programme_provider(days: int = 400):
+    """(provider, listing, resident, award): an active provider awarded a purchase programme."""
+    from tests.programme_helpers import open_programme
+
+    _programme, award, listing, _staff, _official, community = open_programme()
+    provider = listing.provider
+    provider.activated_at = START - timedelta(days=days)
+    resident = factories.resident(community)
+    db.session.flush()
+    return provider, listing, resident, award
+
+
+def visit(listing, resident, award, starts_at: datetime, *, verified: bool = False, flags=(), cleared=(),
+          call: tuple | None = None) -> Booking:
+    """A programme-funded visit checked out an hour after ``starts_at``, with its facts:
+    ``verified`` (the resident's code), open ``flags`` and ``cleared`` ones (FlagRule values),
+    and ``call`` = (outcome, satisfaction) of a finished follow-up call."""
+    from providers.bookings.models import Funding
+    from providers.visits.models import FlagRule, VerifiedBy, VisitFlag, VisitRecord
+    from ratings.followups.models import CallStatus, FollowUpCall, SampleReason
+
+    b = booking(listing, resident, starts_at)
+    b.funding, b.programme_award_id = Funding.PROGRAMME, award.id
+    record = VisitRecord(booking_id=b.id)
+    if verified:
+        record.verified_at, record.verified_by = b.completed_at, VerifiedBy.CODE
+    db.session.add(record)
+    official = factories.official() if cleared else None
+    for rule in flags:
+        db.session.add(VisitFlag(booking_id=b.id, rule=FlagRule(rule), evidence={}, raised_at=b.completed_at))
+    for rule in cleared:
+        db.session.add(VisitFlag(booking_id=b.id, rule=FlagRule(rule), evidence={}, raised_at=b.completed_at,
+                                 cleared_at=b.completed_at + timedelta(days=1), cleared_by_id=official.id,
+                                 clear_reason="核实无误"))
+    if call is not None:
+        outcome, satisfaction = call
+        done = outcome is not None
+        db.session.add(FollowUpCall(
+            booking_id=b.id, provider_id=b.provider_id, month=starts_at.astimezone(SHANGHAI).strftime("%Y-%m"),
+            reason=SampleReason.SAMPLED, status=CallStatus.DONE if done else CallStatus.RETRY, attempts=1,
+            outcome=outcome, satisfaction=satisfaction,
+            recorded_at=b.completed_at + timedelta(days=3) if done else None))
+    db.session.flush()
+    return b

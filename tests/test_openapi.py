@@ -112,3 +112,13 @@ def test_the_document_needs_no_login_and_is_not_cached(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_proof_of_service_figures_and_rules_are_described(spec):
+    figure = spec["components"]["schemas"]["Figure"]["properties"]
+    assert {"programme_visits", "verified_visits", "unverified_visits", "verified_rate", "not_served_visits",
+            "flagged_visits", "flagged_rate", "follow_up_calls", "follow_up_satisfaction"} <= set(figure["key"]["enum"])
+    assert "follow_up_call" in figure["subject"]["enum"]
+    rules = spec["components"]["schemas"]["RuleValues"]["properties"]
+    assert {"verified_rate_percent", "verified_min_visits", "not_served_min_count", "flagged_rate_percent",
+            "flagged_min_count"} <= set(rules)

@@ -135,6 +135,10 @@ def test_every_figure_of_a_provider_and_the_rows_behind_it(db_session, history):
         "excluded_bookings": 0,
         "upheld_complaints": 1, "rating_count": 2, "rating_mean": pytest.approx((20 + 7) / 7),
         "rating_raw_mean": 3.5, "expired_documents": 0,
+        # Resident-paid bookings only: no programme visits (tests/test_scorecard_visits.py).
+        "programme_visits": 0, "verified_visits": 0, "unverified_visits": 0, "verified_rate": 0.0,
+        "not_served_visits": 0, "flagged_visits": 0, "flagged_rate": 0.0, "follow_up_calls": 0,
+        "follow_up_satisfaction": None,
     }
     assert card["finished_bookings"].ids == ids(b["on_time"], b["late_start"], b["late_finish"], b["late_answer"])
     assert card["due_bookings"].ids == ids(b["on_time"], b["late_start"], b["late_finish"], b["late_answer"],
@@ -161,8 +165,11 @@ def test_a_value_always_matches_the_rows_behind_it(db_session, history):
     # and every metric's own per-provider select agrees with the one-statement figures
     for key, metric in sc.METRICS.items():
         per_provider = dict(db_session.execute(metric.per_provider(window)).all())
-        # (a provider without a row has a count of 0, e.g. no excluded bookings)
-        assert per_provider.get(history["provider"].id, 0) == pytest.approx(card[key].value), key
+        # (a provider without a row has a count of 0, e.g. no excluded bookings, and no mean)
+        if card[key].value is None:
+            assert per_provider.get(history["provider"].id) is None, key
+        else:
+            assert per_provider.get(history["provider"].id, 0) == pytest.approx(card[key].value), key
 
 
 def test_all_providers_at_once_in_one_statement(db_session, history, clock):
@@ -177,7 +184,7 @@ def test_all_providers_at_once_in_one_statement(db_session, history, clock):
     other = figures[history["bookings"]["other"].provider_id]
     assert (other["late_starts"], other["late_rate"], other["finished_bookings"]) == (1, 1.0, 1)
     assert figures[quiet.id] == {**{k: 0 for k in sc.METRICS}, "late_rate": 0.0, "cancellation_rate": 0.0,
-                                 "rating_mean": 4.0, "rating_raw_mean": None}
+                                 "rating_mean": 4.0, "rating_raw_mean": None, "follow_up_satisfaction": None}
 
 
 def test_the_window_is_open_at_its_start_and_closed_at_its_end(db_session, history):

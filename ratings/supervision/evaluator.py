@@ -5,7 +5,9 @@ A pure function: it reads, never writes.  The figures are the scorecard's
 computed set-based for ALL providers in one statement per window: the normal
 window (default 90 local days) and the long one (365) for providers with fewer
 finished bookings than the minimum.  Expired qualification documents are one
-of those figures (read on the as-of day, the windows' end).  One more statement
+of those figures (read on the as-of day, the windows' end); so are the
+proof-of-service figures (:mod:`ratings.scorecard_visits`: verified, flagged
+and not-served programme visits, follow-up satisfaction).  One more statement
 finds the providers themselves; the grade and the breaches are then worked out
 from those rows (no query per provider).
 

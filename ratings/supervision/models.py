@@ -67,6 +67,8 @@ class RuleSet(db.Model):
             "late_rate_bp BETWEEN 0 AND 10000 AND cancellation_rate_bp BETWEEN 0 AND 10000 "
             "AND expired_rate_bp BETWEEN 0 AND 10000", name="rates_valid",
         ),
+        sa.CheckConstraint("verified_rate_below_bp BETWEEN 0 AND 10000 AND flagged_rate_bp BETWEEN 0 AND 10000",
+                           name="visit_rates_valid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -98,6 +100,15 @@ class RuleSet(db.Model):
     unqualified_breaches: Mapped[int] = mapped_column(sa.SmallInteger)
     warning_percent: Mapped[int] = mapped_column(sa.SmallInteger)
     ladder_days: Mapped[int] = mapped_column()
+    # Proof of service (migration 0021_visit_rules; ratings.scorecard_visits): the verified-visit
+    # rate BELOW a limit with at least so many programme visits; not-served findings; the
+    # flagged-visit rate ABOVE a limit with at least so many flagged visits.  The server defaults
+    # are the Linli defaults, so every version has them.
+    verified_rate_below_bp: Mapped[int] = mapped_column(server_default=sa.text("9000"))
+    verified_min_visits: Mapped[int] = mapped_column(server_default=sa.text("10"))
+    not_served_min_count: Mapped[int] = mapped_column(server_default=sa.text("1"))
+    flagged_rate_bp: Mapped[int] = mapped_column(server_default=sa.text("1000"))
+    flagged_min_count: Mapped[int] = mapped_column(server_default=sa.text("5"))
 
     # --- Publication (due process: ratings/supervision/publication.py) -----------------
     # Kept in one block: set by publish/withdraw only; the thresholds above never change.

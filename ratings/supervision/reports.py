@@ -20,6 +20,7 @@ from app.clock import now
 from app.models import Role, User
 from app.notifications import notify
 from providers.models import ProviderStaff, provider_category, provider_community
+from ratings import scorecard as sc
 from ratings.supervision import rules
 from ratings.supervision.evaluator import Evaluation, evidence_ids
 from ratings.supervision.models import (
@@ -94,8 +95,8 @@ def plan(session: Session, evaluation: Evaluation) -> list[Proposal]:
             threshold = rules.THRESHOLDS[key]
             proposals.append(Proposal(
                 provider_id=result.provider_id, provider_name=result.name, threshold=key,
-                value=threshold.value(result.figures), count=result.figures[threshold.count_key] or 0,
-                denominator=result.figures["due_bookings"] if threshold.rate_field else None,
+                value=threshold.value(result.figures), count=result.figures[threshold.numerator] or 0,
+                denominator=result.figures[threshold.denominator_key] if threshold.rate_field else None,
                 limits=threshold.limits(evaluation.rule_set), window_start=result.window.start,
                 window_end=result.window.end, step=step, sanction=sanction,
             ))
@@ -176,6 +177,18 @@ def report_for(session: Session, report_id: int, *, provider_id: int | None = No
     return report
 
 
+# The proof-of-service thresholds: their evidence is visits, each listed with why it counts.
+VISIT_THRESHOLDS = frozenset({"unverified_visits", "not_served", "flagged_visits"})
+
+
+def visit_reasons(session: Session, report: PenaltyReport) -> dict[int, list[str]]:
+    """``{booking_id: [why]}`` for the visits behind a proof-of-service report (unverified,
+    open flags by rule, not served); empty for any other report.  Two statements."""
+    if report.metric not in VISIT_THRESHOLDS:
+        return {}
+    return sc.visit_reasons(session, (report.evidence or {}).get("booking", []))
+
+
 def threshold_label(key: str) -> str:
     threshold = rules.THRESHOLDS.get(key)
     return str(threshold.label) if threshold else key
@@ -186,7 +199,11 @@ def threshold_labels(keys) -> str:
 
 
 def describe_limits(limits: dict) -> str:
-    """``above 10 % and at least 5`` / ``below 3.5 with at least 10 ratings`` / ``at least 3``."""
+    """``above 10 % and at least 5`` / ``below 90 % with at least 10 visits`` /
+    ``below 3.5 with at least 10 ratings`` / ``at least 3``."""
+    if "rate_below_bp" in limits:
+        return str(_l("below %(rate)s %% with at least %(count)s visits",
+                      rate=_plain(limits["rate_below_bp"]), count=limits["min_count"]))
     if "rate_bp" in limits:
         return str(_l("above %(rate)s %% and at least %(count)s",
                       rate=_plain(limits["rate_bp"]), count=limits["min_count"]))

@@ -10,7 +10,9 @@ Breach rule: a threshold with a rate is breached when the rate is ABOVE it
 (strictly: 10 % of 50 is not above 10 %) AND the count reaches the floor
 (≥ 5 late); a count-only threshold when the count reaches the floor; the rating
 threshold when the Bayesian mean is strictly BELOW the cut-off with at least
-the minimum number of ratings.  All comparisons are exact (fractions).
+the minimum number of ratings; the verified-visit rate when strictly BELOW its
+limit (90 % of 10 visits is not below 90 %) with at least the minimum number of
+programme visits.  All comparisons are exact (fractions).
 
 Grade rule (documented on the rules page):
 
@@ -89,6 +91,12 @@ FIELDS = (
     Field("unqualified_breaches", "int", _l("Unqualified: breaches at least"), 1, 6),
     Field("warning_percent", "int", _l("Early warning at this share of a threshold (%)"), 1, 99),
     Field("ladder_days", "int", _l("Sanction ladder looks back (days)"), 1, MAX_WINDOW_DAYS),
+    # Proof of service (ratings.scorecard_visits).
+    Field("verified_rate_percent", "percent", _l("Verified-visit rate below (%)"), column="verified_rate_below_bp"),
+    Field("verified_min_visits", "int", _l("with at least this many programme visits"), 1, 100_000),
+    Field("not_served_min_count", "int", _l("Not-served findings: at least"), 1, 100_000),
+    Field("flagged_rate_percent", "percent", _l("Flagged-visit rate above (%)"), column="flagged_rate_bp"),
+    Field("flagged_min_count", "int", _l("and at least this many flagged visits"), 1, 100_000),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 
@@ -102,6 +110,8 @@ DEFAULTS = {
     "complaint_min_count": 3, "rating_below": Decimal("3.5"), "rating_min_count": 10,
     "expired_document_min_count": 1, "excellent_rating": Decimal("4.5"), "good_rating": Decimal("4.0"),
     "unqualified_breaches": 2, "warning_percent": 80, "ladder_days": 180,
+    "verified_rate_percent": Decimal("90"), "verified_min_visits": 10, "not_served_min_count": 1,
+    "flagged_rate_percent": Decimal("10"), "flagged_min_count": 5,
 }
 
 
@@ -268,21 +278,33 @@ def zone_of(rule_set: RuleSet) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class Threshold:
-    """What one threshold compares: a count (and a rate over bookings due, or a mean)."""
+    """What one threshold compares: a count (and a rate, or a mean).
+
+    The count (``count_key``) must reach the floor (``count_field``).  A rate is
+    ``numerator / denominator`` (by default the count over the bookings due) in
+    basis points (``rate_field``), breached when above it, or when below it with
+    ``rate_below`` (the verified-visit rate: the floor is then on the visits).
+    """
 
     key: str
     label: object
     count_key: str
     count_field: str
-    rate_field: str | None = None  # basis points, over ``due_bookings``
+    rate_field: str | None = None  # basis points
     below_field: str | None = None  # the rating cut-off ×100
     evidence: object = None  # the count metric whose ids are the evidence
+    numerator_key: str | None = None  # the rate's numerator (default: the count)
+    denominator_key: str = sc.DUE.key  # the rate's denominator
+    rate_below: bool = False  # breached when the rate is below the limit
+
+    @property
+    def numerator(self) -> str:
+        return self.numerator_key or self.count_key
 
     def value(self, figures: dict) -> float | None:
-        count = figures[self.count_key] or 0
         if self.rate_field:
-            due = figures[sc.DUE.key] or 0
-            return count / due if due else 0.0
+            part, whole = figures[self.numerator] or 0, figures[self.denominator_key] or 0
+            return part / whole if whole else 0.0
         if self.below_field:
             return figures[sc.RATING_MEAN.key]
         return None
@@ -290,7 +312,7 @@ class Threshold:
     def limits(self, rule_set: RuleSet) -> dict:
         out = {"min_count": getattr(rule_set, self.count_field)}
         if self.rate_field:
-            out["rate_bp"] = getattr(rule_set, self.rate_field)
+            out["rate_below_bp" if self.rate_below else "rate_bp"] = getattr(rule_set, self.rate_field)
         if self.below_field:
             out["below_x100"] = getattr(rule_set, self.below_field)
         return out
@@ -299,19 +321,22 @@ class Threshold:
         """The threshold is breached (``percent`` 100) or reached to ``percent`` % (the warning).
 
         Integer arithmetic only (exact, and fast for 10,000 providers): a rate above
-        ``bp / 10000`` is ``count × 10000 > bp × due``; a Bayesian mean below ``cut / 100`` is
-        ``(prior × weight + sum) × 100 < cut × (weight + count)``.
+        ``bp / 10000`` is ``part × 10000 > bp × whole``; a Bayesian mean below ``cut / 100`` is
+        ``(prior × weight + sum) × 100 < cut × (weight + count)``.  A rate that must not fall
+        below ``bp`` is close when below ``bp + (10000 − bp) × (100 − percent) %`` (like the rating).
         """
         count = figures[self.count_key] or 0
         floor = getattr(rule_set, self.count_field)
         if count * 100 < floor * percent:  # count below ⌈floor × percent⌉
             return False
         if self.rate_field:
-            due = figures[sc.DUE.key] or 0
+            part, whole = figures[self.numerator] or 0, figures[self.denominator_key] or 0
             bp = getattr(rule_set, self.rate_field)
+            if self.rate_below:
+                return part * 10_000 * 100 < (bp * 100 + (10_000 - bp) * (100 - percent)) * whole
             if percent == 100:
-                return count * 10_000 > bp * due
-            return count * 10_000 * 100 >= bp * percent * due
+                return part * 10_000 > bp * whole
+            return part * 10_000 * 100 >= bp * percent * whole
         if self.below_field:
             cut = getattr(rule_set, self.below_field)  # ×100
             if percent != 100:  # cut + (5 − cut) × (100 − percent) %, still ×100
@@ -346,6 +371,14 @@ THRESHOLDS = {
                   evidence=sc.RATING_COUNT),
         Threshold("documents", _l("Expired qualification documents"), sc.EXPIRED_DOCUMENTS.key,
                   "expired_document_min_count", evidence=sc.EXPIRED_DOCUMENTS),
+        # Proof of service: the evidence is the visits an official checks (the unverified ones).
+        Threshold("unverified_visits", _l("Verified-visit rate"), sc.PROGRAMME_VISITS.key, "verified_min_visits",
+                  rate_field="verified_rate_below_bp", rate_below=True, numerator_key=sc.VERIFIED_VISITS.key,
+                  denominator_key=sc.PROGRAMME_VISITS.key, evidence=sc.UNVERIFIED_VISITS),
+        Threshold("not_served", _l("Not-served findings"), sc.NOT_SERVED_VISITS.key, "not_served_min_count",
+                  evidence=sc.NOT_SERVED_VISITS),
+        Threshold("flagged_visits", _l("Flagged-visit rate"), sc.FLAGGED_VISITS.key, "flagged_min_count",
+                  rate_field="flagged_rate_bp", denominator_key=sc.PROGRAMME_VISITS.key, evidence=sc.FLAGGED_VISITS),
     )
 }
 

@@ -181,7 +181,7 @@ def evidence_rows(report: PenaltyReport) -> dict[str, list]:
 
 def render_report(report: PenaltyReport, *, official: bool):
     return render_template("supervision/report.html", report=report, rows=evidence_rows(report),
-                           official_view=official, **_helpers())
+                           reasons=reports.visit_reasons(db.session, report), official_view=official, **_helpers())
 
 
 @bp.route("/official/supervision/reports/<int:report_id>")
