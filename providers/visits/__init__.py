@@ -34,3 +34,10 @@ def init_app(app) -> None:
         app.config.setdefault(name, int(os.environ.get(f"LINLI_{name}", default)))
     found = registry(app)
     found.models("providers.visits.models")
+
+    from providers.visits import flag_views, flags
+    from providers.visits.verification import visit_closed
+
+    found.receiver(visit_closed, flags.on_visit_closed)
+    found.job(flags.recheck_recent, trigger="cron", minute=40)
+    found.pages(flag_views.bp)

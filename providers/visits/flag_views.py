@@ -1,0 +1,2 @@
+from flask import Blueprint
+bp = Blueprint("visit_flags", __name__)
