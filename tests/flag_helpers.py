@@ -12,7 +12,17 @@ from providers.visits.models import VerifiedBy, VisitRecord
 from providers.visits.verification import visit_closed
 from tests import factories
 
+import itertools
+
 HOME = (31.2304, 121.4737)
+_spots = itertools.count(1)
+# Unless a test says where and on which device, each visit is at its own place (1 km
+# apart) on its own device, so only the rule a test arranges fires.
+ELSEWHERE = object()
+
+
+def _own_spot() -> tuple[float, float]:
+    return (HOME[0] + next(_spots) * 1000 / 111_195, HOME[1])
 
 
 def booked(listing=None, *, days_ahead: int = 1, hour: int = 9, **kwargs):
@@ -21,12 +31,16 @@ def booked(listing=None, *, days_ahead: int = 1, hour: int = 9, **kwargs):
 
 
 def close_visit(booking=None, *, carer=None, late_minutes: float = 0, served_minutes: float | None = None,
-                check_in=HOME, check_out=HOME, distances=(0, 0), device: str | None = "device-a",
+                check_in=ELSEWHERE, check_out=ELSEWHERE, distances=(0, 0), device=ELSEWHERE,
                 verified_by: VerifiedBy | None = VerifiedBy.CODE, send: bool = True):
     """Check ``booking`` in at its start (+``late_minutes``) and out after ``served_minutes``
     (default: the whole slot); then send ``visit_closed``."""
     booking = booking or booked()
     carer = carer or factories.staff(booking.provider)
+    spot = _own_spot()
+    check_in = spot if check_in is ELSEWHERE else check_in
+    check_out = spot if check_out is ELSEWHERE else check_out
+    device = f"device-{booking.id}" if device is ELSEWHERE else device
     booking.checked_in_at = booking.starts_at + timedelta(minutes=late_minutes)
     if served_minutes is None:
         served_minutes = (booking.ends_at - booking.starts_at).total_seconds() / 60

@@ -78,7 +78,7 @@ def test_one_carer_in_overlapping_visits_flags_both():
     assert FlagRule.CARER_OVERLAP not in rules_on(touching)
     overlapping, _ = close_visit(booked(listing, hour=11), carer=carer, late_minutes=-60)  # 10:00–12:00
     evidence = rules_on(overlapping)[FlagRule.CARER_OVERLAP]
-    assert evidence["overlapping_visits"] == sorted([first.id, touching.id])
+    assert evidence["visits"] == sorted([first.id, touching.id])
     assert rules_on(first)[FlagRule.CARER_OVERLAP]["visits"] == [overlapping.id]
     # Another carer at the same time is no overlap.
     other, _ = close_visit(booked(listing, hour=9), carer=factories.staff(listing.provider))
@@ -136,10 +136,10 @@ def test_the_same_photo_on_two_visits_flags_both():
 def test_three_visits_closed_within_ten_minutes_from_one_place_are_flagged():
     listing = factories.listing()
     # Each slot starts on the hour; served so that the check-outs fall 10:00, 10:05, 10:10 local.
-    first, _ = close_visit(booked(listing, hour=9), served_minutes=60)
-    second, _ = close_visit(booked(listing, hour=9), served_minutes=65)
+    first, _ = close_visit(booked(listing, hour=9), served_minutes=60, check_out=HOME)
+    second, _ = close_visit(booked(listing, hour=9), served_minutes=65, check_out=HOME)
     # 10:11, 11 minutes after the first: only two (10:05, 10:11) fall in one 10-minute window.
-    later, _ = close_visit(booked(listing, hour=11), late_minutes=-60, served_minutes=11)
+    later, _ = close_visit(booked(listing, hour=11), late_minutes=-60, served_minutes=11, check_out=HOME)
     assert FlagRule.BURST_CLOSURES not in rules_on(later)
     # 10:10 from 30 m away: 10:00, 10:05 and 10:10 fall in one window.
     third, _ = close_visit(booked(listing, hour=11), late_minutes=-60, served_minutes=10,
@@ -151,9 +151,9 @@ def test_three_visits_closed_within_ten_minutes_from_one_place_are_flagged():
 
 def test_two_closures_are_no_burst_and_far_ones_do_not_count():
     listing = factories.listing()
-    close_visit(booked(listing, hour=9), served_minutes=60)
+    close_visit(booked(listing, hour=9), served_minutes=60, check_out=HOME)
     close_visit(booked(listing, hour=9), served_minutes=62, check_out=metres_north(500))
-    last, _ = close_visit(booked(listing, hour=11), late_minutes=-60, served_minutes=3)
+    last, _ = close_visit(booked(listing, hour=11), late_minutes=-60, served_minutes=3, check_out=HOME)
     assert FlagRule.BURST_CLOSURES not in rules_on(last)
 
 

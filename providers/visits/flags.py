@@ -155,7 +155,7 @@ def carer_overlap(session: Session, booking: Booking, record: VisitRecord) -> Fi
     ).all()
     if not others:
         return None
-    return Finding({"carer_id": record.checked_in_by_id, "overlapping_visits": list(others)}, list(others))
+    return Finding({"carer_id": record.checked_in_by_id, "visits": list(others)}, list(others))
 
 
 def shared_device(session: Session, booking: Booking, record: VisitRecord) -> Finding | None:
