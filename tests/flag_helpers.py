@@ -61,3 +61,20 @@ def close_visit(booking=None, *, carer=None, late_minutes: float = 0, served_min
         visit_closed.send(db.session, booking=booking, record=record)
     db.session.commit()
     return booking, record
+
+
+HOURS = (9, 11, 13, 15)
+
+
+def programme_visits(n: int, listing, award, *, start: int = 0, **close):
+    """``n`` closed visits of ``listing`` funded by ``award`` (distinct slots: 2 a slot, 4 slots a day)."""
+    from providers.bookings.models import Funding
+
+    visits, award_id = [], award.id
+    for i in range(start, start + n):
+        booking = booked(listing, days_ahead=1 + i // 8, hour=HOURS[(i // 2) % 4])
+        booking.funding = Funding.PROGRAMME
+        booking.programme_award_id = award_id
+        db.session.flush()
+        visits.append(close_visit(booking, **close)[0])
+    return visits
