@@ -197,3 +197,21 @@ def test_residents_and_providers_may_not_open_the_queue(client, auth):
         assert client.get("/follow-ups").status_code == 403
         assert client.post(f"/follow-ups/visits/{call.booking_id}/phone").status_code == 403
         auth.logout()
+
+
+def test_the_queue_runs_the_same_queries_for_one_or_six_calls(client, auth):
+    from tests.test_flag_pages import counting_queries
+
+    call, _programme, official = queued_visit()
+    auth.login(official)
+
+    def queries() -> int:
+        db.session.expire_all()  # as after the commits that arrange more calls
+        with counting_queries() as statements:
+            assert client.get("/follow-ups").status_code == 200
+        return len(statements)
+
+    few = queries()
+    for _ in range(5):
+        queued_visit()
+    assert queries() == few

@@ -61,6 +61,16 @@ def test_closed_without_a_code_is_flagged(method, flagged):
     assert (FlagRule.NO_CODE in rules_on(booking)) is flagged
 
 
+def test_a_locked_code_is_flagged():
+    booking = booked()
+    booking_unlocked, _ = close_visit()
+    assert FlagRule.CODE_LOCKED not in rules_on(booking_unlocked)
+    _, record = close_visit(booking, send=False)
+    record.code_attempts, record.code_locked_at = 5, booking.completed_at
+    flags.check_closed_visit(db.session, booking, record)
+    assert rules_on(booking)[FlagRule.CODE_LOCKED] == {"code_attempts": 5}
+
+
 def test_a_check_out_long_after_the_slot_is_flagged_as_backfilled(app):
     hours = app.config["VISIT_BACKFILL_HOURS"]
     # Checked in on time, out exactly ``hours`` after the slot's end: not back-filled.

@@ -119,6 +119,13 @@ def no_code(session: Session, booking: Booking, record: VisitRecord) -> Finding 
     return Finding({"verified_by": str(record.verified_by) if record.verified_by else None})
 
 
+def code_locked(session: Session, booking: Booking, record: VisitRecord) -> Finding | None:
+    """The visit code was entered wrong until it locked."""
+    if record.code_locked_at is None:
+        return None
+    return Finding({"code_attempts": record.code_attempts})
+
+
 def backfilled(session: Session, booking: Booking, record: VisitRecord) -> Finding | None:
     """Checked out more than VISIT_BACKFILL_HOURS after the slot's end."""
     if booking.completed_at is None:
@@ -270,6 +277,7 @@ VISIT_RULES: dict[FlagRule, Rule] = {
     FlagRule.OUTSIDE_RADIUS: outside_radius,
     FlagRule.SHORT_DURATION: short_duration,
     FlagRule.NO_CODE: no_code,
+    FlagRule.CODE_LOCKED: code_locked,
     FlagRule.BACKFILLED: backfilled,
 }
 CROSS_VISIT_RULES: dict[FlagRule, Rule] = {
