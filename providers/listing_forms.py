@@ -219,6 +219,7 @@ class ListingForm(FlaskForm):
     )
     duration_minutes = StringField(_l("Duration (minutes)"))
     response_hours = StringField(_l("We answer a request within (hours)"))
+    checklist = TextAreaField(_l("Tasks the carer ticks at check-out (optional)"), render_kw={"rows": 5})
     community_ids = SelectMultipleField(_l("Communities"), coerce=_int_or_unknown, validate_choice=False)
     version = HiddenField()
     mon = FormField(DayForm, label=WEEKDAY_NAMES[0])
@@ -267,6 +268,7 @@ class ListingForm(FlaskForm):
             response_hours=parse_whole(self.response_hours.data),
             community_ids=list(self.community_ids.data or []),
             availability=windows,
+            checklist=(self.checklist.data or "").splitlines(),
         )
 
     def expected_version(self) -> int | None:
@@ -290,6 +292,7 @@ class ListingForm(FlaskForm):
         self.pricing_unit.data = listing.pricing_unit.value
         self.duration_minutes.data = str(listing.duration_minutes)
         self.response_hours.data = str(listing.response_hours)
+        self.checklist.data = "\n".join(listing.checklist or [])
         self.community_ids.data = [c.id for c in listing.communities]
         self.version.data = str(listing.version)
         hidden = 0

@@ -64,6 +64,31 @@ class ListingInput:
     response_hours: int | None
     community_ids: list[int] = field(default_factory=list)
     availability: list[Window] = field(default_factory=list)
+    # The tasks a carer ticks at check-out (the visit's service log); None keeps the saved ones.
+    checklist: list[str] | None = None
+
+
+MAX_CHECKLIST = 12
+MAX_TASK_CHARS = 40
+
+
+def clean_checklist(lines) -> list[str]:
+    """A checklist from the form: one short task per line, blanks and repeats dropped, at most
+    :data:`MAX_CHECKLIST` tasks of :data:`MAX_TASK_CHARS` characters (a phone screen's worth);
+    Invalid on "checklist" otherwise."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    items: list[str] = []
+    for line in lines or ():
+        task = " ".join(str(line).split())
+        if not task or task in items:
+            continue
+        if len(task) > MAX_TASK_CHARS:
+            raise Invalid(_l("Each task is at most %(n)d characters.", n=MAX_TASK_CHARS), field="checklist")
+        items.append(task)
+    if len(items) > MAX_CHECKLIST:
+        raise Invalid(_l("A checklist has at most %(n)d tasks.", n=MAX_CHECKLIST), field="checklist")
+    return items
 
 
 def _check_windows(windows: list[Window], duration: int) -> list[Window]:
@@ -155,6 +180,7 @@ def _validate(session: Session, provider: Provider, data: ListingInput) -> dict:
         "response_hours": hours,
         "communities": [served[i] for i in ids],
         "windows": windows,
+        "checklist": None if data.checklist is None else clean_checklist(data.checklist),
     }
 
 
@@ -214,6 +240,7 @@ def snapshot(listing: Listing) -> dict:
         "pricing_unit": listing.pricing_unit.value,
         "duration_minutes": listing.duration_minutes,
         "response_hours": listing.response_hours,
+        "checklist": list(listing.checklist or []),
         "communities": [c.id for c in listing.communities],
         "availability": [
             [w.weekday, w.start_minute, w.end_minute, w.capacity] for w in listing.availability
@@ -245,6 +272,10 @@ def _assign(listing: Listing, values: dict) -> None:
                            end_minute=w.end_minute, capacity=w.capacity)
         for w in values["windows"]
     ]
+    if values["checklist"] is not None:
+        listing.checklist = values["checklist"]
+    elif listing.checklist is None:
+        listing.checklist = []
     listing.search_text = f"{listing.title}\n{listing.description}".lower()
 
 

@@ -500,6 +500,9 @@ class Listing(db.Model):
         enum_column(ListingStatus, "listing_status"), default=ListingStatus.DRAFT
     )
     version: Mapped[int] = mapped_column(default=1)
+    # The tasks a carer ticks at check-out (short names the provider defines; at most
+    # providers.listings.MAX_CHECKLIST items): the visit's service log.
+    checklist: Mapped[list] = mapped_column(sa.JSON, default=list, server_default=sa.text("'[]'"))
     # Lower-cased title + description: the catalogue's substring search runs on
     # it (trigram GIN index on PostgreSQL; works for Chinese, which has no spaces).
     search_text: Mapped[str] = mapped_column(sa.Text, default="")

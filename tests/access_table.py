@@ -166,6 +166,11 @@ RULES: dict[str, Rule] = {
     "bookings.official_booking": rule(OFFICIALS, booking_id=B),
     "bookings.reveal_contact": rule(OFFICIALS, booking_id=B),
     "bookings.official_confirm_no_show": rule(OFFICIALS, booking_id=B),
+    # --- visits (the carer's check-in and check-out, the visit photos) ----------------------
+    "visits.today_visits": rule(STAFFS),
+    "visits.check_in": rule(P, booking_id=B),
+    "visits.check_out": rule(P, booking_id=B),
+    "visits.photo": rule(P | OFFICIALS, booking_id=DONE, photo_id="visit_photo"),
     "bookings_api.listing_slots": rule(EVERYONE, listing_id="listing"),
     "bookings_api.request_booking": rule(RESIDENTS),
     "bookings_api.list_bookings": rule(RESIDENTS | STAFFS),

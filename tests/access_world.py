@@ -43,6 +43,7 @@ from tests.conftest import PASSWORD, START
 from tests.programme_helpers import ELDER, terms
 from tests.rating_helpers import PDF, PNG
 from tests.sanction_helpers import report as penalty_report
+from tests.visit_helpers import add_photo
 
 ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN, EVAL = (
     "anonymous", "resident", "other_resident", "staff", "other_staff", "official", "admin", "evaluator")
@@ -95,6 +96,7 @@ def build_world(clock) -> dict:
     complaint = complaints.file_complaint(db.session, resident, done.id, kind="late", description=COMPLAINT_TEXT,
                                           photos=[photo])
     db.session.commit()
+    visit_photo = add_photo(done, staff)  # the carer's photo of that visit
     # Subsidy projects are registered before they are built and accepted.
     project = subsidy.register(provider, staff, home, title=PROJECT_TITLE)
     noticed_project = subsidy.register(provider, staff, home, title="地面慢充", project_type="ev_charger_ac",
@@ -147,7 +149,7 @@ def build_world(clock) -> dict:
     world = {
         "community": home.id, "category": listing.category_id, "provider": provider.id, "listing": listing.id,
         "document": document.id, "booking": upcoming.id, "done": done.id, "rating": rating.id,
-        "complaint": complaint.id, "photo": complaint.photos[0].id,
+        "complaint": complaint.id, "photo": complaint.photos[0].id, "visit_photo": visit_photo.id,
         "notification": first(sa.select(Notification.id).where(Notification.user_id == resident.id)),
         "token": token.id, "period": PERIOD, "programme": programme.id, "enrolment": enrolment.id,
         "project": project.id, "claim": claim.id, "notice": noticed.id, "objection": objection.id,

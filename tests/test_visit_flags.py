@@ -68,7 +68,7 @@ def test_a_locked_code_is_flagged():
     _, record = close_visit(booking, send=False)
     record.code_attempts, record.code_locked_at = 5, booking.completed_at
     flags.check_closed_visit(db.session, booking, record)
-    assert rules_on(booking)[FlagRule.CODE_LOCKED] == {"code_attempts": 5}
+    assert rules_on(booking)[FlagRule.CODE_LOCKED] == {"attempts": 5}
 
 
 def test_a_check_out_long_after_the_slot_is_flagged_as_backfilled(app):
@@ -185,3 +185,22 @@ def test_the_recheck_job_finds_a_pattern_completed_without_the_signal(clock):
     assert flags.recheck_recent(db.session) >= 2
     db.session.commit()
     assert FlagRule.CARER_OVERLAP in rules_on(second) and FlagRule.CARER_OVERLAP in rules_on(first)
+
+
+def test_a_real_check_out_5_km_away_after_10_minutes_is_flagged(clock):
+    """Through the check-in and check-out services (which send visit_closed)."""
+    from providers.bookings import services as bookings
+    from providers.visits.services import VisitFacts
+    from tests import visit_helpers as v
+
+    listing, staff, resident = v.setting()
+    far = VisitFacts(lat=str(v.FAR[0]), lon=str(v.FAR[1]), accuracy="10", device="phone-1")
+    booking = v.in_service(listing, staff, resident, clock, facts=far)
+    clock.set(booking.starts_at + timedelta(minutes=10))
+    bookings.complete(db.session, booking, staff, VisitFacts(lat=far.lat, lon=far.lon, accuracy="10",
+                                                             short_reason="老人不在家"))
+    db.session.commit()
+    found = rules_on(booking)
+    assert {FlagRule.OUTSIDE_RADIUS, FlagRule.SHORT_DURATION, FlagRule.NO_CODE} <= set(found)
+    assert found[FlagRule.OUTSIDE_RADIUS]["check_in_distance_m"] > 4000
+    assert found[FlagRule.SHORT_DURATION]["served_minutes"] == 10

@@ -1,7 +1,7 @@
 """follow-ups: the third-party evaluator role ('evaluator') on ``user_account``
 
 Revision ID: 0020_follow_ups
-Revises: 0016_visit_records
+Revises: 0018_visit_checkin
 Create Date: 2026-12-04 02:30:00
 
 The role is a portable enum (VARCHAR plus the CHECK ``ck_user_account_user_role``); the
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0020_follow_ups'
-down_revision = '0016_visit_records'
+down_revision = '0018_visit_checkin'
 branch_labels = None
 depends_on = None
 

@@ -46,6 +46,8 @@ from providers.bookings.models import (
 from providers.bookings.slots import MIN_LEAD, release_place, take_place, window_for
 from providers.catalogue import public_listing
 from providers.models import Listing, Provider, ProviderStaff
+from providers.visits import services as visits
+from providers.visits.services import VisitFacts
 
 S = BookingStatus
 
@@ -261,6 +263,7 @@ def confirm_completion(session: Session, booking: Booking, resident: User) -> No
     session.add(BookingEvent(booking_id=booking.id, at=booking.confirmed_at, actor_id=resident.id,
                              from_status=S.COMPLETED, to_status=S.COMPLETED, reason="confirmed"))
     session.flush()
+    visits.confirmed(session, booking, resident)  # the resident's word verifies the visit
     notify(session, staff_ids(session, booking.provider_id), "booking.confirmed",
            link=f"/provider/bookings/{booking.id}", **_params(booking))
 
@@ -297,19 +300,24 @@ def decline(session: Session, booking: Booking, staff: User, reason: str) -> Non
     _move(session, booking, S.DECLINED, actor=staff, reason=reason, notify_resident=True)
 
 
-def check_in(session: Session, booking: Booking, staff: User) -> None:
+def check_in(session: Session, booking: Booking, staff: User, facts: VisitFacts | None = None) -> None:
+    """The carer arrived: the visit's record (where, which device, its code) and the move."""
     current = now()
     _guard(actions.get(Party.PROVIDER, "check-in"), booking)
+    visits.record_check_in(session, booking, staff, facts or VisitFacts())
     booking.checked_in_at = current
     booking.late_start = current > booking.starts_at + timedelta(minutes=booking.grace_minutes)
     _move(session, booking, S.IN_SERVICE, actor=staff, notify_resident=True)
 
 
-def complete(session: Session, booking: Booking, staff: User) -> None:
+def complete(session: Session, booking: Booking, staff: User, facts: VisitFacts | None = None) -> None:
+    """The carer leaves: the check-out facts (and the code, which may verify the visit), the move."""
     _guard(actions.get(Party.PROVIDER, "complete"), booking)
+    record = visits.record_check_out(session, booking, staff, facts or VisitFacts())
     booking.completed_at = now()
     booking.late_finish = booking.completed_at > booking.ends_at + timedelta(minutes=booking.grace_minutes)
     _move(session, booking, S.COMPLETED, actor=staff, notify_resident=True)
+    visits.closed(session, booking, record)
 
 
 def cancel_by_provider(session: Session, booking: Booking, staff: User, reason: str) -> None:
@@ -379,6 +387,7 @@ def expire_overdue_requests(session: Session) -> int:
 def auto_confirm_completed(session: Session) -> int:
     """Completed bookings the resident has not confirmed within 72 hours confirm themselves,
     each with its event, by Linli (as a resident's confirmation has one by the resident).
+    Silence proves nothing: the visits stay as verified or unverified as they were.
 
     One conditional UPDATE claims them (a booking the resident confirms meanwhile no
     longer matches, so running twice confirms nothing twice), then one INSERT writes

@@ -98,6 +98,10 @@ def _render_provider_booking(booking: Booking, *, form=None, failed: str | None 
     ), status
 
 
+# The carer's check-in and check-out posts (providers.visits.views) answer a refusal with this page.
+render_provider_booking = _render_provider_booking
+
+
 def _check_in_from(booking: Booking):
     """When check-in opens, if the booking waits for it and it is not open yet."""
     return actions.get(Party.PROVIDER, "check-in").opens_later(booking)

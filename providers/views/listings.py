@@ -217,6 +217,7 @@ CHANGE_LABELS = {
     "pricing_unit": _l("pricing unit"),
     "duration_minutes": _l("duration"),
     "response_hours": _l("response time"),
+    "checklist": _l("checklist"),
     "communities": _l("communities"),
     "availability": _l("availability"),
     "status": _l("status"),

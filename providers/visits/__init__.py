@@ -22,6 +22,8 @@ DEFAULTS = {
     # Raw coordinates of check-ins and check-outs are dropped after this many days
     # (the distance and the verdict stay).
     "VISIT_LOCATION_RETENTION_DAYS": 180,
+    # The largest visit photo accepted (bytes).
+    "VISIT_PHOTO_MAX_BYTES": 8 * 1024 * 1024,
 }
 
 
@@ -35,9 +37,10 @@ def init_app(app) -> None:
     found = registry(app)
     found.models("providers.visits.models")
 
-    from providers.visits import flag_views, flags
+    from providers.visits import flag_views, flags, views
     from providers.visits.verification import visit_closed
 
+    views.init_app(app, found)
     found.receiver(visit_closed, flags.on_visit_closed)
     found.job(flags.recheck_recent, trigger="cron", minute=40)
     found.pages(flag_views.bp)

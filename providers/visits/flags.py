@@ -123,7 +123,7 @@ def code_locked(session: Session, booking: Booking, record: VisitRecord) -> Find
     """The visit code was entered wrong until it locked."""
     if record.code_locked_at is None:
         return None
-    return Finding({"code_attempts": record.code_attempts})
+    return Finding({"attempts": record.code_attempts})
 
 
 def backfilled(session: Session, booking: Booking, record: VisitRecord) -> Finding | None:
