@@ -176,7 +176,8 @@ def clear_flag(flag_id: int):
     """Clear one flag with a reason and return to the list with the filters the form was
     posted with (its action carries them); a missing reason re-renders that list with the
     message beside the box (422), a flag already cleared says so (409); 404 unknown flag."""
-    flag = db.session.get(VisitFlag, flag_id)
+    # Locked: two officials clearing at once, the second is told it is cleared already.
+    flag = db.session.scalar(sa.select(VisitFlag).where(VisitFlag.id == flag_id).with_for_update())
     if flag is None:
         abort(404)
     form = ClearFlagForm(prefix=f"flag-{flag_id}")
