@@ -46,6 +46,16 @@ def create_admin(phone: str, name: str, password: str) -> None:
     _create_staff_user(Role.ADMIN, phone, name, password)
 
 
+@click.command("create-evaluator")
+@click.option("--phone", required=True, help="Mobile number; the log-in.")
+@click.option("--name", required=True)
+@click.password_option(help="Prompted for when not given.")
+@with_appcontext
+def create_evaluator(phone: str, name: str, password: str) -> None:
+    """Create a third-party evaluator account (an official then appoints it to a programme)."""
+    _create_staff_user(Role.EVALUATOR, phone, name, password)
+
+
 @click.command("create-community")
 @click.option("--code", required=True, help="Short unique code, e.g. zichuan-chengli.")
 @click.option("--name", required=True)
@@ -99,5 +109,5 @@ def outbox(limit: int, phone: str | None) -> None:
 def register_commands(app: Flask) -> None:
     from app.scheduler import scheduler_command
 
-    for command in (create_official, create_admin, create_community, demo_data, scheduler_command, outbox):
+    for command in (create_official, create_admin, create_evaluator, create_community, demo_data, scheduler_command, outbox):
         app.cli.add_command(command)

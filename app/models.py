@@ -26,6 +26,9 @@ class Role(StrEnum):
     PROVIDER_STAFF = "provider_staff"
     OFFICIAL = "official"
     ADMIN = "admin"
+    # A third-party evaluator a purchase programme appoints for its follow-up calls
+    # (财综〔2018〕42号): works only the calls of the programmes that appointed them.
+    EVALUATOR = "evaluator"
 
 
 class CommunityTier(StrEnum):
@@ -100,6 +103,10 @@ class User(UserMixin, db.Model):
     @property
     def is_provider_staff(self) -> bool:
         return self.role == Role.PROVIDER_STAFF
+
+    @property
+    def is_evaluator(self) -> bool:
+        return self.role == Role.EVALUATOR
 
     def end_sessions(self) -> None:
         """Invalidate every existing session of this user."""

@@ -22,6 +22,8 @@ def home():
             return redirect(url_for("providers.vetting_queue"))
         if current_user.is_provider_staff:
             return redirect(url_for("providers.dashboard"))
+        if current_user.is_evaluator:
+            return redirect(url_for("follow_ups.queue"))
     return render_template("home.html")
 
 

@@ -23,7 +23,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.access_world import ADMIN, ANON, OFFICIAL, RES, RES2, ROLES, STAFF, STAFF2
+from tests.access_world import ADMIN, ANON, EVAL, OFFICIAL, RES, RES2, ROLES, STAFF, STAFF2
 from tests.rating_helpers import PDF
 
 EVERYONE = frozenset(ROLES)
@@ -31,6 +31,7 @@ LOGGED_IN = EVERYONE - {ANON}
 RESIDENTS = frozenset({RES, RES2})
 STAFFS = frozenset({STAFF, STAFF2})
 OFFICIALS = frozenset({OFFICIAL, ADMIN})
+CALLERS = OFFICIALS | {EVAL}  # the follow-up queue: officials, and the programme's evaluator
 A = frozenset({RES})  # resident A, the owner
 P = frozenset({STAFF})  # provider P's staff, the owner
 
@@ -77,9 +78,22 @@ POLICY = {"pay_at": "booking", "late_cancel_fee_percent": 10}
 RESOLVE = {"outcome": "dismissed", "note": "已现场核实"}
 ADMIN_ONLY = frozenset({ADMIN})
 
+def _call_result(world) -> dict:
+    prefix = f"call-{world['done']}"
+    return {f"{prefix}-outcome": "served", f"{prefix}-satisfaction": "4", f"{prefix}-note": "满意"}
+
+
 RULES: dict[str, Rule] = {
+    # Proof of service: the officials' flag pages, the follow-up queue, the programme's evaluators.
+    "visit_flags.flag_list": rule(OFFICIALS),
+    "visit_flags.clear_flag": rule(OFFICIALS, flag_id="flag", body=lambda w: {f"flag-{w['flag']}-reason": "已核实"}),
+    "follow_ups.queue": rule(CALLERS),
+    "follow_ups.reveal_phone": rule(CALLERS, booking_id="done"),
+    "follow_ups.record": rule(CALLERS, booking_id="done", body=_call_result),
+    "programmes.appoint_evaluator": rule(OFFICIALS, programme_id="programme", body={"phone": "13900000000"}),
+    "programmes.end_evaluator": rule(OFFICIALS, programme_id="programme", appointment_id="appointment"),
     # --- the shell: home, log-in, account, preferences, notifications -----------------
-    "main.home": rule(EVERYONE, redirects=STAFFS | OFFICIALS),  # to where their work is
+    "main.home": rule(EVERYONE, redirects=STAFFS | OFFICIALS | {EVAL}),  # to where their work is
     "main.healthz": rule(EVERYONE),
     "auth.signup": rule(EVERYONE),
     "auth.login": rule(EVERYONE),

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from app.auth.services import issue_token
 from app.extensions import db
-from app.models import CommunityTier
+from app.models import CommunityTier, Role
 from app.notifications import Notification
 from billing import settlements
 from billing.payment_models import PayAt, PaymentPolicy
@@ -30,8 +30,11 @@ from providers import registration, uploads
 from providers.bookings import services as bookings
 from providers.models import DocumentKind
 from providers.visits import cards
+from providers.visits.flags import raise_flag
+from providers.visits.models import FlagRule
 from ratings import complaints
 from ratings import services as ratings
+from ratings.followups.models import EvaluatorAppointment, FollowUpCall, SampleReason
 from ratings.supervision import appeals, grade_reviews, publication
 from ratings.supervision import review as supervision_review
 from ratings.supervision.sanction_models import AppealFile
@@ -44,9 +47,10 @@ from tests.rating_helpers import PDF, PNG
 from tests.sanction_helpers import report as penalty_report
 from tests.visit_helpers import add_photo
 
-ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN = (
-    "anonymous", "resident", "other_resident", "staff", "other_staff", "official", "admin")
-ROLES = (ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN)
+ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN, EVAL = (
+    "anonymous", "resident", "other_resident", "staff", "other_staff", "official", "admin", "evaluator")
+# EVAL: a third-party evaluator appointed to the world's programme; an official of nothing.
+ROLES = (ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN, EVAL)
 # The same kind of user as the owner, who must not learn that the object exists (404).
 PEER = {RES2: RES, STAFF2: STAFF}
 
@@ -116,6 +120,15 @@ def build_world(clock) -> dict:
     eligibility.enrol(db.session, programme, official, phone=resident2.phone, facts=ELDER)
     db.session.commit()
 
+    # The evaluator works the programme's follow-up calls: A's served visit is in the
+    # queue (for the programme) and has an anomaly flag.
+    evaluator = factories.user(Role.EVALUATOR)
+    db.session.add(EvaluatorAppointment(programme_id=programme.id, user_id=evaluator.id, appointed_by_id=official.id))
+    flag = raise_flag(db.session, done, FlagRule.NO_CODE, {"verified_by": None})
+    db.session.add(FollowUpCall(booking_id=done.id, provider_id=provider.id, programme_id=programme.id,
+                                month=PERIOD, reason=SampleReason.FLAGGED))
+    db.session.commit()
+
     claim = subsidy.file(provider, staff, project)
     noticed = subsidy.file(provider, staff, noticed_project, quantity="40", investment_fen=4_000_000)
     subsidy_review.verify(db.session, noticed.id, official=official)
@@ -159,9 +172,11 @@ def build_world(clock) -> dict:
         "snapshot": snapshot.id, "grade_review": grade_review.id, "announced": announced.id, "draft": draft.id,
         "appeal_file": first(sa.select(AppealFile.id)),
         "resident_account": resident.id, "card": card.id,
+        "flag": flag.id,
+        "appointment": first(sa.select(EvaluatorAppointment.id)),
     }
     world["users"] = {RES: resident.phone, RES2: resident2.phone, STAFF: staff.phone, STAFF2: staff2.phone,
-                      OFFICIAL: official.phone, ADMIN: admin.phone}
+                      OFFICIAL: official.phone, ADMIN: admin.phone, EVAL: evaluator.phone}
     return world
 
 

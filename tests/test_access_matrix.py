@@ -36,6 +36,7 @@ from tests.access_table import NOT_IN_MATRIX, RULES
 from tests.access_world import (
     ADMIN,
     ANON,
+    EVAL,
     COMPLAINT_TEXT,
     LISTING_TITLE,
     OFFICIAL,
@@ -164,7 +165,7 @@ def verdict(response, *, endpoint: str, role: str, method: str, url: str) -> str
     return None if status in expected else f"denied, but not {sorted(expected)}"
 
 
-KINDS = ({RES, RES2}, {STAFF, STAFF2}, {OFFICIAL}, {ADMIN})
+KINDS = ({RES, RES2}, {STAFF, STAFF2}, {OFFICIAL}, {ADMIN}, {EVAL})
 
 
 # Sent by a caller who must be turned away before the body is read: no schema has this field.

@@ -124,6 +124,12 @@ class CsvForm(FlaskForm):
     file = FileField(_l("CSV file"))
 
 
+class EvaluatorForm(FlaskForm):
+    """Appoint a third-party evaluator (an evaluator account) to the programme's follow-up calls."""
+
+    phone = StringField(_l("The evaluator's phone number"), validators=[Length(max=20)])
+
+
 class ReasonForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=1000)])
 

@@ -29,6 +29,7 @@ from billing.programmes.forms import (
     CsvForm,
     EnrolForm,
     EvaluationForm,
+    EvaluatorForm,
     ProgrammeForm,
     ReasonForm,
     TopUpForm,
@@ -36,6 +37,7 @@ from billing.programmes.forms import (
 )
 from billing.programmes.models import EntitlementUse, PurchaseProgramme
 from providers.models import ServiceCategory
+from ratings.followups import appointments
 
 bp = Blueprint("programmes", __name__, template_folder="templates")
 
@@ -122,6 +124,8 @@ def _render_manage(programme: PurchaseProgramme, status: int = 200, **forms):
         enrol_form=forms.get("enrol_form") or EnrolForm(), csv_form=forms.get("csv_form") or CsvForm(),
         reason_form=ReasonForm(), evaluation_form=forms.get("evaluation_form") or EvaluationForm(),
         topup_form=forms.get("topup_form") or TopUpForm(),
+        evaluator_form=forms.get("evaluator_form") or EvaluatorForm(),
+        evaluators=appointments.appointments_of(db.session, programme.id),
         enrolments=eligibility.enrolments(db.session, programme.id), csv_report=forms.get("csv_report"),
         events=trail(db.session, "programme", programme.id), uses=uses,
         source_labels=SOURCE_LABELS,
@@ -307,3 +311,27 @@ def budget(programme_id: int):
     chart = budget_view.chart_svg(points, labels=(_("Remaining"), _("Reserved or consumed")))
     return render_template("programmes/budget.html", programme=programme, chart=chart,
                            figures=budget_view.figures(db.session, programme), points=points)
+
+
+@bp.post("/official/programmes/<int:programme_id>/evaluators")
+@official_required
+def appoint_evaluator(programme_id: int):
+    """Appoint an evaluator by phone (422 no evaluator account; 409 already appointed)."""
+    form = EvaluatorForm()
+    if not form.validate_on_submit():
+        return _render_manage(programmes.get_programme(db.session, programme_id), 422, evaluator_form=form)
+    return _decide(programme_id,
+                   lambda p: appointments.appoint_evaluator(db.session, p.id, _user(), form.phone.data),
+                   _("The evaluator is appointed: they now see this programme's follow-up calls."),
+                   evaluator_form=form)
+
+
+@bp.post("/official/programmes/<int:programme_id>/evaluators/<int:appointment_id>/end")
+@official_required
+def end_evaluator(programme_id: int, appointment_id: int):
+    """End an evaluator's appointment (404 not this programme's; 409 already ended)."""
+    if not _valid(ReasonForm()):
+        return redirect(url_for("programmes.manage", programme_id=programme_id))
+    return _decide(programme_id,
+                   lambda p: appointments.end_appointment(db.session, p.id, appointment_id, _user()),
+                   _("The appointment has ended: the evaluator no longer sees this programme's calls."))

@@ -32,7 +32,7 @@ from sqlalchemy.orm import joinedload
 
 from app.api import AUTHENTICATED, PUBLIC, Blueprint, problems, require_user, unit_of_work
 from app.db import write_transaction
-from app.errors import NotFound, problem
+from app.errors import Forbidden, NotFound, problem
 from app.extensions import db
 from app.models import Role, User
 from providers import registration
@@ -224,6 +224,9 @@ def _booking_for(user: User, booking_id: int, *, for_update: bool = False) -> Bo
     if user.is_provider_staff:
         provider = registration.provider_of(db.session, user)
         return services.provider_booking(db.session, provider.id, booking_id, for_update=for_update)
+    if not user.is_official:
+        # Not "everyone else": a role that is neither a party nor an official (an evaluator) sees no booking.
+        raise Forbidden(_l("Your role may not see bookings."))
     stmt = sa.select(Booking).where(Booking.id == booking_id)
     booking = db.session.scalar(stmt.with_for_update() if for_update else stmt)
     if booking is None:

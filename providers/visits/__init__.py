@@ -42,6 +42,10 @@ def init_app(app) -> None:
     found.jobs_from(jobs.JOBS)
     found.command(jobs.drop_coordinates_command)
 
-    from providers.visits import views
+    from providers.visits import flag_views, flags, views
+    from providers.visits.verification import visit_closed
 
     views.init_app(app, found)
+    found.receiver(visit_closed, flags.on_visit_closed)
+    found.job(flags.recheck_recent, trigger="cron", minute=40)
+    found.pages(flag_views.bp)

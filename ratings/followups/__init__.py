@@ -24,3 +24,9 @@ def init_app(app) -> None:
         app.config.setdefault(name, int(os.environ.get(f"LINLI_{name}", default)))
     found = registry(app)
     found.models("ratings.followups.models")
+
+    from ratings.followups import jobs, views
+
+    found.jobs_from(jobs.JOBS)
+    found.command(jobs.follow_ups_cli)
+    found.pages(views.bp)
