@@ -63,7 +63,8 @@ def test_the_page_shows_the_facts_without_raw_coordinates(client, auth, visit):
     assert DEVICE[:10] + "…" in shown and DEVICE not in shown
     assert "打扫卫生、陪同聊天" in shown and "老人要去医院" in shown
     assert "wrong attempts: 2" in shown and "not verified" in shown
-    assert "Closed without the resident's code" in shown and "code_entered" in shown
+    assert "Closed without the resident's code" in shown
+    assert "Closed without the resident's visit code or a card code." in shown  # the evidence, in words
     assert "before" in shown and SHA[:16] in shown
     html = page.get_data(as_text=True)
     for raw in (f"{DOOR[0]:.6f}", f"{HOME[0]:.6f}", f"{DOOR[1]:.6f}"):

@@ -18,6 +18,7 @@ from app.errors import Conflict
 from app.extensions import db
 from app.uow import form_action
 from providers.visits import evidence, verification
+from providers.visits.flag_views import evidence_words
 from providers.visits.office_forms import ReasonForm
 from providers.visits.office_views import bp
 
@@ -32,7 +33,7 @@ def _render(booking, *, locations=None, reveal_form=None, clear_form=None, faile
             status: int = 200):
     record = verification.record_of(db.session, booking.id)
     return render_template(
-        "visit_office/evidence.html", booking=booking, record=record, people=evidence.people(db.session, record),
+        "visit_office/evidence.html", booking=booking, record=record, evidence_words=evidence_words, people=evidence.people(db.session, record),
         device_in=evidence.short_device(record.check_in_device) if record else None,
         device_out=evidence.short_device(record.check_out_device) if record else None,
         flags=evidence.flags_of(db.session, booking.id), photos=evidence.photos_of(db.session, booking.id),
