@@ -33,7 +33,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.clock import local, now, today
 from app.errors import Conflict, Forbidden, Invalid
@@ -340,5 +340,6 @@ def summaries(session: Session, resident: User) -> list[EntitlementSummary]:
 def uses_of_resident(session: Session, resident: User, limit: int = 50) -> list[EntitlementUse]:
     return list(session.scalars(
         sa.select(EntitlementUse).join(Enrolment, Enrolment.id == EntitlementUse.enrolment_id)
+        .options(selectinload(EntitlementUse.booking), selectinload(EntitlementUse.programme))
         .where(Enrolment.resident_id == resident.id).order_by(EntitlementUse.id.desc()).limit(limit)
     ))

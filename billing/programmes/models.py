@@ -25,6 +25,7 @@ from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import Community, User
 from app.states import StateMachine
+from providers.bookings.models import Booking, BookingStatus
 from providers.models import Listing, Provider, ServiceCategory
 
 
@@ -349,10 +350,17 @@ class EntitlementUse(db.Model):
     programme: Mapped[PurchaseProgramme] = relationship()
     award: Mapped[ProgrammeAward] = relationship()
     enrolment: Mapped[Enrolment] = relationship()
+    booking: Mapped[Booking] = relationship()
 
     @property
     def status_label(self) -> str:
         return str(USE_STATUS_LABELS[self.status])
+
+    @property
+    def awaiting_proof(self) -> bool:
+        """Served but not verified or cleared yet: still reserved, not used (the resident's
+        page must not call it used before the resident or a call confirmed it)."""
+        return self.status == U.RESERVED and self.booking.status == BookingStatus.COMPLETED
 
     @property
     def release_label(self) -> str | None:
