@@ -291,3 +291,17 @@ def test_the_statement_page_runs_the_same_queries_for_two_or_six_pending_visits(
     settle(clock, award.provider_id, "2026-12")
     assert len(pending.pending_notes(db.session, award.provider_id, Period(2026, 12))) == 6
     assert statements("2026-12") == few
+
+
+def test_the_residents_page_does_not_call_a_served_visit_used_before_it_is_verified(client, auth, clock, world):
+    *_rest, resident = world
+    booking = served(clock, world)
+    client.set_cookie("linli_lang", "en")
+    auth.login(resident)
+    mark = re.compile(rf'id="use-{booking.id}">([^<]*)<')
+    page = client.get("/my/entitlements").get_data(as_text=True)
+    assert mark.search(page).group(1) == "Served, awaiting your confirmation: not counted as used yet"
+    assert "1 of 8 booked or used" in page
+    verify_visit(db.session, booking, resident)
+    db.session.commit()
+    assert mark.search(client.get("/my/entitlements").get_data(as_text=True)).group(1) == "Used"
