@@ -34,5 +34,6 @@ def downgrade():
     with op.batch_alter_table('entitlement_use', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_entitlement_use_clawback_only_when_paid'), type_='check')
         batch_op.drop_constraint(op.f('ck_entitlement_use_reason_only_when_released'), type_='check')
+        batch_op.drop_constraint(op.f('ck_entitlement_use_release_reason'), type_='check')
         batch_op.drop_column('clawed_back_at')
         batch_op.drop_column('release_reason')
