@@ -305,3 +305,14 @@ def test_the_residents_page_does_not_call_a_served_visit_used_before_it_is_verif
     verify_visit(db.session, booking, resident)
     db.session.commit()
     assert mark.search(client.get("/my/entitlements").get_data(as_text=True)).group(1) == "Used"
+
+
+def test_the_72_hour_auto_confirmation_does_not_make_a_programme_visit_payable(clock, world):
+    programme, award, *_rest = world
+    booking = served(clock, world)
+    clock.set(booking.completed_at + timedelta(hours=73))
+    assert services.auto_confirm_completed(db.session) == 1
+    db.session.commit()
+    assert use(booking).status == UseStatus.RESERVED
+    assert booking.id not in lines_of(settle(clock, award.provider_id, "2026-11"))
+    assert_books_add_up(programme)
