@@ -308,6 +308,9 @@ def load_config(env: dict | None = None) -> dict:
         "LINLI_PLATFORM_FEE_PERCENT": _int(env, "LINLI_PLATFORM_FEE_PERCENT", 5),
         # Purchase programmes: deduction from a below-standard provider's programme payments.
         "LINLI_PROGRAMME_DEDUCTION_PERCENT": _int(env, "LINLI_PROGRAMME_DEDUCTION_PERCENT", 10),
+        # Days after check-out within which a programme visit must be verified or cleared
+        # before it is released unpaid (billing/programmes/visit_money.py).
+        "LINLI_PROGRAMME_VERIFY_DAYS": _int(env, "LINLI_PROGRAMME_VERIFY_DAYS", 30),
         # OpenAPI (flask-smorest generates the document from the code).
         "API_TITLE": "Linli API",
         "API_VERSION": "v1",

@@ -68,6 +68,12 @@ class FundingRules:
     settlement_sources: Mapping[SettlementSource, SourceLines] = field(default_factory=dict)
     # (session, settlement, its lines of these sources): posts what settlement owes for them.
     post_settlement: Callable[[Session, Settlement, list[Line]], None] | None = None
+    # (session, period): providers these sources pay in the month beyond those with bookings
+    # completed in it (a programme visit served earlier and proven this month).
+    providers_to_settle: Callable[[Session, Period], set[int]] | None = None
+    # (session, provider_id, period): the statement's notes of this funding — lines not paid
+    # this month (pending, released, clawed back), shown beside the paid ones.
+    statement_notes: Callable[[Session, int, Period], list] | None = None
 
 
 class FundingRegistry:

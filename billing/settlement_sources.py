@@ -60,6 +60,20 @@ class Line:
 
 
 @dataclass(frozen=True)
+class StatementNote:
+    """A visit the statement names without paying it this month (a funding's
+    ``statement_notes``): pending, released unpaid, or clawed back."""
+
+    kind: str  # "pending" | "released" | "clawback"
+    booking_id: int
+    served_at: datetime  # the visit's check-out (completion)
+    service: str
+    amount_fen: int  # pending/released: what it would pay; clawback: what was taken back
+    reason: str
+    until: datetime | None = None  # pending: released unpaid unless proven by then
+
+
+@dataclass(frozen=True)
 class Totals:
     booking_count: int
     gross_fen: int

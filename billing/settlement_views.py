@@ -26,6 +26,7 @@ from app.extensions import db
 from app.money import fen_to_yuan
 from app.uow import form_action
 from billing import payouts as payout_service
+from billing.funding import registry as funding_registry
 from billing.overview import billing_overview
 from billing.payment_models import Payout, Settlement, SettlementLine
 from billing.ledger import account_label
@@ -52,6 +53,11 @@ class Statement:
     penalties: list
     payout: Payout | None
     subsidies: list
+    # Visits named but not paid this month (pending, released, clawed back), by kind.
+    notes: list = ()
+
+    def notes_of(self, kind: str) -> list:
+        return [note for note in self.notes if note.kind == kind]
 
     def collected(self, *sources: str) -> int:
         return sum(line.amount_fen for line in self.lines if line.source in sources)
@@ -80,8 +86,11 @@ def load_statement(provider: Provider, period_text: str) -> Statement:
     )}
     for line in lines:
         line.booking = bookings[line.booking_id]
+    notes = [note for rules in funding_registry.all() if rules.statement_notes is not None
+             for note in rules.statement_notes(db.session, provider.id, period)]
     return Statement(provider, settlement, lines, penalty_transactions(db.session, provider.id, period),
-                     payout_of(db.session, settlement), subsidy_transactions(db.session, provider.id, period))
+                     payout_of(db.session, settlement), subsidy_transactions(db.session, provider.id, period),
+                     notes)
 
 
 def statement_csv(statement: Statement) -> Response:
@@ -103,6 +112,15 @@ def statement_csv(statement: Statement) -> Response:
     payout = statement.payout
     writer.writerow(["payout", "", "", payout.method if payout else "none",
                      yuan(payout.amount_fen) if payout else yuan(0), payout.status.value if payout else ""])
+    if statement.notes:
+        # Visits named but not paid this month: pending (carried forward), released, clawed back.
+        writer.writerow([])
+        writer.writerow(["not_paid", "booking", "date", "service", "amount_yuan", "reason", "release_unless_proven_by"])
+        for note in statement.notes:
+            writer.writerow([note.kind, note.booking_id, local(note.served_at).date().isoformat(),
+                             payout_service.spreadsheet_safe(note.service), yuan(note.amount_fen),
+                             payout_service.spreadsheet_safe(note.reason),
+                             local(note.until).date().isoformat() if note.until else ""])
     name = f"statement-{statement.provider.id}-{s.period}.csv"
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -27,7 +27,9 @@ registry, billing/funding.py, says which sources exist):
     platform fee applies); when it was paid on site it is netted like ``offline``.
 ``programme``
     a programme-funded visit (``booking.funding``), paid by its purchase
-    programme (billing/programmes/settlement.py, registered as a source):
+    programme (billing/programmes/settlement.py, registered as a source) in the
+    first month by whose end it was served and verified (or cleared) — so its
+    line may belong to a later month than its completion:
     the award's contract price less any performance deduction, no platform
     fee; posted at settlement from ``programme_consumed:<id>`` to the payable.
 ``direct``
@@ -195,7 +197,7 @@ def _post(session: Session, settlement: Settlement, period: Period, offline_nett
 
 def providers_to_settle(session: Session, period: Period) -> list[int]:
     """Providers with completed unsettled bookings, late-cancellation fees kept, penalties or
-    disbursed subsidies in the month."""
+    disbursed subsidies in the month, or lines a funding's rules pay in it."""
     start, end = period.bounds()
     settled = sa.select(SettlementLine.id).where(SettlementLine.booking_id == Booking.id)
     with_bookings = sa.select(Booking.provider_id).where(
@@ -214,6 +216,9 @@ def providers_to_settle(session: Session, period: Period) -> list[int]:
                LedgerTransaction.at >= start, LedgerTransaction.at < end)
     )
     ids = set(session.scalars(with_bookings)) | set(session.scalars(with_fees)) | set(session.scalars(with_penalties))
+    for rules in registry.all():
+        if rules.providers_to_settle is not None:
+            ids |= rules.providers_to_settle(session, period)
     already = set(session.scalars(sa.select(Settlement.provider_id).where(Settlement.period == period.key)))
     return sorted(ids - already)
 

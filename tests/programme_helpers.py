@@ -50,3 +50,18 @@ def enrolled_resident(programme, official, community, facts: ProfileFacts = ELDE
     eligibility.enrol(db.session, programme, official, phone=resident.phone, facts=facts)
     db.session.commit()
     return resident
+
+
+def verify_visit(session, booking, actor, method=None):
+    """Verify ``booking``'s visit as its resident would (the app confirmation by default):
+    create its VisitRecord if there is none and call verification.verify, which makes a
+    served programme visit payable.  Flushes; the caller commits."""
+    from providers.visits.models import VerifiedBy, VisitRecord
+    from providers.visits.verification import record_of, verify
+
+    record = record_of(session, booking.id)
+    if record is None:
+        record = VisitRecord(booking_id=booking.id)
+        session.add(record)
+        session.flush()
+    return verify(session, booking, record, method or VerifiedBy.RESIDENT, actor)

@@ -16,7 +16,7 @@ from billing.programmes.programmes import budget_code, consumed_code, reserved_c
 from providers.bookings import services
 from providers.bookings.models import Booking
 from tests import factories
-from tests.programme_helpers import enrolled_resident, open_programme
+from tests.programme_helpers import enrolled_resident, open_programme, verify_visit
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +72,7 @@ def test_completion_consumes_and_cancellation_releases():
     assert award.quota_used == 1
 
 
-def test_a_served_visit_is_consumed(clock):
+def test_a_served_visit_stays_reserved_until_verified_then_is_consumed(clock):
     programme, award, listing, member, official, community = open_programme(contract_price_fen=6000)
     resident = enrolled_resident(programme, official, community)
     booking = _book(resident, listing)
@@ -82,6 +82,11 @@ def test_a_served_visit_is_consumed(clock):
     services.check_in(db.session, booking, member)
     clock.set(booking.ends_at)
     services.complete(db.session, booking, member)
+    db.session.commit()
+    # The provider's word alone consumes nothing.
+    assert entitlements.use_of(db.session, booking.id).status == UseStatus.RESERVED
+    assert -ledger.balance(db.session, reserved_code(programme.id)) == 6000
+    verify_visit(db.session, booking, resident)
     db.session.commit()
     assert entitlements.use_of(db.session, booking.id).status == UseStatus.CONSUMED
     assert -ledger.balance(db.session, reserved_code(programme.id)) == 0

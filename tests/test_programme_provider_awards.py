@@ -9,7 +9,7 @@ from billing.programmes import entitlements, programmes
 from billing.programmes.provider_awards import awards_of
 from providers.bookings import services
 from tests import factories
-from tests.programme_helpers import enrolled_resident, open_programme, terms
+from tests.programme_helpers import enrolled_resident, open_programme, terms, verify_visit
 
 
 def _book(resident, listing, days_ahead):
@@ -32,6 +32,7 @@ def _served_and_reserved(clock):
     services.check_in(db.session, served, member)
     clock.set(served.ends_at)
     services.complete(db.session, served, member)
+    verify_visit(db.session, served, resident)  # consumed once the resident confirms it
     db.session.commit()
     return programme, award, member, official
 

@@ -17,10 +17,11 @@ from billing.programmes.programmes import budget_code, consumed_code
 from providers.bookings import services
 from tests import factories
 from tests.helpers import store_grade
-from tests.programme_helpers import enrolled_resident, open_programme
+from tests.programme_helpers import enrolled_resident, open_programme, verify_visit
 
 
 def _served(clock, resident, listing, member, days_ahead):
+    """A visit served and verified (the resident confirmed it): payable at settlement."""
     booking = entitlements.book_with_entitlement(
         db.session, resident, listing_id=listing.id, starts_at=factories.next_slot(listing, days_ahead),
         address="城里社区3号楼")
@@ -29,6 +30,7 @@ def _served(clock, resident, listing, member, days_ahead):
     services.check_in(db.session, booking, member)
     clock.set(booking.ends_at)
     services.complete(db.session, booking, member)
+    verify_visit(db.session, booking, resident)
     db.session.commit()
     return booking
 

@@ -271,7 +271,7 @@ def _released_entitlement_consumed(clock):
     db.session.commit()
     use = entitlements.use_of(db.session, booking.id)
     assert use.status == billing.programmes.models.UseStatus.RELEASED
-    return lambda: entitlements._consume(db.session, use)
+    return lambda: entitlements.consume(db.session, use)
 
 
 def _submitted_claim_disbursed(clock):

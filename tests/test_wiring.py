@@ -44,7 +44,7 @@ def test_every_domain_registers_its_pages_api_jobs_and_notifications(app):
     assert len(jobs) == len(set(jobs))
     assert {"expire_requests", "auto_confirm", "monthly_evaluation", "early_warning", "apply_due_sanctions",
             "settle_previous_month", "send_payouts", "submit_refunds", "close_ended_programmes",
-            "disburse_subsidies"} <= set(jobs)
+            "disburse_subsidies", "release_unverified_visits"} <= set(jobs)
     assert {job.fn.__module__.split(".")[0] for job in found.jobs} == {"app", "providers", "ratings", "billing"}
     from app.notifications import MESSAGES
 

@@ -5,7 +5,8 @@ with every contract term Art. 23 requires and a budget; awards it to active
 providers at a contract price and quota; enrols eligible residents, each with a
 monthly allowance of visits.  An enrolled resident books a covered listing
 "with my entitlement": no payment; the budget is reserved on acceptance,
-released when the booking closes unserved, consumed on completion (ledger
+released when the booking closes unserved, consumed when the served visit is
+verified or cleared (visit_money: never on the provider's word alone; ledger
 accounts ``programme_budget:<id>`` / ``programme_reserved:<id>`` /
 ``programme_consumed:<id>``), and settlement pays the provider the contract
 price from the programme, without platform fee.
@@ -14,7 +15,9 @@ Modules: models, programmes (contract terms, states, awards), eligibility
 (resident profiles, rules, enrolment, CSV), entitlements (booking with an
 entitlement and what booking changes do to it), settlement (the programme
 settlement source), funding (both, registered as the programme funding's rules),
-budget (figures, chart, burn rate), topups (adding to an open budget), jobs
+visit_money (verified visits pay; the deadline that releases unverified ones unpaid;
+"not served" withholds or claws back), pending (the statement's pending, released and
+clawed-back lines), budget (figures, chart, burn rate), topups (adding to an open budget), jobs
 (closing programmes at the end of their term), provider_awards / provider_views
 (a provider's own awards), views / api / forms, demo.
 """
@@ -29,7 +32,7 @@ def init_app(app) -> None:
     from app.extensions import db
     from app.registry import registry
     # Routes on ``bp`` (provider_views, resident_views).
-    from billing.programmes import api, eligibility, jobs, provider_views, resident_views  # noqa: F401
+    from billing.programmes import api, eligibility, jobs, provider_views, resident_views, visit_money  # noqa: F401
     from billing.programmes.demo import load_programme_demo
     from billing.programmes.visit_demo import load_visit_demo
     from billing.funding import registry as funding_rules
@@ -40,7 +43,8 @@ def init_app(app) -> None:
     funding_rules.register(RULES)  # billing dispatches programme-funded bookings here
     found = registry(app)
     found.models("billing.programmes.models")
-    found.notifications({**eligibility.NOTIFICATIONS, **jobs.NOTIFICATIONS})
+    found.notifications({**eligibility.NOTIFICATIONS, **jobs.NOTIFICATIONS, **visit_money.NOTIFICATIONS})
+    visit_money.connect()
     found.pages(bp)
     found.api(*api.blueprints())
     found.jobs_from(jobs.JOBS)

@@ -13,9 +13,15 @@ requested     the :class:`EntitlementUse` is created: one visit of the month's
               UPDATEs under CHECK constraints: never exceeded)
 accepted      the contract price is RESERVED: Dr ``programme_budget:<id>`` /
               Cr ``programme_reserved:<id>`` (the ledger's CHECK refuses an overdraft)
-completed     CONSUMED: Dr ``programme_reserved`` / Cr ``programme_consumed``
+completed     nothing yet: the reservation stays until the visit is proven
+              (completion is the provider's word only)
+verified or   CONSUMED: Dr ``programme_reserved`` / Cr ``programme_consumed`` —
+cleared       billing/programmes/visit_money.py, on ``visit_verified``; a visit
+              verified before its booking completed is consumed on completion
 closed        RELEASED (declined, expired, cancelled, no-show: ``RELEASES_MONEY``):
 unserved      allowance and quota given back; a reservation goes back to the budget
+              (reason ``unserved``).  visit_money.py releases a served visit too:
+              not verified in time (``unverified``), found not served (``not_served``)
 ============  =====================================================================
 """
 
@@ -27,7 +33,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.clock import local, now, today
 from app.errors import Conflict, Forbidden, Invalid
@@ -44,6 +50,7 @@ from billing.programmes.models import (
     ProgrammeAward,
     ProgrammeStatus,
     PurchaseProgramme,
+    ReleaseReason,
     UseStatus,
     programme_category,
     programme_listing,
@@ -53,6 +60,8 @@ from providers.bookings.models import Booking, BookingFunding, BookingStatus
 from providers.bookings.services import request_booking
 from providers.catalogue import public_listing
 from providers.models import Listing
+from providers.visits.models import VisitRecord
+from providers.visits.verification import settleable
 
 S = BookingStatus
 U = UseStatus
@@ -232,6 +241,11 @@ def _start(session: Session, booking: Booking) -> EntitlementUse:
     return use
 
 
+def is_proven(session: Session, booking_id: int) -> bool:
+    """The visit is verified or cleared for payment (its :class:`VisitRecord` says so)."""
+    return bool(session.scalar(sa.select(sa.exists().where(VisitRecord.booking_id == booking_id, settleable()))))
+
+
 def _move(use: EntitlementUse, to: UseStatus) -> None:
     """Move through ``USE_MACHINE``: an illegal move raises before anything is written."""
     USE_MACHINE.move(use, to)
@@ -251,7 +265,9 @@ def _reserve(session: Session, use: EntitlementUse) -> None:
     session.flush()
 
 
-def _consume(session: Session, use: EntitlementUse) -> None:
+def consume(session: Session, use: EntitlementUse) -> None:
+    """The visit is proven (verified or cleared) and served: the reservation becomes
+    consumed, payable at the next settlement."""
     _move(use, U.CONSUMED)
     use.consumed_at = now()
     ledger.post(session, kind="programme_consume", cause_type="booking", cause_id=use.booking_id,
@@ -261,16 +277,23 @@ def _consume(session: Session, use: EntitlementUse) -> None:
     session.flush()
 
 
-def _release(session: Session, use: EntitlementUse) -> None:
-    was_reserved = use.status == U.RESERVED
+def release(session: Session, use: EntitlementUse, reason: ReleaseReason) -> None:
+    """Give the allowance and quota back and return the money held to the budget: a
+    reservation (from ``programme_reserved``) or an unpaid consumption (from
+    ``programme_consumed``).  A paid use is never released (it is clawed back)."""
+    if use.settlement_id is not None:
+        raise Conflict(_l("This visit is paid already: its money can only be clawed back."))
+    held_in = {U.RESERVED: reserved_code, U.CONSUMED: consumed_code}.get(use.status)
     _move(use, U.RELEASED)
     use.released_at = now()
+    use.release_reason = reason
     _give_back(session, use)
-    if was_reserved:
+    if held_in is not None:
         ledger.post(session, kind="programme_release", cause_type="booking", cause_id=use.booking_id,
-                    lines=[(reserved_code(use.programme_id), use.amount_fen),
+                    lines=[(held_in(use.programme_id), use.amount_fen),
                            (budget_code(use.programme_id), -use.amount_fen)],
-                    idempotency_key=f"entitlement:{use.id}:release", memo=f"Visit booking {use.booking_id} released")
+                    idempotency_key=f"entitlement:{use.id}:release",
+                    memo=f"Visit booking {use.booking_id} released ({reason.value})")
     session.flush()
 
 
@@ -286,9 +309,12 @@ def on_booking_changed(session: Session, *, booking, old, new, actor) -> None:
     if new == S.ACCEPTED and use.status == U.REQUESTED:
         _reserve(session, use)
     elif new == S.COMPLETED and use.status == U.RESERVED:
-        _consume(session, use)
+        # Consumed only when the visit is proven; usually that comes after completion
+        # (billing/programmes/visit_money.py), but a code entered at check-out may come first.
+        if is_proven(session, booking.id):
+            consume(session, use)
     elif new in RELEASES_MONEY and use.status in (U.REQUESTED, U.RESERVED):
-        _release(session, use)
+        release(session, use, ReleaseReason.UNSERVED)
 
 
 @dataclass
@@ -314,5 +340,6 @@ def summaries(session: Session, resident: User) -> list[EntitlementSummary]:
 def uses_of_resident(session: Session, resident: User, limit: int = 50) -> list[EntitlementUse]:
     return list(session.scalars(
         sa.select(EntitlementUse).join(Enrolment, Enrolment.id == EntitlementUse.enrolment_id)
+        .options(selectinload(EntitlementUse.booking), selectinload(EntitlementUse.programme))
         .where(Enrolment.resident_id == resident.id).order_by(EntitlementUse.id.desc()).limit(limit)
     ))

@@ -7,6 +7,11 @@ actor (the system), and tells the awarded providers' staff and the officials.
 Idempotent: a closed programme is no longer selected, and each one is
 re-read under a row lock before it is closed, so a second run (or a second
 scheduler) closes nothing twice.
+
+``release_unverified_visits`` releases unpaid the served programme visits
+neither verified nor cleared within ``LINLI_PROGRAMME_VERIFY_DAYS`` (default 30)
+of check-out, telling each provider's staff (billing/programmes/visit_money.py
+holds the rule); equally idempotent.
 """
 
 from __future__ import annotations
@@ -70,7 +75,18 @@ def close_ended_programmes(session: Session) -> int:
     return closed
 
 
-# Shortly after local midnight: a term ends at the end of its last day.
+def release_unverified_visits(session: Session) -> int:
+    """Release unpaid the overdue unverified programme visits (one transaction); returns how many."""
+    from app.db import write_transaction
+    from billing.programmes.visit_money import release_overdue
+
+    with write_transaction(session):
+        return release_overdue(session)
+
+
+# Shortly after local midnight: a term ends at the end of its last day; a visit's
+# verification deadline is counted in days.
 JOBS = [
     (close_ended_programmes, {"trigger": "cron", "hour": 0, "minute": 10}),
+    (release_unverified_visits, {"trigger": "cron", "hour": 0, "minute": 20}),
 ]

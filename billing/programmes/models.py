@@ -25,6 +25,7 @@ from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import Community, User
 from app.states import StateMachine
+from providers.bookings.models import Booking, BookingStatus
 from providers.models import Listing, Provider, ServiceCategory
 
 
@@ -277,7 +278,9 @@ U = UseStatus
 USE_TRANSITIONS: dict[UseStatus, frozenset[UseStatus]] = {
     U.REQUESTED: frozenset({U.RESERVED, U.RELEASED}),
     U.RESERVED: frozenset({U.CONSUMED, U.RELEASED}),
-    U.CONSUMED: frozenset(),
+    # A verified visit that a follow-up call then found not served, before it was paid:
+    # its money is withheld (released with reason ``not_served``).
+    U.CONSUMED: frozenset({U.RELEASED}),
     U.RELEASED: frozenset(),
 }
 
@@ -288,9 +291,24 @@ USE_STATUS_LABELS = {
     U.RELEASED: _l("Released"),
 }
 
+
+class ReleaseReason(StrEnum):
+    """Why an entitlement use was released: stored, so the statement can say it."""
+
+    UNSERVED = "unserved"  # the booking closed without service (declined, cancelled, no-show…)
+    UNVERIFIED = "unverified"  # served, but neither verified nor cleared within the deadline
+    NOT_SERVED = "not_served"  # a follow-up call found the visit not served: withheld
+
+
+RELEASE_REASON_LABELS = {
+    ReleaseReason.UNSERVED: _l("Closed without service"),
+    ReleaseReason.UNVERIFIED: _l("Not verified within the deadline: released unpaid"),
+    ReleaseReason.NOT_SERVED: _l("Follow-up call found it not served: withheld"),
+}
+
 USE_MACHINE = StateMachine(
     "entitlement_use", UseStatus, USE_TRANSITIONS,
-    initial=U.REQUESTED, terminal={U.CONSUMED, U.RELEASED}, labels=USE_STATUS_LABELS,
+    initial=U.REQUESTED, terminal={U.RELEASED}, labels=USE_STATUS_LABELS,
     message=lambda old, new: _l("This entitlement is %(old)s; it cannot become %(new)s.", old=old, new=new),
 )
 
@@ -302,6 +320,10 @@ class EntitlementUse(db.Model):
     __table_args__ = (
         sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
         sa.CheckConstraint("deduction_fen >= 0 AND deduction_fen <= amount_fen", name="deduction_within_amount"),
+        # Only a released use has a release reason (older released rows may have none).
+        sa.CheckConstraint("release_reason IS NULL OR status = 'released'", name="reason_only_when_released"),
+        # A clawback takes back a payment: only a use paid in a settlement is clawed back.
+        sa.CheckConstraint("clawed_back_at IS NULL OR settlement_id IS NOT NULL", name="clawback_only_when_paid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -319,11 +341,27 @@ class EntitlementUse(db.Model):
     # Settlement: the performance deduction and what was paid.
     deduction_fen: Mapped[int] = mapped_column(default=0)
     settlement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("settlement.id"))
+    # Why it was released (billing/programmes/visit_money.py, entitlements.py).
+    release_reason: Mapped[ReleaseReason | None] = mapped_column(enum_column(ReleaseReason, "release_reason"))
+    # A follow-up call found a paid visit not served: its payment was taken back
+    # (ledger ``clawback:visit:<booking_id>``, netted by the next settlement).
+    clawed_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     programme: Mapped[PurchaseProgramme] = relationship()
     award: Mapped[ProgrammeAward] = relationship()
     enrolment: Mapped[Enrolment] = relationship()
+    booking: Mapped[Booking] = relationship()
 
     @property
     def status_label(self) -> str:
         return str(USE_STATUS_LABELS[self.status])
+
+    @property
+    def awaiting_proof(self) -> bool:
+        """Served but not verified or cleared yet: still reserved, not used (the resident's
+        page must not call it used before the resident or a call confirmed it)."""
+        return self.status == U.RESERVED and self.booking.status == BookingStatus.COMPLETED
+
+    @property
+    def release_label(self) -> str | None:
+        return str(RELEASE_REASON_LABELS[self.release_reason]) if self.release_reason else None

@@ -3,7 +3,13 @@
 Registered with the programme funding rules (billing/programmes/entitlements.py,
 ``RULES``), so billing/settlements.py calls it without importing this package.
 
-A completed visit booked with an entitlement is paid from its programme at the
+A programme visit is paid in the first monthly settlement after it became
+payable: month M's settlement pays the visits served (completed) in or before M
+whose entitlement was consumed — verified or cleared, billing/programmes/visit_money.py —
+before M ended, and not paid yet.  The rule reads only stored times, so M's
+lines are the same whenever M is settled; a visit proven after M ended is paid
+with M+1.  Visits still unproven are pending on the statement
+(billing/programmes/pending.py).  Each is paid from its programme at the
 award's contract price, with no platform fee, less a performance deduction
 (``LINLI_PROGRAMME_DEDUCTION_PERCENT``, default 10 %) when the provider's latest
 evaluation grade is below standard (:data:`BELOW_STANDARD`, a set of
@@ -28,11 +34,11 @@ from sqlalchemy.orm import Session
 from app.money import round_fen
 from app.periods import Period
 from billing import ledger
-from billing.payment_models import Settlement, SettlementSource
+from billing.payment_models import Settlement, SettlementLine, SettlementSource
 from billing.programmes.models import EntitlementUse, UseStatus
 from billing.programmes.programmes import budget_code, consumed_code
-from billing.settlement_sources import Line, completed_bookings
-from providers.bookings.models import Booking, Funding
+from billing.settlement_sources import Line
+from providers.bookings.models import Booking, BookingStatus, Funding
 from ratings.supervision.models import Grade
 
 # Grades (DOMAIN.md: 优秀 / 良好 / 合格 / 不合格, and "new" for providers active < 90 days)
@@ -58,20 +64,37 @@ def deduction(amount_fen: int, percent: Decimal) -> int:
     return min(round_fen(Decimal(amount_fen) * percent / 100), amount_fen)
 
 
+def payable_by(period: Period) -> sa.ColumnElement[bool]:
+    """SQL (``EntitlementUse``, ``Booking`` joined): served by the month's end and payable
+    (consumed) before it ended, not paid yet — what month ``period`` pays."""
+    _start, end = period.bounds()
+    return sa.and_(Booking.funding == Funding.PROGRAMME, Booking.status == BookingStatus.COMPLETED,
+                   Booking.completed_at < end, EntitlementUse.status == UseStatus.CONSUMED,
+                   EntitlementUse.consumed_at < end, EntitlementUse.settlement_id.is_(None),
+                   ~sa.select(SettlementLine.id).where(SettlementLine.booking_id == Booking.id).exists())
+
+
 def programme_lines(session: Session, provider_id: int, period: Period) -> list[Line]:
-    """The provider's programme-funded visits completed in the month, not yet settled: the
-    contract price less the deduction its grade calls for, no fee (one statement)."""
+    """The provider's programme visits the month pays (:func:`payable_by`): the contract
+    price less the deduction its grade calls for, no fee (one statement)."""
     percent = deduction_percent() if provider_grade(session, provider_id) in BELOW_STANDARD else Decimal(0)
-    stmt = (completed_bookings(provider_id, period, Funding.PROGRAMME)
+    stmt = (sa.select(Booking, EntitlementUse.amount_fen)
             .join(EntitlementUse, EntitlementUse.booking_id == Booking.id)
-            .where(EntitlementUse.status == UseStatus.CONSUMED, EntitlementUse.settlement_id.is_(None))
-            .add_columns(EntitlementUse.amount_fen))
+            .where(Booking.provider_id == provider_id, payable_by(period))
+            .order_by(Booking.completed_at, Booking.id))
     lines = []
     for booking, price in session.execute(stmt):
         taken = deduction(price, percent)
         lines.append(Line(SettlementSource.PROGRAMME, booking.id, booking.completed_at, price - taken, 0,
                           deduction_fen=taken))
     return lines
+
+
+def providers_with_payable_visits(session: Session, period: Period) -> set[int]:
+    """Providers the month pays programme visits to (some served in an earlier month)."""
+    return set(session.scalars(sa.select(Booking.provider_id).distinct()
+                               .join(EntitlementUse, EntitlementUse.booking_id == Booking.id)
+                               .where(payable_by(period))))
 
 
 def post_payments(session: Session, settlement: Settlement, lines: list[Line]) -> None:

@@ -90,6 +90,13 @@ def test_official_opens_and_enrols_resident_books_provider_serves_settlement_pay
     live_clock.set(ends + timedelta(minutes=5))
     provider.reload()
     act(provider, "complete")
+    # The resident confirms the visit (verified): only now is it payable.
+    from tests.programme_helpers import verify_visit
+
+    with live_app.app_context():
+        booking = db.session.scalar(sa.select(Booking).where(Booking.id == booking_id))
+        verify_visit(db.session, booking, booking.resident)
+        db.session.commit()
 
     # The month is settled: the statement shows the programme's payment (contract price, no fee).
     from billing.settlements import settle
