@@ -39,11 +39,13 @@ def _visits(provider_id: int):
 
 def pending_reason(record: VisitRecord | None, flag_labels: list[str]) -> str:
     """Why a served visit is not payable (yet)."""
-    if flag_labels:
-        return _("Flagged: %(rules)s", rules="; ".join(flag_labels))
     if record is None:
-        return _("No visit record: not checked in, no code, not confirmed by the resident")
-    return _("No code, not confirmed by the resident")
+        why = _("No visit record: not checked in, no code, not confirmed by the resident")
+    else:
+        why = _("No code, not confirmed by the resident")
+    if flag_labels:
+        return f'{why} · {_("Flagged: %(rules)s", rules="; ".join(flag_labels))}'
+    return why
 
 
 def pending_notes(session: Session, provider_id: int, period: Period) -> list[StatementNote]:
