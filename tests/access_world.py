@@ -40,6 +40,7 @@ from tests.conftest import PASSWORD, START
 from tests.programme_helpers import ELDER, terms
 from tests.rating_helpers import PDF, PNG
 from tests.sanction_helpers import report as penalty_report
+from tests.carer_helpers import carer_for
 
 ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN = (
     "anonymous", "resident", "other_resident", "staff", "other_staff", "official", "admin")
@@ -79,7 +80,7 @@ def build_world(clock) -> dict:
 
     # A's booking, served and completed in October, rated and complained about (with a photo).
     done = factories.booking(listing, resident)
-    bookings.accept(db.session, done, staff)
+    bookings.accept(db.session, done, staff, carer_id=carer_for(done))
     clock.set(done.starts_at)
     bookings.check_in(db.session, done, staff)
     clock.set(done.ends_at)
@@ -99,7 +100,7 @@ def build_world(clock) -> dict:
     clock.set(START)
     # A's upcoming booking, accepted by P.
     upcoming = factories.booking(listing, resident)
-    bookings.accept(db.session, upcoming, staff)
+    bookings.accept(db.session, upcoming, staff, carer_id=carer_for(upcoming))
     token, _raw = issue_token(db.session, resident, TOKEN_NAME)
     db.session.commit()
     settlements.settle(db.session, provider.id, PERIOD)

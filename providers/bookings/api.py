@@ -116,6 +116,11 @@ class ActionSchema(Schema):
         metadata={"maxLength": 1000, "description": "Required to decline, for a provider's cancellation "
                   "and for an official's no-show confirmation."},
     )
+    carer_id = fields.Integer(
+        load_default=None, allow_none=True,
+        metadata={"description": "To accept: the carer of the provider's roster who serves the visit "
+                  "(active, qualified for the service on its day, free at that time)."},
+    )
 
 
 class BookedListingSchema(Schema):
@@ -355,7 +360,8 @@ def booking_action(data, booking_id: int, action: str):
     row = actions.find(user, action)
     if row is None:
         abort(403, description=str(_l("Your role may not do this.")))
+    extra = {"carer_id": data.get("carer_id")} if row.service == "accept" else {}
     with writing():
         booking = _booking_for(user, booking_id, for_update=True)
-        services.perform(db.session, row, booking, user, data.get("reason") or "")
+        services.perform(db.session, row, booking, user, data.get("reason") or "", **extra)
     return booking_body(booking, user)

@@ -25,6 +25,7 @@ from providers.bookings.models import Booking
 from providers.bookings.slots import available_slots
 from providers.models import Listing, Provider, ProviderStaff, ServiceCategory, required_document
 from tests.subsidy_helpers import PDF, PNG
+from tests.carer_helpers import carer_for
 
 PASSWORD = "journey-pass-1"
 OFFICIAL = "13900000001"  # 王科长 (demo)
@@ -153,7 +154,7 @@ def accept(app, booking_id: int) -> None:
     """The provider accepts the booking request."""
     with app.app_context():
         booking = db.session.get(Booking, booking_id)
-        bookings.accept(db.session, booking, staff_of(booking.provider_id))
+        bookings.accept(db.session, booking, staff_of(booking.provider_id), carer_id=carer_for(booking))
         db.session.commit()
 
 
