@@ -40,6 +40,7 @@ from tests.conftest import PASSWORD, START
 from tests.programme_helpers import ELDER, terms
 from tests.rating_helpers import PDF, PNG
 from tests.sanction_helpers import report as penalty_report
+from providers.carers.models import Carer, CarerQualification
 from tests.carer_helpers import carer_for
 
 ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN = (
@@ -143,6 +144,10 @@ def build_world(clock) -> dict:
         "project_type": "ev_charger_dc", "tier": CommunityTier.BASIC.value,
         "report": item.id, "run": item.run_id,
         "appeal_file": first(sa.select(AppealFile.id)),
+        # P's carer on its roster (the factory's), and one of their certificates.
+        "carer": first(sa.select(Carer.id).where(Carer.provider_id == provider.id).order_by(Carer.id)),
+        "qualification": first(sa.select(CarerQualification.id).join(Carer, Carer.id == CarerQualification.carer_id)
+                               .where(Carer.provider_id == provider.id).order_by(CarerQualification.id)),
     }
     world["users"] = {RES: resident.phone, RES2: resident2.phone, STAFF: staff.phone, STAFF2: staff2.phone,
                       OFFICIAL: official.phone, ADMIN: admin.phone}
