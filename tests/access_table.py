@@ -123,6 +123,7 @@ RULES: dict[str, Rule] = {
     "providers.listing_history": rule(P, listing_id="listing"),
     "providers.change_listing_status": rule(P, listing_id="listing", body={"status": "paused"}),
     "carers.roster": rule(STAFFS),
+    "carers_api.Carers": rule(STAFFS),
     "carers.add": rule(STAFFS, body={"name": "赵护理员", "phone": "13912345678", "id_number": "11010519491231002X"}),
     "carers.carer": rule(P, carer_id="carer"),
     "carers.update": rule(P, carer_id="carer", body={"name": "王秀兰", "phone": "13900000001"}),

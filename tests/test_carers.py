@@ -223,3 +223,23 @@ def test_another_providers_carer_is_not_found(client, auth, db_session, clock):
     db_session.commit()
     auth.login(factories.staff(factories.provider()))
     assert client.get(f"/provider/carers/{worker.id}").status_code == 404
+
+
+# --- the API (read-only) ------------------------------------------------------------------
+
+
+def test_the_api_lists_the_providers_carers_masked(client, db_session, clock):
+    from tests.helpers import bearer
+
+    provider = factories.provider()
+    staff = factories.staff(provider)
+    services.add_carer(db_session, provider.id, staff, name="赵秀英", phone="13912345678", id_number=VALID)
+    carer(factories.provider().id, name="别家的")
+    db_session.commit()
+    response = client.get("/api/v1/my/carers", headers=bearer(staff))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert sorted(c["name"] for c in body) == ["王秀兰", "赵秀英"]  # the factory's carer and the new one
+    added = next(c for c in body if c["name"] == "赵秀英")
+    assert added["id_number"] == "1101**********002X" and VALID not in response.get_data(as_text=True)
+    assert client.get("/api/v1/my/carers").status_code == 401

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     from app.registry import registry
-    from providers.carers import views
+    from providers.carers import api, views
     from providers.carers.demo import load_demo
 
     found = registry(app)
     found.models("providers.carers.models")
     found.pages(views.bp)
+    found.api(api.carers_blp)
     found.demo("carers", load_demo)
