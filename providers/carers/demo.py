@@ -35,7 +35,7 @@ def load_demo(session: Session) -> None:
                           phone=f"1390000{provider.id:02d}{k:02d}"[:11], id_number_secret=identity.encrypt(number),
                           id_number_digest=identity.digest(number), id_number_masked=identity.mask(number))
             # The second carer's certificates run out within the month: the dashboard warns.
-            until = today() + (timedelta(days=20) if k else timedelta(days=700))
+            until = today() + (timedelta(days=25) if k else timedelta(days=700))
             carer.qualifications = [CarerQualification(kind=kind, number=f"{kind.value[:2].upper()}{n:06d}",
                                                        expires_on=until) for kind in QualificationKind]
             session.add(carer)

@@ -143,6 +143,17 @@ def staff_of(provider_id: int) -> User:
                              .where(ProviderStaff.provider_id == provider_id).limit(1))
 
 
+def add_carer(app, provider_id: int, name: str = "韩秀梅") -> int:
+    """A carer on the provider's roster, holding every certificate (what its staff would add on
+    the roster pages: tests/browser/test_carers_browser.py walks them)."""
+    from tests.carer_helpers import carer
+
+    with app.app_context():
+        carer_id = carer(provider_id, name=name).id
+        db.session.commit()
+        return carer_id
+
+
 def booking_times(app, booking_id: int):
     """When the visit starts and ends (UTC)."""
     with app.app_context():
