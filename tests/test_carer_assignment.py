@@ -272,3 +272,15 @@ def test_two_sessions_racing_to_assign_one_carer_give_one_visit(race_app):
         rows = dict(db.session.execute(sa.select(Booking.id, Booking.status).where(Booking.id.in_((first, second)))).all())
         assert rows == {first: S.ACCEPTED, second: S.REQUESTED}
         assert db.session.scalar(sa.select(Booking.carer_id).where(Booking.id == second)) is None
+
+
+def test_the_agenda_names_each_visits_carer(client, auth, db_session, clock):
+    listing, staff = _shop()
+    booking = factories.booking(listing)
+    services.accept(db_session, booking, staff, carer_id=carer(listing.provider_id, name="李建国").id)
+    db_session.commit()
+    auth.login(staff)
+    for view in ("list", "day&date=2026-11-03"):
+        page = html(client.get(f"/provider/bookings?view={view}"))
+        row = page.split(f'id="booking-{booking.id}"')[1].split("</tr>")[0]
+        assert "李建国" in row, view
