@@ -284,3 +284,17 @@ def test_the_agenda_names_each_visits_carer(client, auth, db_session, clock):
         page = html(client.get(f"/provider/bookings?view={view}"))
         row = page.split(f'id="booking-{booking.id}"')[1].split("</tr>")[0]
         assert "李建国" in row, view
+
+
+def test_the_api_names_the_carer_to_staff_and_only_the_family_name_to_the_resident(client, db_session, clock):
+    from tests.helpers import bearer
+
+    listing, staff = _shop()
+    booking = factories.booking(listing)
+    chosen = carer(listing.provider_id, name="李建国")
+    db_session.commit()
+    accepted = client.post(f"/api/v1/bookings/{booking.id}/actions/accept", json={"carer_id": chosen.id},
+                           headers=bearer(staff))
+    assert accepted.status_code == 200 and accepted.get_json()["carer"] == {"id": chosen.id, "name": "李建国"}
+    seen = client.get(f"/api/v1/bookings/{booking.id}", headers=bearer(booking.resident)).get_json()
+    assert seen["carer"]["id"] is None and seen["carer"]["name"] != "李建国" and "李" in seen["carer"]["name"]
