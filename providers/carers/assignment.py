@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import audit
 from app.clock import local
 from app.errors import Conflict, Invalid
 from providers.bookings.models import Booking, BookingStatus
@@ -94,8 +95,6 @@ def exclusive(session: Session, carer: Carer) -> Iterator[None]:
 
 def change_carer(session: Session, booking: Booking, staff, carer_id: int | None) -> None:
     """Give an accepted booking, not yet checked in, another carer (audited)."""
-    from app import audit
-
     if booking.status != S.ACCEPTED or booking.checked_in_at is not None:
         raise Conflict(_l("The carer can be changed only on an accepted booking, before check-in."),
                        field="carer_id")

@@ -46,13 +46,8 @@ def _required_date(form, field):
 class QualificationForm(FlaskForm):
     kind = SelectField(_l("Qualification"), choices=[(k.value, QUALIFICATION_LABELS[k]) for k in QualificationKind],
                        validate_choice=False)  # the service names an unknown kind
-    number = StringField(_l("Certificate number"),
-                         validators=[_checked_by(lambda v: (v or "").strip() or _missing_number())])
+    number = StringField(_l("Certificate number"), validators=[_checked_by(services.clean_certificate_number)])
     expires_on = OptionalDateField(_l("Valid until"), validators=[_required_date])
-
-
-def _missing_number():
-    raise Invalid(_l("Enter the certificate number."), field="number")
 
 
 class CarerChoiceForm(FlaskForm):

@@ -45,6 +45,15 @@ def clean_phone(phone: str | None) -> str:
     return phone
 
 
+def clean_certificate_number(number: str | None) -> str:
+    number = (number or "").strip()
+    if not number:
+        raise Invalid(_l("Enter the certificate number."), field="number")
+    if len(number) > 40:
+        raise Invalid(_l("The certificate number is too long (40 characters at most)."), field="number")
+    return number
+
+
 def _facts(carer: Carer) -> dict:
     """What the audit event says about a carer (never the ID number itself)."""
     return {"name": carer.name, "phone": carer.phone, "id_number": carer.id_number_masked, "active": carer.active}
@@ -111,11 +120,7 @@ def add_qualification(session: Session, carer: Carer, actor: User, *, kind: str,
                       expires_on: date | None) -> CarerQualification:
     if kind not in {k.value for k in QualificationKind}:
         raise Invalid(_l("Choose a qualification from the list."), field="kind")
-    number = (number or "").strip()
-    if not number:
-        raise Invalid(_l("Enter the certificate number."), field="number")
-    if len(number) > 40:
-        raise Invalid(_l("The certificate number is too long (40 characters at most)."), field="number")
+    number = clean_certificate_number(number)
     if expires_on is None:
         raise Invalid(_l("Enter the expiry date printed on the certificate."), field="expires_on")
     qualification = CarerQualification(carer=carer, kind=QualificationKind(kind), number=number,
