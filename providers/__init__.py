@@ -11,7 +11,7 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     from app.registry import registry
-    from providers import api, bookings, sanctions, visits
+    from providers import api, bookings, carers, sanctions, visits
     from providers import registration as registration_service
     from providers.demo import load_demo
     from providers.views import bp, catalogue, dashboard, listings, registration, vetting  # noqa: F401  (routes on bp)
@@ -23,5 +23,6 @@ def init_app(app) -> None:
     found.pages(bp)
     found.api(*api.blueprints())
     found.demo("providers", load_demo)
+    carers.init_app(app)
     bookings.init_app(app)
     visits.init_app(app)

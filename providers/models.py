@@ -23,6 +23,7 @@ from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import Community, User
 from app.states import StateMachine
+from providers.carers.kinds import QualificationKind
 
 # Sanity bounds: a listing priced outside them is a typing error, not a service.
 MIN_PRICE_FEN = 100  # 1 yuan
@@ -49,6 +50,11 @@ class ServiceCategory(db.Model):
     name_en: Mapped[str] = mapped_column(sa.String(60))
     kind: Mapped[CategoryKind] = mapped_column(enum_column(CategoryKind, "category_kind"))
     sort_order: Mapped[int] = mapped_column(default=0)
+    # A carer assigned to a visit of this category must hold this qualification, valid on the
+    # visit's day (providers.carers.assignment); None: no certificate is required.
+    required_qualification: Mapped[QualificationKind | None] = mapped_column(
+        enum_column(QualificationKind, "required_qualification")
+    )
 
     @property
     def name(self) -> str:

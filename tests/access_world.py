@@ -46,6 +46,8 @@ from tests.programme_helpers import ELDER, terms
 from tests.rating_helpers import PDF, PNG
 from tests.sanction_helpers import report as penalty_report
 from tests.visit_helpers import add_photo
+from providers.carers.models import Carer, CarerQualification
+from tests.carer_helpers import carer_for
 
 ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN, EVAL = (
     "anonymous", "resident", "other_resident", "staff", "other_staff", "official", "admin", "evaluator")
@@ -86,7 +88,7 @@ def build_world(clock) -> dict:
 
     # A's booking, served and completed in October, rated and complained about (with a photo).
     done = factories.booking(listing, resident)
-    bookings.accept(db.session, done, staff)
+    bookings.accept(db.session, done, staff, carer_id=carer_for(done))
     clock.set(done.starts_at)
     bookings.check_in(db.session, done, staff)
     clock.set(done.ends_at)
@@ -107,7 +109,7 @@ def build_world(clock) -> dict:
     clock.set(START)
     # A's upcoming booking, accepted by P.
     upcoming = factories.booking(listing, resident)
-    bookings.accept(db.session, upcoming, staff)
+    bookings.accept(db.session, upcoming, staff, carer_id=carer_for(upcoming))
     token, _raw = issue_token(db.session, resident, TOKEN_NAME)
     db.session.commit()
     settlements.settle(db.session, provider.id, PERIOD)
@@ -174,6 +176,10 @@ def build_world(clock) -> dict:
         "resident_account": resident.id, "card": card.id,
         "flag": flag.id,
         "appointment": first(sa.select(EvaluatorAppointment.id)),
+        # P's carer on its roster (the factory's), and one of their certificates.
+        "carer": first(sa.select(Carer.id).where(Carer.provider_id == provider.id).order_by(Carer.id)),
+        "qualification": first(sa.select(CarerQualification.id).join(Carer, Carer.id == CarerQualification.carer_id)
+                               .where(Carer.provider_id == provider.id).order_by(CarerQualification.id)),
     }
     world["users"] = {RES: resident.phone, RES2: resident2.phone, STAFF: staff.phone, STAFF2: staff2.phone,
                       OFFICIAL: official.phone, ADMIN: admin.phone, EVAL: evaluator.phone}

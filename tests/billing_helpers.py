@@ -13,6 +13,7 @@ from billing.ledger import balance, gateway_code, is_balanced, provider_payable_
 from billing.payment_models import PayAt, PaymentPolicy
 from providers.bookings import services
 from tests import factories
+from tests.carer_helpers import carer_for
 
 WEBHOOK_SECRET = "whsec_test_linli_secret"
 
@@ -33,7 +34,7 @@ def accepted_booking(pay_at: PayAt | None = None, fee_percent: int | None = None
         db.session.commit()
     booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=days_ahead))
     if booking.status.value == "requested":
-        services.accept(db.session, booking, member)
+        services.accept(db.session, booking, member, carer_id=carer_for(booking))
         db.session.commit()
     return booking, member
 

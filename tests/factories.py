@@ -112,6 +112,12 @@ def provider(
     obj.categories = [category(code) for code in categories]
     obj.communities = communities if communities is not None else [community()]
     db.session.add(obj)
+    db.session.flush()
+    # Every provider has a carer on its roster, so a page test can accept a booking with the
+    # form the page renders (its carer choice defaults to this carer).
+    from tests.carer_helpers import carer
+
+    carer(obj.id, name="王秀兰")
     db.session.commit()
     return obj
 

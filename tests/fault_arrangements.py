@@ -33,6 +33,7 @@ from tests.fault_helpers import ledger_problems
 from tests.helpers import count
 from tests.supervision_helpers import bookings as supervision_history
 from tests.supervision_helpers import serving_provider
+from tests.carer_helpers import carer_for
 
 
 def local_time(day: date, hour: int) -> datetime:
@@ -129,7 +130,7 @@ def stripe_earnings(app, clock, period: Period, providers: int = 3) -> list[int]
             listing = factories.listing(provider)
             db.session.add(PayoutAccount(provider_id=provider.id, stripe_account_id=f"acct_fault_{provider.id}"))
             booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1, hour=9))
-            services.accept(db.session, booking, staff)
+            services.accept(db.session, booking, staff, carer_id=carer_for(booking))
             record_success(db.session, live_payment(db.session, booking.id), payment_intent_id=f"pi_b{booking.id}")
             clock.set(booking.starts_at)
             services.check_in(db.session, booking, staff)

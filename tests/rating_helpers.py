@@ -10,6 +10,7 @@ from app.extensions import db
 from app.notifications import Notification
 from providers.bookings import services as bookings
 from tests import factories
+from tests.carer_helpers import carer_for
 
 PROBLEM = "application/problem+json"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -21,7 +22,7 @@ def accepted_booking(listing=None, resident=None, staff=None):
     """A booking the provider accepted; returns (booking, staff)."""
     booking = factories.booking(listing, resident)
     staff = staff or factories.staff(booking.provider)
-    bookings.accept(db.session, booking, staff)
+    bookings.accept(db.session, booking, staff, carer_id=carer_for(booking))
     db.session.commit()
     return booking, staff
 

@@ -26,6 +26,7 @@ from providers.bookings import actions, services
 from providers.bookings.actions import Party
 from providers.bookings.models import BOOKING, Booking, BookingEvent, BookingSlot, BookingStatus as S
 from tests import factories
+from tests.carer_helpers import carer_for
 
 # How to bring a fresh (requested) booking into each case, through the real services.
 CASES = {
@@ -59,7 +60,7 @@ PARTIES = [Party.RESIDENT, Party.PROVIDER, Party.OFFICIAL]
 def _bring(db_session, clock, booking, staff, steps) -> None:
     for step in steps:
         if step == "accept":
-            services.accept(db_session, booking, staff)
+            services.accept(db_session, booking, staff, carer_id=carer_for(booking))
         elif step == "report":
             clock.set(booking.starts_at + timedelta(minutes=20))
             services.report_provider_no_show(db_session, booking, booking.resident)
@@ -144,10 +145,12 @@ def test_buttons_api_and_services_agree(client, auth, db_session, clock, case, p
     for action in actions.BY_PARTY[party].values():
         db_session.expire_all()
         booking = db_session.get(Booking, booking.id)
+        # Accepting names a carer (a free one of the provider).
+        fields = {"carer_id": carer_for(booking)} if action.name == "accept" else {}
         before = _written(db_session)
         savepoint = db_session.begin_nested()
         try:
-            services.perform(db_session, action, booking, user, "电话核实")
+            services.perform(db_session, action, booking, user, "电话核实", **fields)
         except LinliError as refusal:
             assert isinstance(refusal, (IllegalTransition, Invalid)), refusal
             # Refused before anything was written: nothing pending, nothing flushed.
@@ -167,7 +170,7 @@ def test_the_rules_of_today_in_one_place(db_session, clock):
     listing = factories.listing()
     staff = factories.staff(listing.provider)
     booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1))
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     names = lambda user: [a.name for a in actions.available(booking, user)]  # noqa: E731
     clock.set(booking.starts_at - timedelta(hours=1, seconds=1))
     assert names(staff) == ["cancel"] and names(booking.resident) == ["cancel"]
@@ -207,11 +210,11 @@ def test_an_illegal_move_raises_before_any_write(db_session, clock):
     listing = factories.listing()
     staff = factories.staff(listing.provider)
     booking = factories.booking(listing)
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     db_session.commit()
     answered = booking.responded_at
     clock.advance(hours=6)  # past the respond-by time: a second answer would be "late"
-    for attempt in (lambda: services.accept(db_session, booking, staff),
+    for attempt in (lambda: services.accept(db_session, booking, staff, carer_id=carer_for(booking)),
                     lambda: services.decline(db_session, booking, staff, "x"),
                     lambda: services.complete(db_session, booking, staff)):
         with pytest.raises(IllegalTransition):

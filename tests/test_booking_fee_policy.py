@@ -26,6 +26,7 @@ from providers.bookings.models import Booking, BookingStatus as S
 from tests import factories
 from tests.form_submit import rendered_form, submit
 from tests.programme_helpers import enrolled_resident, open_programme
+from tests.carer_helpers import carer_for
 
 
 def bearer(user) -> dict:
@@ -74,7 +75,7 @@ def test_raising_the_fee_after_booking_charges_the_percentage_shown_and_stored(c
     assert (policy_of_booking(db_session, booking).late_cancel_fee_percent,
             policy_of_booking(db_session, booking).pay_at) == (20, PayAt.ACCEPTANCE)
 
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     payment = payments.confirm_offline_receipt(db_session, booking)
     db_session.commit()
     raise_fee(client, listing, staff, 100)  # the abuse: after the resident has paid
@@ -97,7 +98,7 @@ def test_raising_the_fee_after_booking_charges_the_percentage_shown_and_stored(c
 def test_a_resident_no_show_keeps_the_stored_fee_not_the_raised_one(client, db_session, clock):
     listing, staff = listing_with_policy(15)
     booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=2))
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     payment = payments.confirm_offline_receipt(db_session, booking)
     db_session.commit()
     raise_fee(client, listing, staff, 100)
@@ -118,7 +119,7 @@ def test_when_a_booking_is_paid_is_fixed_too(client, db_session):
     booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=2))
     assert payments.live_payment(db_session, booking.id) is None
     raise_fee(client, listing, staff, 20, pay_at="booking")
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     db_session.commit()
     payment = payments.live_payment(db_session, booking.id)
     assert payment is not None and payment.amount_fen == booking.price_fen

@@ -23,6 +23,7 @@ from tests import factories
 from tests.billing_helpers import accepted_booking
 from tests.forms import submit
 from tests.programme_helpers import enrolled_resident, open_programme
+from tests.carer_helpers import carer_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +39,7 @@ def programme_booking(clock):
     resident = enrolled_resident(programme, official, community)
     booking = entitlements.book_with_entitlement(
         db.session, resident, listing_id=listing.id, starts_at=factories.next_slot(listing, 2), address="城里社区3号楼")
-    services.accept(db.session, booking, member)
+    services.accept(db.session, booking, member, carer_id=carer_for(booking))
     db.session.commit()
     return booking, member, award
 

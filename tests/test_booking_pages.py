@@ -24,6 +24,7 @@ from providers.models import ListingStatus
 from tests import factories
 from tests.conftest import PASSWORD
 from tests.forms import open_page, submit
+from tests.carer_helpers import carer_for
 
 
 def utc(local_day: str, hour: int, minute: int = 0) -> datetime:
@@ -61,7 +62,7 @@ def advance(booking, to: S, staff, clock=None):
     """Move a booking through the real services to ``to`` (and commit)."""
     session = db.session
     if to in (S.ACCEPTED, S.IN_SERVICE, S.COMPLETED, S.CANCELLED_BY_PROVIDER):
-        services.accept(session, booking, staff)
+        services.accept(session, booking, staff, carer_id=carer_for(booking))
     if to in (S.IN_SERVICE, S.COMPLETED):
         clock.set(booking.starts_at)
         services.check_in(session, booking, staff)

@@ -26,6 +26,7 @@ from providers.bookings.models import BOOKING, Booking, BookingEvent, BookingSta
 from ratings.models import Complaint, ComplaintKind
 from tests import factories
 from tests.form_submit import submit
+from tests.carer_helpers import carer_for
 
 # The assertions read the English messages.
 pytestmark = pytest.mark.usefixtures("english_messages")
@@ -38,7 +39,7 @@ def accepted():
     listing = factories.listing()
     staff = factories.staff(listing.provider)
     booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1))
-    services.accept(db.session, booking, staff)
+    services.accept(db.session, booking, staff, carer_id=carer_for(booking))
     db.session.commit()
     return booking, staff
 

@@ -10,6 +10,7 @@ from app.notifications import Notification
 from providers.bookings import services
 from providers.bookings.models import BookingEvent, BookingSlot, BookingStatus as S
 from tests import factories
+from tests.carer_helpers import carer_for
 
 
 def test_request_stores_its_deadlines_as_facts(db_session, clock):
@@ -67,7 +68,7 @@ def test_capacity_is_never_exceeded_and_a_cancellation_frees_the_place(db_sessio
 def test_full_happy_path_records_who_and_when(db_session, clock):
     booking = factories.booking()
     staff = factories.staff(booking.provider)
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     clock.set(booking.starts_at + timedelta(minutes=10))
     services.check_in(db_session, booking, staff)
     clock.set(booking.ends_at + timedelta(minutes=5))
@@ -83,7 +84,7 @@ def test_full_happy_path_records_who_and_when(db_session, clock):
 def test_lateness_is_recorded_at_the_grace_boundary(db_session, clock):
     booking = factories.booking()
     staff = factories.staff(booking.provider)
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     clock.set(booking.starts_at + timedelta(minutes=15))  # exactly at the grace: on time
     services.check_in(db_session, booking, staff)
     assert booking.late_start is False
@@ -99,7 +100,7 @@ def test_illegal_transitions_are_refused(db_session):
         services.complete(db_session, booking, staff)  # not in service
     services.decline(db_session, booking, staff, "没有空档")
     with pytest.raises(IllegalTransition):
-        services.accept(db_session, booking, staff)
+        services.accept(db_session, booking, staff, carer_id=carer_for(booking))
 
 
 def test_decline_needs_a_reason(db_session):
@@ -125,8 +126,8 @@ def test_late_cancellation_inside_the_notice_window(db_session, clock):
     early = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=5))
     late = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1, hour=13))
     staff = factories.staff(listing.provider)
-    services.accept(db_session, early, staff)
-    services.accept(db_session, late, staff)
+    services.accept(db_session, early, staff, carer_id=carer_for(early))
+    services.accept(db_session, late, staff, carer_id=carer_for(late))
     services.cancel_by_resident(db_session, early, early.resident)
     clock.set(late.starts_at - timedelta(hours=2))  # inside the 24-hour notice window
     services.cancel_by_resident(db_session, late, late.resident)
@@ -137,7 +138,7 @@ def test_late_cancellation_inside_the_notice_window(db_session, clock):
 def test_provider_no_show_needs_report_then_confirmation(db_session, clock):
     booking = factories.booking()
     staff = factories.staff(booking.provider)
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     with pytest.raises(Invalid):
         services.report_provider_no_show(db_session, booking, booking.resident)  # too early
     clock.set(booking.starts_at + timedelta(minutes=20))
@@ -151,7 +152,7 @@ def test_provider_no_show_needs_report_then_confirmation(db_session, clock):
 def test_completed_bookings_auto_confirm_after_72_hours(db_session, clock):
     booking = factories.booking()
     staff = factories.staff(booking.provider)
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     clock.set(booking.starts_at)
     services.check_in(db_session, booking, staff)
     clock.set(booking.ends_at)

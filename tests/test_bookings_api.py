@@ -13,6 +13,7 @@ from app.extensions import db
 from providers.bookings.models import Booking, BookingEvent, BookingSlot, BookingStatus as S
 from providers.models import ListingStatus
 from tests import factories
+from tests.carer_helpers import carer_for
 from tests.conftest import csrf_token_from
 from tests.helpers import assert_problem, bearer, count
 
@@ -42,6 +43,9 @@ def book(client, shop, **changes):
 
 
 def act(client, user, booking, action, **body):
+    if action == "accept" and user.is_provider_staff and hasattr(booking, "provider_id"):
+        body.setdefault("carer_id", carer_for(booking))  # a free carer of the booking's provider
+        db.session.commit()
     return client.post(f"/api/v1/bookings/{booking.id}/actions/{action}", json=body, headers=bearer(user))
 
 
@@ -225,9 +229,15 @@ def test_the_resident_was_not_there(client, clock, shop, requested):
     assert act(client, shop["staff"], requested, "resident-no-show").get_json()["status"] == "no_show_resident"
 
 
-def test_an_action_without_a_body(client, shop, requested):
+def test_an_action_without_a_body(client, clock, shop, requested):
+    # Accepting names the carer: without a body it is refused, and nothing changes.
     response = client.post(f"/api/v1/bookings/{requested.id}/actions/accept", headers=bearer(shop["staff"]))
-    assert response.status_code == 200 and response.get_json()["status"] == "accepted"
+    assert_problem(response, 422)
+    assert db.session.get(Booking, requested.id).status.value == "requested"
+    act(client, shop["staff"], requested, "accept")
+    clock.set(requested.starts_at)
+    response = client.post(f"/api/v1/bookings/{requested.id}/actions/check-in", headers=bearer(shop["staff"]))
+    assert response.status_code == 200 and response.get_json()["status"] == "in_service"
 
 
 def test_illegal_transitions_are_409_and_change_nothing(client, shop, requested):

@@ -22,6 +22,7 @@ from providers.bookings.models import Booking, BookingEvent, BookingSlot, Bookin
 from providers.bookings.slots import take_place
 from tests import factories
 from tests.forms import open_page
+from tests.carer_helpers import carer_for
 
 
 def count(model) -> int:
@@ -124,7 +125,7 @@ def test_auto_confirmation_writes_a_booking_event_like_the_residents(db_session,
     staff = factories.staff(listing.provider)
     by_hand, left = (factories.booking(listing, starts_at=factories.next_slot(listing, hour=h)) for h in (9, 13))
     for booking in (by_hand, left):
-        services.accept(db_session, booking, staff)
+        services.accept(db_session, booking, staff, carer_id=carer_for(booking))
         clock.set(booking.starts_at)
         services.check_in(db_session, booking, staff)
         clock.set(booking.ends_at)

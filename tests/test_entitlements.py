@@ -17,6 +17,7 @@ from providers.bookings import services
 from providers.bookings.models import Booking
 from tests import factories
 from tests.programme_helpers import enrolled_resident, open_programme, verify_visit
+from tests.carer_helpers import carer_for
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +47,7 @@ def test_a_booking_with_the_entitlement_creates_no_payment_and_reserves_on_accep
     use = entitlements.use_of(db.session, booking.id)
     assert use.status == UseStatus.REQUESTED and use.amount_fen == 6000
     assert _available(programme) == 100_000  # not reserved before acceptance
-    services.accept(db.session, booking, member)
+    services.accept(db.session, booking, member, carer_id=carer_for(booking))
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)
                              .where(Payment.booking_id == booking.id)) == 0
@@ -61,7 +62,7 @@ def test_completion_consumes_and_cancellation_releases():
     resident = enrolled_resident(programme, official, community)
     served, cancelled = _book(resident, listing, 1), _book(resident, listing, 2)
     for booking in (served, cancelled):
-        services.accept(db.session, booking, member)
+        services.accept(db.session, booking, member, carer_id=carer_for(booking))
     db.session.commit()
     services.cancel_by_resident(db.session, cancelled, resident)
     db.session.commit()
@@ -76,7 +77,7 @@ def test_a_served_visit_stays_reserved_until_verified_then_is_consumed(clock):
     programme, award, listing, member, official, community = open_programme(contract_price_fen=6000)
     resident = enrolled_resident(programme, official, community)
     booking = _book(resident, listing)
-    services.accept(db.session, booking, member)
+    services.accept(db.session, booking, member, carer_id=carer_for(booking))
     db.session.commit()
     clock.set(booking.starts_at)
     services.check_in(db.session, booking, member)
@@ -138,7 +139,7 @@ def test_a_budget_that_cannot_pay_another_visit_refuses_the_booking():
     first = enrolled_resident(programme, official, community)
     second = enrolled_resident(programme, official, community)
     booking = _book(first, listing)
-    services.accept(db.session, booking, member)
+    services.accept(db.session, booking, member, carer_id=carer_for(booking))
     db.session.commit()
     with pytest.raises(Conflict, match="budget is used up"):
         entitlements.book_with_entitlement(db.session, second, listing_id=listing.id,
@@ -150,10 +151,10 @@ def test_acceptance_beyond_the_budget_is_refused_and_changes_nothing():
                                                                             contract_price_fen=6000)
     a, b = enrolled_resident(programme, official, community), enrolled_resident(programme, official, community)
     first, second = _book(a, listing, 1), _book(b, listing, 2)  # both fit while only requested
-    services.accept(db.session, first, member)
+    services.accept(db.session, first, member, carer_id=carer_for(first))
     db.session.commit()
     with pytest.raises(Conflict, match="budget cannot pay for this visit"):
-        services.accept(db.session, second, member)
+        services.accept(db.session, second, member, carer_id=carer_for(second))
     db.session.rollback()
     assert db.session.get(Booking, second.id).status.value == "requested"
     assert _available(programme) == 4000
@@ -174,7 +175,7 @@ def test_a_plain_booking_still_gets_a_payment():
     programme, award, listing, member, official, community = open_programme()
     resident = enrolled_resident(programme, official, community)
     booking = factories.booking(listing, resident)
-    services.accept(db.session, booking, member)
+    services.accept(db.session, booking, member, carer_id=carer_for(booking))
     db.session.commit()
     assert entitlements.use_of(db.session, booking.id) is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)

@@ -30,6 +30,7 @@ from tests import factories
 from tests.conftest import START
 from tests.programme_helpers import enrolled_resident, open_programme
 from tests.helpers import race_app as make_race_app
+from tests.carer_helpers import carer_for
 
 pytestmark = [pytest.mark.no_db_session]
 
@@ -137,7 +138,7 @@ def test_racing_acceptances_never_overspend_the_budget(race_app):
         def act(prepared):
             staff, booking_id = prepared
             booking = db.session.scalar(sa.select(Booking).where(Booking.id == booking_id).with_for_update())
-            services.accept(db.session, booking, staff)
+            services.accept(db.session, booking, staff, carer_id=carer_for(booking))
 
     outcomes = _race(race_app, Accept, booking_ids)
     accepted = [o for o in outcomes if o == "ok"]

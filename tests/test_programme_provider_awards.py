@@ -10,6 +10,7 @@ from billing.programmes.provider_awards import awards_of
 from providers.bookings import services
 from tests import factories
 from tests.programme_helpers import enrolled_resident, open_programme, terms, verify_visit
+from tests.carer_helpers import carer_for
 
 
 def _book(resident, listing, days_ahead):
@@ -26,7 +27,7 @@ def _served_and_reserved(clock):
     resident = enrolled_resident(programme, official, community)
     served, accepted, _requested = _book(resident, listing, 1), _book(resident, listing, 2), _book(resident, listing, 3)
     for booking in (served, accepted):
-        services.accept(db.session, booking, member)
+        services.accept(db.session, booking, member, carer_id=carer_for(booking))
     db.session.commit()
     clock.set(served.starts_at)
     services.check_in(db.session, served, member)

@@ -22,6 +22,7 @@ from billing.programmes.entitlements import book_with_entitlement
 from providers.bookings import services
 from tests import factories
 from tests.programme_helpers import enrolled_resident, open_programme
+from tests.carer_helpers import carer_for
 
 TITLE = "居家养老上门服务"  # tests.programme_helpers.terms
 ELIGIBILITY_EN = ("living alone", "aged 60 or over", "Eligible residents", "low-income", "disability")
@@ -41,7 +42,7 @@ def funded(db_session):
     booking = book_with_entitlement(db_session, resident, listing_id=listing.id,
                                     starts_at=factories.next_slot(listing, days_ahead=2), address="3号楼")
     db_session.commit()
-    services.accept(db_session, booking, staff)
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))
     db_session.commit()
     return {"programme": programme, "award": award, "booking": booking, "staff": staff, "resident": resident}
 

@@ -18,6 +18,7 @@ from providers.bookings import services
 from tests import factories
 from tests.helpers import store_grade
 from tests.programme_helpers import enrolled_resident, open_programme, verify_visit
+from tests.carer_helpers import carer_for
 
 
 def _served(clock, resident, listing, member, days_ahead):
@@ -25,7 +26,7 @@ def _served(clock, resident, listing, member, days_ahead):
     booking = entitlements.book_with_entitlement(
         db.session, resident, listing_id=listing.id, starts_at=factories.next_slot(listing, days_ahead),
         address="城里社区3号楼")
-    services.accept(db.session, booking, member)
+    services.accept(db.session, booking, member, carer_id=carer_for(booking))
     clock.set(booking.starts_at)
     services.check_in(db.session, booking, member)
     clock.set(booking.ends_at)
@@ -102,7 +103,7 @@ def test_budget_figures_chart_and_burn_rate(clock, client, auth):
     _served(clock, resident, listing, member, 1)
     reserved = entitlements.book_with_entitlement(
         db.session, resident, listing_id=listing.id, starts_at=factories.next_slot(listing, 3), address="楼下")
-    services.accept(db.session, reserved, member)
+    services.accept(db.session, reserved, member, carer_id=carer_for(reserved))
     db.session.commit()
     figures = budget.figures(db.session, programme)
     assert (figures.committed, figures.reserved, figures.consumed, figures.remaining) == (60_000, 6000, 6000, 48_000)

@@ -16,6 +16,7 @@ from ratings import scorecard as sc
 from ratings.models import Complaint, ComplaintKind, ComplaintStatus, Rating
 from tests import factories
 from tests.helpers import bearer
+from tests.carer_helpers import carer_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROBLEM = "application/problem+json"
@@ -42,7 +43,7 @@ def served(listing, clock, starts_at, *, answer_after=timedelta(hours=1), check_
         services.cancel_by_resident(db.session, booking, booking.resident)
         db.session.commit()
         return booking
-    services.accept(db.session, booking, staff)
+    services.accept(db.session, booking, staff, carer_id=carer_for(booking))
     if outcome == "accepted":
         db.session.commit()
         return booking
@@ -414,7 +415,7 @@ def test_late_rate_never_exceeds_one_hundred_percent(db_session, clock):
     booking = factories.booking()
     staff = factories.staff(booking.provider)
     clock.set(booking.respond_by + timedelta(minutes=5))
-    services.accept(db_session, booking, staff)  # a late response
+    services.accept(db_session, booking, staff, carer_id=carer_for(booking))  # a late response
     services.cancel_by_resident(db_session, booking, booking.resident)
     clock.set(booking.starts_at + timedelta(days=1))
     card = scorecard(db_session, booking.provider_id, current_window(90)).values()

@@ -20,6 +20,7 @@ from billing.payments import confirm_offline_receipt
 from providers.bookings import services
 from tests import factories
 from tests.test_settlements import NOVEMBER, completed_booking, to_december
+from tests.carer_helpers import carer_for
 
 AT = datetime(2026, 11, 5, 2, tzinfo=timezone.utc)
 
@@ -124,7 +125,7 @@ def _paid_on_site_then_cancelled_late(shop, fee_percent):
     listing = factories.listing(provider, price_fen=12000)
     db.session.add(PaymentPolicy(listing_id=listing.id, pay_at=PayAt.ACCEPTANCE, late_cancel_fee_percent=fee_percent))
     booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1, hour=9))
-    services.accept(db.session, booking, staff)
+    services.accept(db.session, booking, staff, carer_id=carer_for(booking))
     confirm_offline_receipt(db.session, booking)
     services.cancel_by_resident(db.session, booking, booking.resident, "plans changed")  # 23 h before: late
     db.session.commit()

@@ -18,6 +18,7 @@ from providers.bookings import services
 from tests import factories
 from tests.fake_gateway import use_gateway
 from tests.helpers import count, race_app as make_race_app
+from tests.carer_helpers import carer_for
 
 NOVEMBER = "2026-11"
 
@@ -33,7 +34,7 @@ def completed_booking(clock, listing, staff, *, pay: str | None = None):
     confirm an offline receipt, ``"gateway"`` records the payment as a verified webhook would.
     """
     booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1, hour=9))
-    services.accept(db.session, booking, staff)
+    services.accept(db.session, booking, staff, carer_id=carer_for(booking))
     payment = db.session.scalar(sa.select(Payment).where(Payment.booking_id == booking.id))
     if pay == "confirm":
         confirm_offline_receipt(db.session, booking)
@@ -133,7 +134,7 @@ def test_a_late_cancellation_fee_kept_on_site_is_settled_and_netted(app, clock, 
     provider, staff = shop
     listing = factories.listing(provider, price_fen=12000)
     booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1, hour=9))
-    services.accept(db.session, booking, staff)
+    services.accept(db.session, booking, staff, carer_id=carer_for(booking))
     confirm_offline_receipt(db.session, booking)  # the resident paid on site in advance
     services.cancel_by_resident(db.session, booking, booking.resident, "plans changed")  # 23 h before: late
     db.session.commit()
@@ -221,7 +222,7 @@ def test_the_month_is_the_local_date_of_completion(app, clock, shop):
     listing = factories.listing(provider)
     clock.set(local_time(2026, 11, 27, 10))  # a Friday; the booking is on Monday 30 November
     booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1, hour=15))
-    services.accept(db.session, booking, staff)
+    services.accept(db.session, booking, staff, carer_id=carer_for(booking))
     clock.set(booking.starts_at)
     services.check_in(db.session, booking, staff)
     clock.set(local_time(2026, 12, 1, 0) - timedelta(minutes=1))  # 23:59 local, 15:59 UTC

@@ -25,6 +25,7 @@ from tests.rating_helpers import audit_events, completed_booking, notifications
 from tests.sanction_helpers import report
 from tests.supervision_helpers import local
 from tests.forms import submit
+from tests.carer_helpers import carer_for
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +119,7 @@ def test_a_suspension_hides_listings_refuses_bookings_honours_accepted_ones_and_
     staff = factories.staff(listing.provider)
     resident = factories.resident(listing.communities[0])
     accepted = factories.booking(listing, resident, starts_at=factories.next_slot(listing, days_ahead=12))
-    bookings.accept(db.session, accepted, staff)
+    bookings.accept(db.session, accepted, staff, carer_id=carer_for(accepted))
     db.session.commit()
     _item, found = make_effective(listing.provider, Sanction.SUSPENSION, clock)
     assert found.suspended_until == found.effective_at + timedelta(days=30)
@@ -149,7 +150,7 @@ def test_a_removal_ends_the_provider_cancels_future_bookings_and_tells_residents
     resident = factories.resident(listing.communities[0])
     requested = factories.booking(listing, resident, starts_at=factories.next_slot(listing, days_ahead=12))
     accepted = factories.booking(listing, resident, starts_at=factories.next_slot(listing, days_ahead=13, hour=11))
-    bookings.accept(db.session, accepted, staff)
+    bookings.accept(db.session, accepted, staff, carer_id=carer_for(accepted))
     db.session.commit()
     _item, _found = make_effective(listing.provider, Sanction.REMOVAL, clock)
     provider = listing.provider

@@ -31,6 +31,7 @@ from ratings.followups.models import CallOutcome, CallStatus, FollowUpCall, Samp
 from tests import factories
 from tests.programme_helpers import enrolled_resident, open_programme, verify_visit
 from tests.rating_helpers import audit_events, notifications
+from tests.carer_helpers import carer_for
 
 PRICE = 6000
 
@@ -49,7 +50,7 @@ def served(clock, world, days_ahead=1, hour=9):
     booking = entitlements.book_with_entitlement(
         db.session, resident, listing_id=listing.id, starts_at=factories.next_slot(listing, days_ahead, hour),
         address="城里社区3号楼")
-    services.accept(db.session, booking, member)
+    services.accept(db.session, booking, member, carer_id=carer_for(booking))
     db.session.commit()
     back = clock.now()
     clock.set(booking.starts_at)
@@ -116,7 +117,7 @@ def test_a_visit_verified_before_completion_is_consumed_on_completion(clock, wor
     programme, award, listing, member, official, resident = world
     booking = entitlements.book_with_entitlement(
         db.session, resident, listing_id=listing.id, starts_at=factories.next_slot(listing), address="城里社区3号楼")
-    services.accept(db.session, booking, member)
+    services.accept(db.session, booking, member, carer_id=carer_for(booking))
     clock.set(booking.starts_at)
     services.check_in(db.session, booking, member)
     verify_visit(db.session, booking, resident)  # the code, entered before the booking is completed

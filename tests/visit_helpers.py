@@ -14,6 +14,7 @@ from providers.bookings import services as bookings
 from providers.visits import photos
 from providers.visits.models import HomeLocation, LocationMethod, PhotoStage
 from tests import factories
+from tests.carer_helpers import carer_for
 
 HOME = (31.230416, 121.473701)  # 上海人民广场
 NEAR = (31.231300, 121.473701)  # about 98 m north
@@ -57,7 +58,7 @@ def setting(home: bool = True):
 
 def accepted(listing, staff, resident, clock, **kwargs):
     booking = factories.booking(listing, resident, **kwargs)
-    bookings.accept(db.session, booking, staff)
+    bookings.accept(db.session, booking, staff, carer_id=carer_for(booking))
     db.session.commit()
     return booking
 

@@ -7,6 +7,7 @@ from providers.bookings import services
 from providers.visits.models import VisitRecord
 from tests import factories
 from app.extensions import db
+from tests.carer_helpers import carer_for
 
 HOME = (31.230400, 121.473700)
 DOOR = (31.230500, 121.473800)  # about 14 m from HOME
@@ -19,7 +20,7 @@ def served_visit(clock, *, resident=None, **record):
     staff = factories.staff(listing.provider)
     resident = resident or factories.resident(listing.communities[0])
     booking = factories.booking(listing, resident)
-    services.accept(db.session, booking, staff)
+    services.accept(db.session, booking, staff, carer_id=carer_for(booking))
     clock.set(booking.starts_at)
     services.check_in(db.session, booking, staff)
     clock.set(booking.ends_at)

@@ -170,8 +170,12 @@ def _serve(session: Session, clock: FrozenClock, booking: Booking, staff: User, 
     from providers.visits.device import digest
 
     device = digest(PHONE_DEVICES[number % len(PHONE_DEVICES)])
+    from providers.carers.models import Carer
+
     clock.set(booking.starts_at - timedelta(days=1, hours=3))
-    bookings.accept(session, booking, staff)
+    carers = list(session.scalars(sa.select(Carer.id).where(Carer.provider_id == booking.provider_id,
+                                                             Carer.active.is_(True)).order_by(Carer.id)))
+    bookings.accept(session, booking, staff, carer_id=carers[number % len(carers)])
     if kind.far:
         lat, lon = _offset(*home_at, north_m=FAR_AWAY_M, east_m=0)
     else:

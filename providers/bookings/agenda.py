@@ -86,7 +86,7 @@ def provider_bookings_between(session: Session, provider_id: int, first: datetim
     stmt = (
         sa.select(Booking)
         .where(Booking.provider_id == provider_id, Booking.starts_at >= first, Booking.starts_at < end)
-        .options(joinedload(Booking.listing), joinedload(Booking.resident))
+        .options(joinedload(Booking.listing), joinedload(Booking.resident), joinedload(Booking.carer))
         .order_by(Booking.starts_at, Booking.id)
     )
     return list(session.scalars(stmt))
@@ -109,7 +109,7 @@ def provider_booking_list(
     stmt = (
         sa.select(Booking)
         .where(Booking.provider_id == provider_id)
-        .options(joinedload(Booking.listing), joinedload(Booking.resident))
+        .options(joinedload(Booking.listing), joinedload(Booking.resident), joinedload(Booking.carer))
         .order_by(
             sa.case((is_request, 0), else_=1),
             sa.case((is_request, Booking.respond_by), else_=None),

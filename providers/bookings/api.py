@@ -116,6 +116,11 @@ class ActionSchema(Schema):
         metadata={"maxLength": 1000, "description": "Required to decline, for a provider's cancellation "
                   "and for an official's no-show confirmation."},
     )
+    carer_id = fields.Integer(
+        load_default=None, allow_none=True,
+        metadata={"description": "To accept: the carer of the provider's roster who serves the visit "
+                  "(active, qualified for the service on its day, free at that time)."},
+    )
 
 
 class BookedListingSchema(Schema):
@@ -130,6 +135,11 @@ class ContactSchema(Schema):
     masked = fields.Boolean()
 
 
+class CarerRefSchema(Schema):
+    id = fields.Integer(allow_none=True, metadata={"description": "For the provider's staff and officials only."})
+    name = fields.String(metadata={"description": "A resident sees the family name and a title (王师傅) only."})
+
+
 class BookingSchema(Schema):
     id = fields.Integer()
     status = fields.String(metadata={"enum": [s.value for s in BookingStatus]})
@@ -140,6 +150,7 @@ class BookingSchema(Schema):
     price_fen = fields.Integer()
     note = fields.String()
     contact = fields.Nested(ContactSchema)
+    carer = fields.Nested(CarerRefSchema, allow_none=True, metadata={"description": "Assigned at acceptance."})
     requested_at = fields.DateTime()
     respond_by = fields.DateTime()
     starts_at = fields.DateTime()
@@ -200,8 +211,19 @@ def booking_body(booking: Booking, user: User) -> dict:
         "provider": {"id": booking.provider_id, "name": booking.provider.name},
         "contact": {"name": booking.resident.name, "phone": contact.phone, "address": contact.address,
                     "masked": contact.masked},
+        "carer": _carer_for(booking, user),
         "actions": actions_now(booking, user),
     }
+
+
+def _carer_for(booking: Booking, user: User) -> dict | None:
+    """Who serves the visit: the full name for the provider's staff and officials, the family
+    name and a title for the resident (no id, no phone)."""
+    if booking.carer is None:
+        return None
+    if user.is_resident:
+        return {"id": None, "name": booking.carer.short_name}
+    return {"id": booking.carer.id, "name": booking.carer.name}
 
 
 @contextmanager
@@ -308,7 +330,8 @@ def list_bookings(args):
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     page, per_page = args["page"], args["per_page"]
     items = db.session.scalars(
-        stmt.options(joinedload(Booking.listing), joinedload(Booking.provider), joinedload(Booking.resident))
+        stmt.options(joinedload(Booking.listing), joinedload(Booking.provider), joinedload(Booking.resident),
+                     joinedload(Booking.carer))
         .order_by(Booking.starts_at.desc(), Booking.id.desc())
         .limit(per_page).offset((page - 1) * per_page)
     )
@@ -358,7 +381,8 @@ def booking_action(data, booking_id: int, action: str):
     row = actions.find(user, action)
     if row is None:
         abort(403, description=str(_l("Your role may not do this.")))
+    extra = {"carer_id": data.get("carer_id")} if row.service == "accept" else {}
     with writing():
         booking = _booking_for(user, booking_id, for_update=True)
-        services.perform(db.session, row, booking, user, data.get("reason") or "")
+        services.perform(db.session, row, booking, user, data.get("reason") or "", **extra)
     return booking_body(booking, user)

@@ -27,6 +27,7 @@ from app.db import UTCDateTime, enum_column
 from app.extensions import db
 from app.models import Community, User
 from app.states import StateMachine
+from providers.carers.models import Carer
 from providers.models import Listing, Provider
 
 
@@ -170,6 +171,11 @@ class Booking(db.Model):
         enum_column(Funding, "booking_funding"), default=Funding.RESIDENT, server_default=Funding.RESIDENT.value
     )
     programme_award_id: Mapped[int | None] = mapped_column(sa.ForeignKey("programme_award.id"), index=True)
+    # The carer who serves the visit: chosen when the booking is accepted, changeable until
+    # check-in (providers.carers.assignment).  On PostgreSQL an exclusion constraint
+    # (migration 0024_carers, ``ex_booking_carer_overlap``) keeps one carer out of two live
+    # visits whose times overlap; SQLite is checked by the service under the write lock.
+    carer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("carer.id"), index=True)
     # Deadlines, fixed when the booking is made.
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     respond_by: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -196,6 +202,7 @@ class Booking(db.Model):
     provider: Mapped[Provider] = relationship()
     resident: Mapped[User] = relationship()
     community: Mapped[Community] = relationship()
+    carer: Mapped[Carer | None] = relationship()
     events: Mapped[list[BookingEvent]] = relationship(
         back_populates="booking", order_by="BookingEvent.id"
     )

@@ -44,6 +44,7 @@ from providers.bookings.models import (
     BookingStatus,
 )
 from providers.bookings.slots import MIN_LEAD, release_place, take_place, window_for
+from providers.carers import assignment
 from providers.catalogue import public_listing
 from providers.models import Listing, Provider, ProviderStaff
 from providers.visits import services as visits
@@ -128,18 +129,19 @@ def _guard(action: actions.Action, booking: Booking, reason: str | None = None) 
     return reason
 
 
-def perform(session: Session, action: actions.Action, booking: Booking, user: User, reason: str = "") -> None:
+def perform(session: Session, action: actions.Action, booking: Booking, user: User, reason: str = "",
+            **fields) -> None:
     """Do one row of the action table as ``user`` (Forbidden for another party's row; the
-    service checks the row's guard)."""
+    service checks the row's guard); ``fields`` are the row's own inputs (accept: ``carer_id``)."""
     if not action.may(user, booking):
         if action.party == Party.RESIDENT and actions.party_of(user) == Party.RESIDENT:
             raise NotFound(_l("No such booking."))
         raise Forbidden(_l("Your role may not do this."))
     service = _SERVICES[action.service]
     if action.reason is None:
-        service(session, booking, user)
+        service(session, booking, user, **fields)
     else:
-        service(session, booking, user, reason)
+        service(session, booking, user, reason, **fields)
 
 
 # --- residents -------------------------------------------------------------
@@ -286,11 +288,16 @@ def _own_resident(booking: Booking, resident: User) -> None:
 # --- providers -------------------------------------------------------------
 
 
-def accept(session: Session, booking: Booking, staff: User) -> None:
+def accept(session: Session, booking: Booking, staff: User, carer_id: int | None = None) -> None:
+    """Accept with the carer who will serve the visit (:mod:`providers.carers.assignment`:
+    active, qualified on the day, free at that time; Invalid or Conflict on ``carer_id``)."""
     _guard(actions.get(Party.PROVIDER, "accept"), booking)
-    booking.responded_at = now()
-    booking.late_response = booking.responded_at > booking.respond_by
-    _move(session, booking, S.ACCEPTED, actor=staff, notify_resident=True)
+    carer = assignment.check_assignable(session, booking, carer_id)
+    with assignment.exclusive(session, carer):
+        booking.carer_id = carer.id
+        booking.responded_at = now()
+        booking.late_response = booking.responded_at > booking.respond_by
+        _move(session, booking, S.ACCEPTED, actor=staff, notify_resident=True)
 
 
 def decline(session: Session, booking: Booking, staff: User, reason: str) -> None:

@@ -23,6 +23,7 @@ from app.clock import now, today
 from app.errors import NotFound
 from app.extensions import db
 from app.models import User
+from app.db import write_transaction
 from app.uow import form_action
 from providers import registration
 from providers.bookings import actions, agenda, privacy, services
@@ -30,6 +31,9 @@ from providers.bookings.actions import Party
 from providers.bookings.forms import ContactRevealForm, ReasonForm
 from providers.bookings.models import BOOKING_STATUS_LABELS, Booking, BookingStatus, ContactAccess
 from providers.bookings.views import bp, detail_context, show_stray_errors
+from providers.carers import assignment
+from providers.carers import services as carer_services
+from providers.carers.forms import CarerChoiceForm
 from providers.listing_forms import WEEKDAY_NAMES, int_or_none
 
 S = BookingStatus
@@ -87,19 +91,30 @@ def provider_actions(booking: Booking, user: User | None = None) -> list[actions
     return actions.available(booking, user or _user())
 
 
-def _render_provider_booking(booking: Booking, *, form=None, failed: str | None = None, status: int = 200):
+def _render_provider_booking(booking: Booking, *, form=None, failed: str | None = None, status: int = 200,
+                             carer_form=None):
     allowed = provider_actions(booking)
     show_stray_errors(form, failed, {action.name for action in allowed})
+    carers = carer_services.active_carers(db.session, booking.provider_id)
+    if carer_form is None:
+        carer_form = CarerChoiceForm(formdata=None, carer_id=booking.carer_id)
+    carer_form.carer_id.choices = [(c.id, c.name) for c in carers]
     return render_template(
         "bookings/provider_booking.html", contact=privacy.contact_for_provider(booking),
         contact_note=privacy.provider_contact_note(booking), actions=allowed,
         form=form or ReasonForm(), failed=failed, check_in_from=_check_in_from(booking),
-        absence_from=actions.get(Party.PROVIDER, "resident-no-show").opens_later(booking), **detail_context(booking),
+        absence_from=actions.get(Party.PROVIDER, "resident-no-show").opens_later(booking),
+        carer_form=carer_form, carers=carers, can_change_carer=_can_change_carer(booking),
+        **detail_context(booking),
     ), status
 
 
 # The carer's check-in and check-out posts (providers.visits.views) answer a refusal with this page.
 render_provider_booking = _render_provider_booking
+
+
+def _can_change_carer(booking: Booking) -> bool:
+    return booking.status == S.ACCEPTED and booking.checked_in_at is None
 
 
 def _check_in_from(booking: Booking):
@@ -125,15 +140,50 @@ def provider_booking_action(booking_id: int, action: str):
     if row is None:
         abort(404)
     provider_id = _provider_id()
-    booking = services.provider_booking(db.session, provider_id, booking_id, for_update=True)
-    form = ReasonForm()
+    # Accepting names the carer (its own form); the other actions take a reason.
+    choosing = action == "accept"
+    form = CarerChoiceForm() if choosing else ReasonForm()
+    fields = {"carer_id": form.carer_id.data} if choosing else {}
+
+    def render(status: int):
+        booking = services.provider_booking(db.session, provider_id, booking_id)
+        if choosing:
+            return _render_provider_booking(booking, failed=action, status=status, carer_form=form)
+        return _render_provider_booking(booking, form=form, failed=action, status=status)
+
     if not form.validate_on_submit():
-        return _render_provider_booking(booking, form=form, failed=action, status=422)
-    with form_action(form, lambda status: _render_provider_booking(
-            services.provider_booking(db.session, provider_id, booking_id), form=form, failed=action,
-            status=status)):
-        services.perform(db.session, row, booking, _user(), form.reason.data or "")
+        return render(422)
+    with form_action(form, render):
+        # BEGIN IMMEDIATE on SQLite: the carer's other visits are read under the write lock;
+        # row locks and the exclusion constraint on PostgreSQL.
+        with write_transaction(db.session):
+            booking = services.provider_booking(db.session, provider_id, booking_id, for_update=True)
+            reason = "" if choosing else (form.reason.data or "")
+            services.perform(db.session, row, booking, _user(), reason, **fields)
     flash(str(row.done), "success")
+    return redirect(url_for("bookings.provider_booking", booking_id=booking_id))
+
+
+@bp.route("/provider/bookings/<int:booking_id>/carer", methods=["POST"])
+@provider_staff_required
+def change_carer(booking_id: int):
+    """Give the booking another carer (until check-in): redirect, or the page with the message
+    next to the choice (422 bad choice, 409 taken at that time or checked in), nothing written."""
+    provider_id = _provider_id()
+    form = CarerChoiceForm()
+
+    def render(status: int):
+        return _render_provider_booking(services.provider_booking(db.session, provider_id, booking_id),
+                                        failed="carer", status=status, carer_form=form)
+
+    services.provider_booking(db.session, provider_id, booking_id)  # 404 before anything else
+    if not form.validate_on_submit():
+        return render(422)
+    with form_action(form, render):
+        with write_transaction(db.session):
+            booking = services.provider_booking(db.session, provider_id, booking_id, for_update=True)
+            assignment.change_carer(db.session, booking, _user(), form.carer_id.data)
+    flash(_("The carer is changed."), "success")
     return redirect(url_for("bookings.provider_booking", booking_id=booking_id))
 
 

@@ -17,6 +17,7 @@ from app.clock import today
 from app.extensions import db
 from app.uow import form_action
 from providers import registration, uploads
+from providers.carers import expiry
 from providers.forms import DocumentForm, ProviderDetailsForm
 from providers.models import ChangeStatus, ProviderStatus, ServiceCategory
 from providers.views import bp
@@ -49,6 +50,7 @@ def render_dashboard(provider, *, document_form: DocumentForm | None = None, sta
         document_form=document_form or DocumentForm(formdata=None),
         empty_form=EmptyForm(),
         today=today(),
+        expiring=expiry.expiring(db.session, provider.id, today()),
         max_size=uploads.readable_size(current_app.config["DOCUMENT_MAX_BYTES"]),
     ), status
 

@@ -25,6 +25,7 @@ from providers.bookings.models import Booking
 from providers.bookings.slots import available_slots
 from providers.models import Listing, Provider, ProviderStaff, ServiceCategory, required_document
 from tests.subsidy_helpers import PDF, PNG
+from tests.carer_helpers import carer_for
 
 PASSWORD = "journey-pass-1"
 OFFICIAL = "13900000001"  # 王科长 (demo)
@@ -142,6 +143,17 @@ def staff_of(provider_id: int) -> User:
                              .where(ProviderStaff.provider_id == provider_id).limit(1))
 
 
+def add_carer(app, provider_id: int, name: str = "韩秀梅") -> int:
+    """A carer on the provider's roster, holding every certificate (what its staff would add on
+    the roster pages: tests/browser/test_carers_browser.py walks them)."""
+    from tests.carer_helpers import carer
+
+    with app.app_context():
+        carer_id = carer(provider_id, name=name).id
+        db.session.commit()
+        return carer_id
+
+
 def booking_times(app, booking_id: int):
     """When the visit starts and ends (UTC)."""
     with app.app_context():
@@ -153,7 +165,7 @@ def accept(app, booking_id: int) -> None:
     """The provider accepts the booking request."""
     with app.app_context():
         booking = db.session.get(Booking, booking_id)
-        bookings.accept(db.session, booking, staff_of(booking.provider_id))
+        bookings.accept(db.session, booking, staff_of(booking.provider_id), carer_id=carer_for(booking))
         db.session.commit()
 
 

@@ -49,11 +49,13 @@ def live_app(tmp_path_factory):
     )
     with app.app_context():
         upgrade()
+        from providers.carers.demo import load_demo as load_carers
         from providers.demo import load_demo
 
         from ratings.demo import load_history
 
         load_demo(db.session)
+        load_carers(db.session)  # every demo provider's roster: accepting a booking names a carer
         load_history(db.session)
         db.session.commit()
     return app

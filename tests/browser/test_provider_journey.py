@@ -92,6 +92,7 @@ def test_provider_registers_lists_serves_claims_and_appeals(browser, live_server
 
         # A resident books it; the provider finds the request in its agenda and serves it.
         booking_id = arrange.book_first_slot(live_app, arrange.resident(live_app, "周大爷"), listing_id)
+        arrange.add_carer(live_app, arrange.provider_named(live_app, name))  # accepting names a carer
         j.open("/provider/bookings?view=list", "agenda")
         j.follow(f"#booking-{booking_id} a")
         j.expect_badge("main .lead .badge", "requested", BOOKING_STATUS_LABELS[BookingStatus.REQUESTED])

@@ -21,6 +21,7 @@ from providers.visits.models import HomeLocation, LocationMethod, VerifiedBy, Vi
 from tests.browser import arrange
 from tests.browser.accessibility import assert_accessible
 from tests.browser.steps import log_in
+from tests.carer_helpers import carer_for
 
 CARER = "13700000002"  # 洁美家政's staff (demo)
 HOME = {"latitude": 36.800530, "longitude": 118.041450}  # the resident's door
@@ -46,7 +47,7 @@ def _arrange(app) -> tuple[int, str, str]:
     booking_id = arrange.book_first_slot(app, resident_phone, listing_id)
     with app.app_context():
         booking = db.session.get(Booking, booking_id)
-        bookings.accept(db.session, booking, arrange.user(CARER))
+        bookings.accept(db.session, booking, arrange.user(CARER), carer_id=carer_for(booking))
         db.session.commit()
     return booking_id, resident_phone, CARER
 
