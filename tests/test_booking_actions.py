@@ -108,7 +108,9 @@ def _page_buttons(client, auth, party, user, booking) -> set[str]:
         found = re.findall(rf'action="/bookings/{booking.id}/([a-z-]+)"', page.get_data(as_text=True))
     elif party == Party.PROVIDER:
         page = client.get(f"/provider/bookings/{booking.id}")
-        found = re.findall(rf'action="/provider/bookings/{booking.id}/([a-z-]+)"', page.get_data(as_text=True))
+        # Check-in and complete post the carer's visit forms (providers/visits), with the visit's facts.
+        found = re.findall(rf'action="/provider/(?:bookings|visits)/{booking.id}/([a-z-]+)"',
+                           page.get_data(as_text=True))
     else:
         page = client.get(f"/official/bookings/{booking.id}")
         found = ["confirm-no-show" if name == "no-show" else name for name in
@@ -141,7 +143,7 @@ def test_buttons_api_and_services_agree(client, auth, db_session, clock, case, p
     listed = _api_list(client, db_session, user, booking)
     assert _page_buttons(client, auth, party, user, booking) == set(listed)
 
-    done, refused = [], []
+    done, refused, needs_reason = [], [], []
     for action in actions.BY_PARTY[party].values():
         db_session.expire_all()
         booking = db_session.get(Booking, booking.id)
@@ -153,6 +155,12 @@ def test_buttons_api_and_services_agree(client, auth, db_session, clock, case, p
             services.perform(db_session, action, booking, user, "电话核实", **fields)
         except LinliError as refusal:
             assert isinstance(refusal, (IllegalTransition, Invalid)), refusal
+            if action.name == "complete" and refusal.field == "short_reason":
+                # Offered, but a check-out before half the visit needs the carer's reason (the form
+                # has the field; this post sent none): refused, nothing written.
+                assert not (db_session.new or db_session.dirty or db_session.deleted)
+                needs_reason.append(action.name)
+                continue
             # Refused before anything was written: nothing pending, nothing flushed.
             assert not (db_session.new or db_session.dirty or db_session.deleted), (action.name, refusal)
             assert _written(db_session) == before, action.name
@@ -161,7 +169,7 @@ def test_buttons_api_and_services_agree(client, auth, db_session, clock, case, p
             done.append(action.name)
         finally:
             savepoint.rollback()
-    assert done == listed, (case, party, moment)
+    assert [name for name in listed if name not in needs_reason] == done, (case, party, moment)
     assert set(refused) == set(actions.BY_PARTY[party]) - set(listed)
 
 

@@ -241,3 +241,24 @@ def test_only_pages_with_a_visit_form_may_ask_the_phone_where_it_is(client, auth
     assert "geolocation=()" in client.get("/provider/bookings").headers["Permissions-Policy"]
     clock.set(booking.starts_at)
     assert "geolocation=(self)" in client.get(f"/provider/bookings/{booking.id}").headers["Permissions-Policy"]
+
+
+def test_a_device_is_known_by_its_cookie_s_digest_and_a_forged_cookie_is_replaced(app, client, auth, clock):
+    listing, staff, resident = v.setting()
+    first = v.accepted(listing, staff, resident, clock)
+    second = v.accepted(listing, staff, resident, clock, starts_at=first.starts_at + timedelta(hours=2))
+    clock.set(first.starts_at)
+    auth.login(staff)
+    page = open_page(client, "/provider/today")
+    cookie = client.get_cookie(device.COOKIE)
+    assert cookie is not None and cookie.http_only and cookie.max_age == device.MAX_AGE
+    assert page.submit(action=f"/provider/visits/{first.id}/check-in").status_code == 302
+    clock.set(second.starts_at)
+    assert open_page(client, "/provider/today").submit(
+        action=f"/provider/visits/{second.id}/check-in").status_code == 302
+    one, two = record(first).check_in_device, record(second).check_in_device
+    assert one == two and cookie.value not in one  # the same phone; only a digest is stored
+    # An edited cookie is not trusted: the phone gets a new identity.
+    client.set_cookie(device.COOKIE, cookie.value[:-2] + "xx")
+    with app.test_request_context(headers={"Cookie": f"{device.COOKIE}={cookie.value[:-2]}xx"}):
+        assert device.current_digest() != one

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.audit import AuditEvent
 from app.extensions import db
 from providers.bookings import services as bookings
 from providers.bookings.models import BookingStatus as S
@@ -69,6 +70,8 @@ def test_a_wrong_code_five_times_locks_it_and_flags_the_visit(client, auth, en, 
     assert found.code_attempts == 5 and found.code_locked_at is not None
     flag = db.session.scalar(sa.select(VisitFlag).where(VisitFlag.booking_id == booking.id))
     assert (flag.rule, flag.evidence) == (FlagRule.CODE_LOCKED, {"attempts": 5})
+    locked = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "visit.code_locked"))
+    assert (locked.actor_id, locked.object_id) == (staff.id, booking.id)
     # Locked: even the right code no longer verifies; the check-out goes through unverified.
     again = page_of(client, "/provider/today", response).submit(
         button="Check out: the visit is done", fields={f"visit{booking.id}-code": code})

@@ -27,6 +27,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from app import audit
 from app.clock import now
 from app.errors import Conflict, Invalid
 from app.models import User
@@ -150,6 +151,8 @@ def _check_code(session: Session, booking: Booking, record: VisitRecord, staff: 
         record.code_locked_at = now()
         session.flush()
         flags.raise_flag(session, booking, FlagRule.CODE_LOCKED, {"attempts": record.code_attempts})
+        audit.record(session, actor=staff, action="visit.code_locked", object_type="booking",
+                     object_id=booking.id, after={"code_attempts": record.code_attempts})
         raise WrongCode(_l("The code was wrong %(n)d times and is now locked. Check out without it: the resident "
                            "can still confirm the visit.", n=record.code_attempts), field="code")
     session.flush()
