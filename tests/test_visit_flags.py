@@ -204,3 +204,26 @@ def test_a_real_check_out_5_km_away_after_10_minutes_is_flagged(clock):
     assert {FlagRule.OUTSIDE_RADIUS, FlagRule.SHORT_DURATION, FlagRule.NO_CODE} <= set(found)
     assert found[FlagRule.OUTSIDE_RADIUS]["check_in_distance_m"] > 4000
     assert found[FlagRule.SHORT_DURATION]["served_minutes"] == 10
+
+
+def test_the_assigned_carer_in_two_visits_at_once_is_flagged_whoever_checked_in():
+    """Booked back to back (the database lets one carer hold both slots), but the first visit
+    ran on into the second: the assigned carer was in two homes at once.  The staff account
+    that pressed the buttons does not matter once a carer is assigned."""
+    from tests.carer_helpers import carer
+
+    listing = factories.listing()
+    same = carer(listing.provider_id)
+    first, second = booked(listing, hour=9), booked(listing, hour=11)  # 9:00–11:00, 11:00–13:00
+    first.carer_id = second.carer_id = same.id
+    db.session.flush()
+    close_visit(first, late_minutes=30)  # 9:30–11:30, checked in by one staff account
+    overlapping, _ = close_visit(second, carer=factories.staff(listing.provider))  # 11:00–13:00, by another
+    evidence = rules_on(overlapping)[FlagRule.CARER_OVERLAP]
+    assert evidence == {"carer_id": same.id, "visits": [first.id]}
+    # Another carer's visit at the same time is no overlap, even by the same staff account.
+    other = booked(listing, hour=11)
+    other.carer_id = carer(listing.provider_id).id
+    db.session.flush()
+    alone, _ = close_visit(other, late_minutes=-30)
+    assert FlagRule.CARER_OVERLAP not in rules_on(alone)

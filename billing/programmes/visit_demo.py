@@ -4,23 +4,24 @@ Each visit goes through the real services under a clock moved to its day (booked
 the entitlement, accepted, checked in and out from a phone with its location, the
 resident's code typed or not), so the flag rules, verification, the entitlement and
 the ledger see what they would have seen.  The month then has verified, unverified and
-flagged visits; the follow-up sample is drawn, a few calls are recorded (one finds a
-visit not served), and the month is settled, so the call queue, the statement (paid
-and pending lines) and the scorecard have something to show.  Loading twice changes
-nothing.
+flagged visits; on the 1st the follow-up sample is drawn, the demo evaluator
+(13600000001) is appointed and a few calls are recorded (the visits checked in 5 km
+from home are found not served, and their money withheld), and on the 2nd the month
+is settled, so the call queue, the statement (paid and pending lines) and the
+scorecard have something to show.  Loading twice changes nothing.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.clock import FrozenClock, now, today
+from app.clock import FrozenClock, now, today, zone
 from app.errors import LinliError
 from app.models import Community, Role, User
 from billing.programmes import eligibility
@@ -28,7 +29,9 @@ from billing.programmes.demo import TITLE
 from billing.programmes.eligibility import ProfileFacts
 from billing.programmes.entitlements import book_with_entitlement
 from billing.programmes.models import Enrolment, PurchaseProgramme
+from billing.settlements import settle
 from providers.bookings import services as bookings
+from providers.demo import DEMO_PASSWORD
 from providers.bookings.models import Booking
 from providers.bookings.slots import slot_starts_on
 from providers.models import Listing, ListingStatus, Provider, ProviderStaff, ServiceCategory
@@ -43,6 +46,8 @@ HOME_BASE = (36.6440, 117.9670)
 FAR_AWAY_M = 5000
 PHONE_DEVICES = ["demo-phone-anjia-1", "demo-phone-anjia-2"]
 VISITS = 36
+# The demo's third-party evaluator (appointed to the programme for its follow-up calls).
+EVALUATOR_PHONE = "13600000001"
 # Extra enrolled residents (the ratings demo's 居民 accounts in 城里社区), born in these years.
 EXTRA_BORN = [1944, 1949, 1951, 1947]
 
@@ -134,6 +139,7 @@ def load_visit_demo(session: Session, seed: int = 13) -> int:
     rng = random.Random(seed)
     kinds = _kinds(rng)
     first = _first_day_of_last_month()
+    this_month = today().replace(day=1)  # (read before the clock moves)
     days = [day for day in (first + timedelta(days=n) for n in range((today().replace(day=1) - first).days))
             if slot_starts_on(listing, day)]  # the listing's working days
     written = 0
@@ -146,8 +152,50 @@ def load_visit_demo(session: Session, seed: int = 13) -> int:
                 continue
             _serve(session, clock, booking, staff, kind, homes[resident.id], number)
             written += 1
-        clock.set(now())
+        month = first.strftime("%Y-%m")
+        # The 1st of this month: the sample is drawn, the office calls, the month is settled.
+        clock.set(datetime.combine(this_month, time(9), tzinfo=zone()))
+        _follow_up(session, clock, programme, official, month)
+        clock.set(datetime.combine(this_month.replace(day=2), time(6), tzinfo=zone()))
+        settle(session, provider.id, month)
     return written
+
+
+def _follow_up(session: Session, clock: FrozenClock, programme: PurchaseProgramme, official: User,
+               month: str) -> None:
+    """Draw last month's sample, appoint the demo evaluator, and record some calls: the
+    visits checked in far from home are found not served, a few served ones are confirmed,
+    one resident does not answer (to be tried again)."""
+    from app.auth.services import create_user
+    from ratings.followups import calls
+    from ratings.followups.appointments import appoint_evaluator
+    from ratings.followups.models import CallOutcome, FollowUpCall
+    from ratings.followups.sampling import sample_month
+    from providers.visits.models import FlagRule, VisitFlag
+
+    evaluator = session.scalar(sa.select(User).where(User.phone == EVALUATOR_PHONE))
+    if evaluator is None:
+        evaluator = create_user(session, phone=EVALUATOR_PHONE, name="鲁评第三方评估中心", password=DEMO_PASSWORD,
+                                role=Role.EVALUATOR)
+    appoint_evaluator(session, programme.id, official, EVALUATOR_PHONE)
+    sample_month(session, month)
+    far = set(session.scalars(sa.select(VisitFlag.booking_id).where(VisitFlag.rule == FlagRule.OUTSIDE_RADIUS)))
+    queue = list(session.scalars(sa.select(FollowUpCall).where(FollowUpCall.month == month)
+                                 .order_by(FollowUpCall.booking_id)))
+    served = 0
+    for call in queue:
+        clock.advance(minutes=7)
+        if call.booking_id in far:
+            calls.record_call(session, call, official, outcome=CallOutcome.NOT_SERVED, satisfaction=1,
+                              note="老人说当天没有护理员上门。")
+        elif served < 3:
+            calls.record_call(session, call, evaluator, outcome=CallOutcome.SERVED, satisfaction=5 - served % 2,
+                              note="老人确认按时上门，服务满意。")
+            served += 1
+        elif served == 3:
+            calls.record_call(session, call, evaluator, outcome=CallOutcome.UNREACHABLE, note="无人接听，明天再打。")
+            served += 1
+    session.flush()
 
 
 def _book(session: Session, clock: FrozenClock, resident: User, listing: Listing, day: date,

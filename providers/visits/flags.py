@@ -146,15 +146,31 @@ def _closed_visits():
         VisitRecord, VisitRecord.booking_id == Booking.id)
 
 
+def _carer_key(carer_id: int | None, checked_in_by_id: int | None):
+    """Who delivered the visit: the booking's assigned carer (providers.carers), or, for a
+    visit accepted before carers were assigned, the staff account that checked in."""
+    if carer_id is not None:
+        return ("carer", carer_id)
+    return ("staff", checked_in_by_id) if checked_in_by_id is not None else None
+
+
 def carer_overlap(session: Session, booking: Booking, record: VisitRecord) -> Finding | None:
-    """The carer who checked in was in another visit at the same time (that visit's
-    check-in before this one's check-out, and its check-out — or still open — after
-    this one's check-in)."""
-    if record.checked_in_by_id is None or booking.checked_in_at is None or booking.completed_at is None:
+    """The carer was in another visit at the same time (that visit's check-in before this
+    one's check-out, and its check-out — or still open — after this one's check-in).  The
+    carer is the booking's assigned one; without one, the staff account that checked in."""
+    if booking.checked_in_at is None or booking.completed_at is None:
+        return None
+    if booking.carer_id is not None:
+        same_carer = Booking.carer_id == booking.carer_id
+        evidence = {"carer_id": booking.carer_id}
+    elif record.checked_in_by_id is not None:
+        same_carer = sa.and_(Booking.carer_id.is_(None), VisitRecord.checked_in_by_id == record.checked_in_by_id)
+        evidence = {"staff_id": record.checked_in_by_id}
+    else:
         return None
     others = session.scalars(
         sa.select(Booking.id).join(VisitRecord, VisitRecord.booking_id == Booking.id).where(
-            VisitRecord.checked_in_by_id == record.checked_in_by_id,
+            same_carer,
             Booking.id != booking.id,
             Booking.checked_in_at < booking.completed_at,
             sa.or_(Booking.completed_at.is_(None), Booking.completed_at > booking.checked_in_at),
@@ -162,7 +178,7 @@ def carer_overlap(session: Session, booking: Booking, record: VisitRecord) -> Fi
     ).all()
     if not others:
         return None
-    return Finding({"carer_id": record.checked_in_by_id, "visits": list(others)}, list(others))
+    return Finding({**evidence, "visits": list(others)}, list(others))
 
 
 def shared_device(session: Session, booking: Booking, record: VisitRecord) -> Finding | None:
@@ -171,17 +187,18 @@ def shared_device(session: Session, booking: Booking, record: VisitRecord) -> Fi
     if not record.check_in_device or booking.checked_in_at is None:
         return None
     rows = session.execute(
-        sa.select(Booking.id, VisitRecord.checked_in_by_id).join(VisitRecord, VisitRecord.booking_id == Booking.id)
+        sa.select(Booking.id, Booking.carer_id, VisitRecord.checked_in_by_id)
+        .join(VisitRecord, VisitRecord.booking_id == Booking.id)
         .where(VisitRecord.check_in_device == record.check_in_device,
-               VisitRecord.checked_in_by_id.is_not(None),
+               sa.or_(Booking.carer_id.is_not(None), VisitRecord.checked_in_by_id.is_not(None)),
                Booking.checked_in_at > booking.checked_in_at - SHARED_DEVICE_WINDOW,
                Booking.checked_in_at < booking.checked_in_at + SHARED_DEVICE_WINDOW)
         .order_by(Booking.id)
     ).all()
-    carers = {carer for _, carer in rows}
+    carers = {_carer_key(carer, staff) for _, carer, staff in rows}
     if len(carers) < SHARED_DEVICE_MIN_CARERS:
         return None
-    others = [bid for bid, _ in rows if bid != booking.id]
+    others = [bid for bid, _carer, _staff in rows if bid != booking.id]
     return Finding({"carers": len(carers), "min_carers": SHARED_DEVICE_MIN_CARERS,
                     "window_days": SHARED_DEVICE_WINDOW.days, "visits": others}, others)
 
@@ -207,14 +224,16 @@ def shared_place(session: Session, booking: Booking, record: VisitRecord) -> Fin
         return None
     start, end = _local_day(booking.checked_in_at)
     rows = session.execute(
-        sa.select(Booking.id, VisitRecord.checked_in_by_id, VisitRecord.check_in_lat, VisitRecord.check_in_lon)
+        sa.select(Booking.id, Booking.carer_id, VisitRecord.checked_in_by_id, VisitRecord.check_in_lat,
+                  VisitRecord.check_in_lon)
         .join(VisitRecord, VisitRecord.booking_id == Booking.id)
-        .where(VisitRecord.checked_in_by_id.is_not(None), Booking.checked_in_at >= start, Booking.checked_in_at < end,
+        .where(sa.or_(Booking.carer_id.is_not(None), VisitRecord.checked_in_by_id.is_not(None)),
+               Booking.checked_in_at >= start, Booking.checked_in_at < end,
                _near(VisitRecord.check_in_lat, VisitRecord.check_in_lon, record.check_in_lat, record.check_in_lon,
                      PLACE_RADIUS_M))
         .order_by(Booking.id)
     ).all()
-    near = [(bid, carer) for bid, carer, lat, lon in rows
+    near = [(bid, _carer_key(carer, staff)) for bid, carer, staff, lat, lon in rows
             if distance_m(lat, lon, record.check_in_lat, record.check_in_lon) <= PLACE_RADIUS_M]
     carers = {carer for _, carer in near}
     if len(carers) < SHARED_PLACE_MIN_CARERS:
