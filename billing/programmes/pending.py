@@ -44,7 +44,8 @@ def pending_reason(record: VisitRecord | None, flag_labels: list[str]) -> str:
     else:
         why = _("No code, not confirmed by the resident")
     if flag_labels:
-        return f'{why} · {_("Flagged: %(rules)s", rules="; ".join(flag_labels))}'
+        flagged = _("Flagged: %(rules)s", rules="; ".join(flag_labels))
+        return f"{why} · {flagged}"
     return why
 
 
