@@ -20,6 +20,9 @@ from tests import factories
 from tests.carer_helpers import carer, id_number
 from tests.forms import open_page, submit
 
+# The messages are matched in English (the catalogue is Chinese by default).
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 VALID = "11010519491231002X"  # the GB 11643 example: check character X
 OTHER_VALID = "440524198001010013"
 
