@@ -96,6 +96,20 @@ def test_the_grade_is_the_latest_evaluations_and_new_before_any():
     assert "unqualified" in programme_settlement.BELOW_STANDARD
 
 
+def test_a_grade_changed_on_review_is_the_grade_programme_money_reads(clock):
+    from ratings.supervision import grade_reviews
+    from ratings.supervision.models import Grade
+
+    provider = factories.provider()
+    staff, official = factories.staff(provider), factories.official()
+    snapshot = store_grade(provider.id, Grade.UNQUALIFIED, datetime(2026, 11, 1, tzinfo=timezone.utc))
+    review = grade_reviews.request_review(db.session, staff, provider.id, snapshot.id, "两次投诉已撤回，请复核。")
+    assert programme_settlement.provider_grade(db.session, provider.id) == "unqualified"  # asked, not decided
+    grade_reviews.decide(db.session, official, review.id, "changed", "投诉已撤回，等级改为合格。", new_grade="qualified")
+    assert programme_settlement.provider_grade(db.session, provider.id) == "qualified"
+    assert "qualified" not in programme_settlement.BELOW_STANDARD
+
+
 def test_budget_figures_chart_and_burn_rate(clock, client, auth):
     programme, award, listing, member, official, community = open_programme(budget_fen=60_000,
                                                                             contract_price_fen=6000)

@@ -45,6 +45,7 @@ def test_the_carer_checks_in_from_today_s_page_with_the_phone_s_location(client,
     auth.login(staff)
     page = open_page(client, "/provider/today")
     assert listing.title in page.html and booking.address in page.html
+    assert f"Carer: {booking.carer.name}" in " ".join(page.html.split())  # who is to go
     assert device.COOKIE in page.response.headers.get("Set-Cookie", "")
     response = page.submit(button="Check in: I have arrived", fields=location(booking, v.NEAR))
     assert response.status_code == 302

@@ -47,12 +47,16 @@ BELOW_STANDARD = frozenset({Grade.UNQUALIFIED})
 
 
 def provider_grade(session: Session, provider_id: int) -> Grade:
-    """The provider's grade in its latest stored evaluation (ratings/supervision);
-    ``Grade.NEW`` when it has never been evaluated, which means no deduction."""
+    """The provider's grade in its latest stored evaluation (ratings/supervision), as an
+    official changed it on a grade review, if one did; ``Grade.NEW`` when it has never
+    been evaluated, which means no deduction."""
+    from ratings.supervision.grade_reviews import changed_grades
     from ratings.supervision.runs import latest_snapshot
 
     snapshot = latest_snapshot(session, provider_id)
-    return Grade.NEW if snapshot is None else Grade(snapshot.grade)
+    if snapshot is None:
+        return Grade.NEW
+    return Grade(changed_grades(session, [snapshot.id]).get(snapshot.id) or snapshot.grade)
 
 
 def deduction_percent() -> Decimal:

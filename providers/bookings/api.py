@@ -121,6 +121,21 @@ class ActionSchema(Schema):
         metadata={"description": "To accept: the carer of the provider's roster who serves the visit "
                   "(active, qualified for the service on its day, free at that time)."},
     )
+    # The visit's facts, as the carer's phone page sends them (providers/visits/services.py).
+    # Numbers or decimal strings; the service checks them (a clear 422 on "location").
+    lat = fields.Raw(load_default=None, allow_none=True,
+                     metadata={"type": "number", "description": "check-in / complete: the device's latitude."})
+    lon = fields.Raw(load_default=None, allow_none=True,
+                     metadata={"type": "number", "description": "check-in / complete: the device's longitude."})
+    accuracy = fields.Raw(load_default=None, allow_none=True,
+                          metadata={"type": "number", "description": "check-in / complete: its accuracy (metres)."})
+    code = fields.String(load_default="", validate=validate.Length(max=12),
+                         metadata={"description": "complete: the resident's one-time visit code (or a card code)."})
+    short_reason = fields.String(load_default="", validate=validate.Length(max=500),
+                                 metadata={"description": "complete: why the visit ends before its minimum share."})
+    tasks = fields.List(fields.String(validate=validate.Length(max=40)), load_default=list,
+                        validate=validate.Length(max=12),
+                        metadata={"description": "complete: the tasks done, from the listing's checklist."})
 
 
 class BookedListingSchema(Schema):
@@ -361,6 +376,22 @@ ACTION_PARAMETER = {
 }
 
 
+def _action_fields(service: str, data: dict) -> dict:
+    """The inputs of the action's own row: the carer to accept; the visit's facts to check
+    in or out (an API client has no device cookie: no device digest)."""
+    from providers.visits.services import VisitFacts
+
+    if service == "accept":
+        return {"carer_id": data.get("carer_id")}
+    if service == "check_in":
+        return {"facts": VisitFacts(lat=data.get("lat"), lon=data.get("lon"), accuracy=data.get("accuracy"))}
+    if service == "complete":
+        return {"facts": VisitFacts(lat=data.get("lat"), lon=data.get("lon"), accuracy=data.get("accuracy"),
+                                    code=data.get("code") or "", short_reason=data.get("short_reason") or "",
+                                    tasks=tuple(data.get("tasks") or ()))}
+    return {}
+
+
 @bookings_blp.route("/bookings/<int:booking_id>/actions/<action>", methods=["POST"],
                     parameters=[ACTION_PARAMETER])
 @bookings_blp.doc(security=AUTHENTICATED)
@@ -381,8 +412,18 @@ def booking_action(data, booking_id: int, action: str):
     row = actions.find(user, action)
     if row is None:
         abort(403, description=str(_l("Your role may not do this.")))
-    extra = {"carer_id": data.get("carer_id")} if row.service == "accept" else {}
+    extra = _action_fields(row.service, data)
+    from providers.visits.services import WrongCode
+
+    wrong = None
     with writing():
         booking = _booking_for(user, booking_id, for_update=True)
-        services.perform(db.session, row, booking, user, data.get("reason") or "", **extra)
+        try:
+            services.perform(db.session, row, booking, user, data.get("reason") or "", **extra)
+        except WrongCode as refusal:
+            # A wrong visit code is refused, but the attempt counts (committed, as on the page):
+            # the code locks after a few, so it cannot be guessed through the API either.
+            wrong = refusal
+    if wrong is not None:
+        raise wrong
     return booking_body(booking, user)
