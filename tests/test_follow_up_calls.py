@@ -102,6 +102,32 @@ def test_a_visit_verified_by_its_code_stays_verified_by_it(recorded):
     assert db.session.get(VisitRecord, call.booking_id).verified_by == VerifiedBy.CODE
 
 
+def test_served_partly_does_not_verify_the_visit(recorded):
+    """A visit the resident says was cut short is not paid in full on that word: it stays
+    unverified (pending) until an official clears it, or lapses unpaid."""
+    from ratings.followups import calls
+
+    call, _programme, official = queued_visit()
+    calls.record_call(db.session, call, official, outcome="partly", satisfaction="3")
+    assert call.outcome == CallOutcome.PARTLY and call.status == CallStatus.DONE
+    assert not db.session.get(VisitRecord, call.booking_id).is_verified
+
+
+def test_a_finished_calls_phone_is_not_shown_again(client, auth):
+    from ratings.followups import calls
+
+    call, _programme, official = queued_visit()
+    calls.record_call(db.session, call, official, outcome="served", satisfaction="5")
+    db.session.commit()
+    auth.login(official)
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                               .where(AuditEvent.action == "follow_up.phone_viewed"))
+    response = client.post(f"/follow-ups/visits/{call.booking_id}/phone")
+    assert response.status_code == 409 and call.booking.resident.phone not in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "follow_up.phone_viewed")) == before
+
+
 def test_not_served_is_final_and_leaves_the_visit_unverified(client, auth, recorded):
     call, _programme, official = queued_visit()
     auth.login(official)

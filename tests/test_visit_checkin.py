@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.errors import Invalid
+from app.errors import IllegalTransition, Invalid
 from app.extensions import db
 from providers.bookings import services as bookings
 from providers.bookings.models import BookingStatus as S
@@ -215,6 +215,14 @@ def test_the_72_hour_auto_confirm_confirms_the_booking_but_never_verifies_the_vi
     assert record(booking).verified_at is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(VisitRecord)
                              .where(VisitRecord.verified_at.is_not(None))) == 0
+    # The resident may still confirm it herself, and that verifies the visit; once only.
+    clock.advance(days=2)
+    bookings.confirm_completion(db.session, booking, resident)
+    db.session.commit()
+    db.session.expire_all()
+    assert not booking.auto_confirmed and record(booking).verified_by == VerifiedBy.RESIDENT
+    with pytest.raises(IllegalTransition):
+        bookings.confirm_completion(db.session, booking, resident)
 
 
 def test_the_provider_defines_the_checklist_on_the_listing_form(client, auth, en, clock):

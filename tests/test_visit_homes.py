@@ -134,6 +134,10 @@ def test_an_official_finds_a_resident_by_phone_and_sets_the_home(client, auth):
     assert row.set_by_id == official.id
     [event] = events("home_location.set")
     assert event.actor_id == official.id
+    assert events("home_location.viewed") == []  # no home was there to see
+    client.get(f"/official/residents/{resident.id}/home")
+    [looked] = events("home_location.viewed")  # an official's look at a stored home is logged
+    assert (looked.actor_id, looked.object_id) == (official.id, resident.id)
 
 
 def test_an_official_corrects_the_home_only_with_a_reason_audited_before_and_after(client, auth):

@@ -95,13 +95,15 @@ def test_an_arrival_photo_at_check_in(client, auth, en, clock):
     assert db.session.get(VisitRecord, booking.id) is not None
 
 
-def test_the_photo_is_for_the_provider_s_staff_and_officials_and_an_official_s_view_is_logged(client, auth, clock):
+def test_the_photo_is_for_the_provider_s_staff_and_officials_and_every_view_is_logged(client, auth, clock):
     staff, resident, booking = served(clock)
     photo = v.add_photo(booking, staff)
     url = f"/visits/{booking.id}/photos/{photo.id}"
     auth.login(staff)
     response = client.get(url)
     assert response.status_code == 200 and response.mimetype == "image/png"
+    assert db.session.scalar(sa.select(AuditEvent.actor_id).where(AuditEvent.action == "visit.evidence_viewed")) \
+        == staff.id  # the staff's look is logged too
     assert "no-store" in response.headers["Cache-Control"]
     assert f"/visits/{booking.id}/photos/{photo.id}" in client.get(f"/provider/bookings/{booking.id}").get_data(
         as_text=True)

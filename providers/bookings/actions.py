@@ -96,6 +96,15 @@ def already(attribute: str, message) -> Check:
     return lambda booking: None if getattr(booking, attribute) is not None else IllegalTransition(message)
 
 
+def not_confirmed_by_the_resident(booking: Booking) -> LinliError | None:
+    """The resident has not confirmed yet.  Linli's confirmation after 72 hours of silence
+    does not count: silence proves no visit, so the resident may still confirm (which
+    verifies a programme visit that is waiting for it)."""
+    if booking.confirmed_at is None or booking.auto_confirmed:
+        return None
+    return IllegalTransition(_l("This booking is already confirmed."))
+
+
 def checked_in_first(booking: Booking) -> LinliError | None:
     """A booking the provider has not checked in to (requested, accepted): the resident's
     absence cannot be recorded yet — the provider must be at the door first."""
@@ -215,7 +224,7 @@ ACTIONS: tuple[Action, ...] = (
            done=_l("Your booking is cancelled.")),
     Action(R, "confirm", _l("Confirm the service was done"), "confirm_completion",
            guard=(status_is(S.COMPLETED, _l("Only a completed booking can be confirmed.")),
-                  not_yet("confirmed_at", _l("This booking is already confirmed."))),
+                  not_confirmed_by_the_resident),
            done=_l("Thank you: you confirmed the service.")),
     Action(R, "report-no-show", _l("Report that the provider did not come"), "report_provider_no_show",
            guard=(status_is(S.ACCEPTED, _l("A no-show can only be reported for an accepted booking.")),

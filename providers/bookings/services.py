@@ -262,6 +262,7 @@ def confirm_completion(session: Session, booking: Booking, resident: User) -> No
     _own_resident(booking, resident)
     _guard(actions.get(Party.RESIDENT, "confirm"), booking)
     booking.confirmed_at = now()
+    booking.auto_confirmed = False  # the resident's own word replaces Linli's after silence
     session.add(BookingEvent(booking_id=booking.id, at=booking.confirmed_at, actor_id=resident.id,
                              from_status=S.COMPLETED, to_status=S.COMPLETED, reason="confirmed"))
     session.flush()

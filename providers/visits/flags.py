@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -349,12 +350,24 @@ def recheck_recent(session: Session) -> int:
 
 
 def raise_flag(session: Session, booking: Booking, rule: FlagRule, evidence: dict) -> VisitFlag:
-    """The visit's flag for ``rule``: the stored one, or a new one with ``evidence``."""
-    flag = session.scalar(sa.select(VisitFlag).where(VisitFlag.booking_id == booking.id, VisitFlag.rule == rule))
-    if flag is None:
-        flag = VisitFlag(booking_id=booking.id, rule=rule, evidence=evidence, raised_at=now())
-        session.add(flag)
-        session.flush()
+    """The visit's flag for ``rule``: the stored one, or a new one with ``evidence``.
+
+    Two check-outs at once (a cross-visit rule flags the other visit too) or a check-out
+    during the hourly recheck may raise the same flag together: the insert runs in a
+    savepoint, and the one that loses the unique (visit, rule) key reads the winner's."""
+    def stored():
+        return session.scalar(sa.select(VisitFlag).where(VisitFlag.booking_id == booking.id, VisitFlag.rule == rule))
+
+    flag = stored()
+    if flag is not None:
+        return flag
+    try:
+        with session.begin_nested():
+            flag = VisitFlag(booking_id=booking.id, rule=rule, evidence=evidence, raised_at=now())
+            session.add(flag)
+            session.flush()
+    except IntegrityError:
+        return stored()
     return flag
 
 

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app import audit
 from app.access import official_required
 from app.errors import LinliError, NotFound
 from app.extensions import db
@@ -66,8 +67,14 @@ def find_resident():
 @bp.route("/official/residents/<int:resident_id>/home")
 @official_required
 def resident_home(resident_id: int):
-    """The resident's home location and the form to set or correct it."""
-    return render_home(HOME_TEMPLATE, _resident(resident_id))
+    """The resident's home location and the form to set or correct it; an official's look at
+    a stored home (its coordinates) is recorded in the audit log (PIPL)."""
+    resident = _resident(resident_id)
+    if geo.home_of(db.session, resident.id) is not None:
+        audit.record(db.session, actor=_me(), action="home_location.viewed", object_type="user",
+                     object_id=resident.id)
+        db.session.commit()
+    return render_home(HOME_TEMPLATE, resident)
 
 
 @bp.route("/official/residents/<int:resident_id>/home", methods=["POST"])

@@ -198,15 +198,15 @@ def _photo_for(booking_id: int, photo_id: int) -> VisitPhoto:
 @bp.route("/visits/<int:booking_id>/photos/<int:photo_id>")
 @login_required
 def photo(booking_id: int, photo_id: int):
-    """A visit photo (never cached); an official's view is recorded in the audit log."""
+    """A visit photo (never cached); every view — the provider's staff or an official — is
+    recorded in the audit log (PIPL: personal data logged when seen)."""
     found = _photo_for(booking_id, photo_id)
     path = uploads.document_path(found.stored_name)
     if not path.is_file():
         abort(404)
-    if current_user.is_official:
-        audit.record(db.session, actor=_user(), action="visit.evidence_viewed", object_type="booking",
-                     object_id=booking_id, after={"photo": found.id})
-        db.session.commit()
+    audit.record(db.session, actor=_user(), action="visit.evidence_viewed", object_type="booking",
+                 object_id=booking_id, after={"photo": found.id})
+    db.session.commit()
     response = send_file(path, mimetype=found.content_type, as_attachment=False, max_age=0,
                          download_name=f"visit-{booking_id}-{found.stage.value}{path.suffix}")
     response.headers["Cache-Control"] = "private, no-store"

@@ -95,7 +95,10 @@ def masked_phone(call: FollowUpCall) -> str:
 
 
 def reveal_phone(session: Session, call: FollowUpCall, user: User) -> str:
-    """The resident's phone number for the call; the view is logged (PIPL)."""
+    """The resident's phone number for the call; the view is logged (PIPL).  Only while the
+    call is to be made: a finished call's number is not shown again."""
+    if call.status == CallStatus.DONE:
+        raise Conflict(_l("This call is already recorded: %(outcome)s.", outcome=call.outcome_label))
     session.add(ContactAccess(booking_id=call.booking_id, official_id=user.id,
                               reason=f"follow-up call #{call.id}", at=now()))
     audit.record(session, actor=user, action="follow_up.phone_viewed", object_type="booking",
@@ -146,7 +149,9 @@ def record_call(session: Session, call: FollowUpCall, user: User, *, outcome, sa
     audit.record(session, actor=user, action="follow_up.recorded", object_type="follow_up_call", object_id=call.id,
                  before=before, after={"status": str(call.status), "attempts": call.attempts, "outcome": str(found),
                                        "satisfaction": score}, reason=note or None)
-    if found in (CallOutcome.SERVED, CallOutcome.PARTLY):
+    # Served as recorded verifies the visit; served partly does not (it is not paid in full
+    # on the resident's word: it stays pending until an official clears it or it lapses).
+    if found == CallOutcome.SERVED:
         record = record_of(session, call.booking_id, for_update=True)
         if record is not None and not record.is_verified:
             verify(session, call.booking, record, VerifiedBy.FOLLOW_UP, user)
