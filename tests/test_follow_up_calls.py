@@ -241,3 +241,23 @@ def test_the_queue_runs_the_same_queries_for_one_or_six_calls(client, auth):
     for _ in range(5):
         queued_visit()
     assert queries() == few
+
+
+def test_an_evaluator_is_appointed_once_and_again_after_the_appointment_ended():
+    from app.errors import Conflict, Invalid
+    from app.models import Role
+    from ratings.followups.appointments import appoint_evaluator, end_appointment
+    from tests.programme_helpers import open_programme
+
+    programme, _award, _listing, _staff, official, _community = open_programme()
+    evaluator = factories.user(Role.EVALUATOR)
+    first = appoint_evaluator(db.session, programme.id, official, evaluator.phone)
+    with pytest.raises(Conflict):
+        appoint_evaluator(db.session, programme.id, official, evaluator.phone)
+    with pytest.raises(Invalid):
+        appoint_evaluator(db.session, programme.id, official, official.phone)  # not an evaluator
+    end_appointment(db.session, programme.id, first.id, official)
+    again = appoint_evaluator(db.session, programme.id, official, evaluator.phone)
+    assert again.id == first.id and again.ended_at is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "programme.evaluator_appointed")) == 2

@@ -6,6 +6,7 @@ the evaluator at once (calls.py reads only appointments not ended)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -41,8 +42,16 @@ def appoint_evaluator(session: Session, programme_id: int, official: User, phone
     if appointment is not None and appointment.ended_at is None:
         raise Conflict(_l("This evaluator is already appointed to the programme."), field="phone")
     if appointment is None:
-        appointment = EvaluatorAppointment(programme_id=programme_id, user_id=user.id)
-        session.add(appointment)
+        appointment = EvaluatorAppointment(programme_id=programme_id, user_id=user.id, appointed_by_id=official.id,
+                                           appointed_at=now())
+        try:
+            # Two officials appointing the same evaluator at once: the unique (programme, user)
+            # key lets one in; the other is told, as if it had come second.
+            with session.begin_nested():
+                session.add(appointment)
+                session.flush()
+        except IntegrityError:
+            raise Conflict(_l("This evaluator is already appointed to the programme."), field="phone") from None
     appointment.appointed_by_id, appointment.appointed_at, appointment.ended_at = official.id, now(), None
     session.flush()
     audit.record(session, actor=official, action="programme.evaluator_appointed", object_type="programme",
