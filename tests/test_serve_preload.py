@@ -116,8 +116,15 @@ def test_recycled_preloaded_workers_answer_every_request_with_their_own_connecti
         boots = re.findall(r"Booting worker with pid: (\d+)", log.read())
         assert len(boots) >= 2 + 120 // 10 - 2  # the workers were replaced again and again
         assert postgres_sockets(process.pid) == set()  # the master holds no database connection
-        with open(f"/proc/{process.pid}/task/{process.pid}/children") as children:
-            workers = [int(pid) for pid in children.read().split()]
+        # A worker that has just served its last request may be exiting while the master
+        # forks its replacement: wait (until the deadline) for both workers to be up.
+        deadline = time.monotonic() + 30
+        while True:
+            with open(f"/proc/{process.pid}/task/{process.pid}/children") as children:
+                workers = [int(pid) for pid in children.read().split()]
+            if len(workers) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # the replacement is being forked: poll until the deadline
         assert len(workers) == 2
         assert any(postgres_sockets(pid) for pid in workers), "the workers connect on their own"
     finally:
