@@ -68,14 +68,16 @@ def test_issuing_a_card_shows_its_codes_once_ready_to_print(client, auth):
 
 def test_a_second_card_while_one_is_in_use_is_refused(client, auth):
     resident, official = factories.resident(), factories.official()
+    auth.login(official)
+    url = f"/official/residents/{resident.id}/cards"
+    before = client.get(url).get_data(as_text=True)  # opened in a tab before the card was issued
     cards.issue(db.session, resident, official)
     db.session.commit()
-    auth.login(official)
-    page = client.get(f"/official/residents/{resident.id}/cards").get_data(as_text=True)
+    page = client.get(url).get_data(as_text=True)
     assert "A card is in use." in page
     with pytest.raises(AssertionError):  # no "issue" button while a card is in use
-        rendered_form(page, f"/official/residents/{resident.id}/cards")
-    refused = client.post(f"/official/residents/{resident.id}/cards")
+        rendered_form(page, url)
+    refused = submit(client, before, url)  # the stale tab's "issue" button
     assert refused.status_code == 409
     assert "already has a card in use" in refused.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CodeCard)) == 1
@@ -125,7 +127,8 @@ def test_a_lost_card_is_revoked_with_a_reason_and_its_codes_stop_working(client,
     assert card.revoked_at is not None and card.revoke_reason == "老人说卡片丢失"
     assert card.revoked_by_id == official.id
     assert cards.redeem(db.session, booking, codes[5]) is False
-    again = client.post(f"/official/cards/{card.id}/revoke", data={"reason": "再次"})
+    # The same page, still open in another tab, posts its revoke form again.
+    again = submit(client, page, f"/official/cards/{card.id}/revoke", reason="再次")
     assert again.status_code == 409
     # A new card may now be issued, and the old one shows as revoked.
     assert issue_on_the_page(client, resident).status_code == 200

@@ -119,13 +119,14 @@ def test_an_unverified_visit_is_cleared_for_payment_with_a_reason(client, auth, 
 
 def test_a_verified_visit_offers_no_clearance_and_refuses_one(client, auth, clock):
     booking, _staff = served_visit(clock)
-    verification.verify(db.session, booking, record(booking.id), VerifiedBy.CARD, None)
-    db.session.commit()
     auth.login(factories.official())
     url = f"/official/visits/{booking.id}"
+    before = client.get(url).get_data(as_text=True)  # opened while the visit was unverified
+    verification.verify(db.session, booking, record(booking.id), VerifiedBy.CARD, None)
+    db.session.commit()
     page = client.get(url)
     assert "by code card at" in text(page) and f"{url}/clear" not in page.get_data(as_text=True)
-    refused = client.post(f"{url}/clear", data={"clear-reason": "试试"})
+    refused = submit(client, before, f"{url}/clear", **{"clear-reason": "试试"})  # the stale tab's form
     assert refused.status_code == 409 and record(booking.id).cleared_at is None
 
 
@@ -141,13 +142,14 @@ def test_a_booking_without_a_visit_record(client, auth):
 
 
 def test_retention_shows_on_the_page_and_nothing_is_left_to_reveal(client, auth, visit, clock):
+    auth.login(factories.official())
+    url = f"/official/visits/{visit.id}"
+    before = client.get(url).get_data(as_text=True)  # opened before the retention job ran
     clock.set(visit.completed_at + timedelta(days=200))
     assert drop_old_coordinates(db.session) == 1
     db.session.commit()
-    auth.login(factories.official())
-    url = f"/official/visits/{visit.id}"
     assert "deleted on" in text(client.get(url))
-    shown = client.post(f"{url}/locations", data={"reveal-reason": "申诉复核"})
+    shown = submit(client, before, f"{url}/locations", **{"reveal-reason": "申诉复核"})
     locations = BeautifulSoup(shown.get_data(as_text=True), "html.parser").select_one(".raw-locations")
     assert f"{DOOR[0]:.6f}" not in locations.get_text() and "14 m" in text(shown)
 
