@@ -42,6 +42,47 @@ class Invalid(LinliError):
     code = "invalid"
 
 
+class Problems(Invalid):
+    """Several refusals found at once, so a form can show every one of them together.
+
+    A service collects what is wrong with its input before it writes::
+
+        problems = Problems()
+        if not title:
+            problems.add(_("Give a title."), field="title")
+        if price_fen <= 0:
+            problems.add(_("The price must be above zero."), field="price_fen")
+        problems.raise_if_any()
+
+    Raised, it is an :class:`Invalid` whose message and field are the first
+    problem's (the API answers that one, with ``errors`` listing them all);
+    :func:`app.uow.apply_form_error` puts each one on its own field.
+    """
+
+    def __init__(self, errors: list[LinliError] | None = None):
+        self.errors: list[LinliError] = list(errors or [])
+        first = self.errors[0] if self.errors else None
+        super().__init__(first.message if first else "", field=first.field if first else None)
+
+    def add(self, message, *, field: str | None = None) -> None:
+        self.errors.append(Invalid(message, field=field))
+        if len(self.errors) == 1:
+            self.message, self.field = message, field
+            self.args = (str(message),)
+
+    def extend(self, error: LinliError) -> None:
+        """Add a refusal raised by a check that knows only one (``Problems`` keep theirs)."""
+        for one in getattr(error, "errors", None) or [error]:
+            self.add(one.message, field=one.field)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise self
+
+
 class NotFound(LinliError):
     status = 404
     code = "not-found"
@@ -103,9 +144,19 @@ def _can_build_urls() -> bool:
     return request_ctx.url_adapter is not None
 
 
+def field_errors(error: LinliError) -> dict[str, list[str]]:
+    """``{field: [message, …]}`` for the refusals of ``error`` that name a field."""
+    found: dict[str, list[str]] = {}
+    for one in getattr(error, "errors", None) or [error]:
+        if one.field:
+            found.setdefault(one.field, []).append(str(one))
+    return found
+
+
 def _domain_error(error: LinliError):
     if wants_json():
-        extra = {"errors": {error.field: [str(error)]}} if error.field else {}
+        errors = field_errors(error)
+        extra = {"errors": errors} if errors else {}
         return problem(error.status, error.code, str(error), **extra)
     return render_template("errors/generic.html", error=error), error.status
 

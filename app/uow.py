@@ -110,7 +110,13 @@ def apply_form_error(form, error: LinliError, aliases: Mapping[str, str] | None 
     """Show ``error`` beside its field, or at the top of the page when it names none.
 
     ``aliases`` maps a service's field name to the form's (``price_fen`` → ``price``).
+    A :class:`~app.errors.Problems` puts each of its refusals where it belongs.
     """
+    several = getattr(error, "errors", None)
+    if several:
+        for one in several:
+            apply_form_error(form, one, aliases)
+        return
     name = (aliases or {}).get(error.field, error.field) if error.field else None
     field = getattr(form, name, None) if (form is not None and name) else None
     if field is not None:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import now
+from app.csv_export import spreadsheet_safe
 from app.errors import Conflict, NotFound
 from app.money import fen_to_yuan
 from billing import ledger
@@ -170,11 +171,6 @@ def bank_rows(session: Session, period: str) -> list[BankRow]:
         .order_by(Provider.name, Payout.id)
     ).all()
     return [BankRow(payout, provider, account) for payout, provider, account in rows]
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 BANK_FILE_HEADER = ["payout", "provider", "credit_code", "bank", "account_no", "account_holder",

@@ -13,3 +13,11 @@ document.addEventListener("click", function (event) {
   var target = event.target.closest("[data-confirm]");
   if (target && !window.confirm(target.dataset.confirm)) { event.preventDefault(); }
 });
+// A page answering a refused form: focus the first field at fault (the page scrolls there,
+// an upload field included), or the summary when the fault has no field of its own.
+document.addEventListener("DOMContentLoaded", function () {
+  var summary = document.querySelector("[data-error-summary]");
+  if (!summary) { return; }
+  var first = document.querySelector("[aria-invalid=true], .has-error input, .has-error select, .has-error textarea");
+  (first || summary).focus();
+});
