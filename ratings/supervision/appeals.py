@@ -131,6 +131,15 @@ def add_files(session: Session, report_id: int, *, provider_id: int, staff: User
     return appeal
 
 
+def decider_refusal(review, official: User):
+    """Why ``official`` may not decide the appeal of the report ``review`` confirmed (four eyes:
+    an official who approved the sanction does not judge the appeal against it), or None.
+    The decide page asks it before it offers the form; :func:`decide` before it decides."""
+    if review is not None and official.id in review.officials:
+        return _l("You confirmed this penalty report, so another official must decide the appeal.")
+    return None
+
+
 def decide(session: Session, report_id: int, official: User, *, outcome, reason: str) -> PenaltyAppeal:
     """Decide an appeal: an official who did not approve the sanction, with a reason."""
     if not official.is_official:
@@ -139,9 +148,9 @@ def decide(session: Session, report_id: int, official: User, *, outcome, reason:
     if report.status != ReportStatus.APPEALED:
         raise IllegalTransition(_l("There is no appeal waiting for a decision on this report."))
     review = review_of(session, report.id)
-    if official.id in review.officials:
-        raise Conflict(_l("A different official must decide this appeal: you approved the sanction."),
-                       field="official")
+    refusal = decider_refusal(review, official)
+    if refusal is not None:
+        raise Conflict(refusal, field="official")
     try:
         chosen = AppealOutcome(outcome)
     except ValueError:

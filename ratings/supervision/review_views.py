@@ -74,6 +74,10 @@ def render_decide(report_id: int, *, confirm_form=None, dismiss_form=None, appea
         appeal_form=appeal_form or AppealDecisionForm(formdata=None),
         awaiting_second=review.awaiting_second(found, report), threshold_label=threshold_label,
         describe_limits=describe_limits,
+        # Four eyes: a form the official may not submit is not offered; the page says why.
+        confirm_refusal=review.second_approval_refusal(found, current_user),
+        dismiss_refusal=review.second_approval_refusal(found, current_user, dismissing=True),
+        appeal_refusal=appeals.decider_refusal(found, current_user),
     ), status
 
 
