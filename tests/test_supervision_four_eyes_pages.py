@@ -33,7 +33,7 @@ def test_the_confirming_official_is_not_offered_the_appeal_decision(client, auth
     page = open_page(client, f"/official/supervision/reports/{item.id}/decide")
     assert not [f for f in page.forms() if f.action.endswith("/appeal-decision")]
     assert 'id="appeal-refusal"' in page.html
-    assert "You confirmed this penalty report, so another official must decide the appeal." in page.html
+    assert "You confirmed this penalty report: a different official must decide the appeal." in page.html
 
 
 def test_another_official_decides_the_appeal_with_the_rendered_form(client, auth):
@@ -51,7 +51,7 @@ def test_another_official_decides_the_appeal_with_the_rendered_form(client, auth
 def test_the_service_refuses_with_the_same_rule(client):
     item, confirmer = appealed_report()
     assert appeals.decider_refusal(review.review_of(db.session, item.id), confirmer) is not None
-    with pytest.raises(Exception, match="another official must decide the appeal"):
+    with pytest.raises(Exception, match="a different official must decide the appeal"):
         appeals.decide(db.session, item.id, confirmer, outcome="upheld", reason="x")
 
 
