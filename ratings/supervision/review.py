@@ -214,7 +214,7 @@ def dismiss(session: Session, report_id: int, official: User, *, reason: str) ->
 
 
 def queue(session: Session, *, status: ReportStatus = ReportStatus.PROPOSED, community_id=None, category_id=None,
-          severity=None, limit: int = 200) -> list[tuple[PenaltyReport, PenaltyReview | None]]:
+          severity=None, limit: int | None = 200) -> list[tuple[PenaltyReport, PenaltyReview | None]]:
     """Reports to work on (oldest first), each with its review so far (two statements)."""
     from ratings.supervision.reports import reports_query
 
