@@ -217,3 +217,21 @@ def test_a_run_stored_by_the_evaluator_lists_its_reports(client, official):
     db.session.commit()
     _html, rows, _ = page_and_csv(client, f"/official/supervision/reports?run={stored.id}")
     assert [r[1] for r in rows[1:]] == [SAFE]
+
+
+def test_a_fine_in_effect_is_in_yuan_with_two_decimals(client, auth, clock):
+    from tests.rating_helpers import completed_booking
+    from tests.test_supervision_sanctions import make_effective
+
+    listing = factories.listing(factories.provider(name=EVIL), price_fen=12000)
+    staff = factories.staff(listing.provider)
+    clock.set(local(2026, 10, 5, 8))
+    for _ in range(3):
+        completed_booking(clock, listing, staff=staff)
+        clock.advance(days=1)
+    clock.set(local(2026, 11, 2, 10))
+    item, _found = make_effective(listing.provider, Sanction.FINE, clock)
+    auth.login(factories.official())
+    _html, rows, _ = page_and_csv(client, "/official/supervision/dashboard")
+    assert first_column(rows) == [item.id]
+    assert rows[1][1] == SAFE and rows[1][4] == "18.00" and rows[1][5] == "In effect"

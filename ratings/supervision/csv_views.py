@@ -47,11 +47,6 @@ def value_text(r: PenaltyReport) -> str:
     return str(r.count)
 
 
-def trigger_label(trigger: str) -> str:
-    return {"scheduler": _("Scheduler"), "cli": _("Command line"), "api": _("API"),
-            "page": _("Supervision page")}.get(trigger, trigger)
-
-
 @bp.route("/official/supervision/runs.csv")
 @official_required
 def runs_csv():
@@ -59,7 +54,7 @@ def runs_csv():
     grades = list(Grade)
     header = [_("Run"), _("As of"), _("Rule set"), _("Started by"), _("Stored at"), _("Providers"), _("Breaches"),
               _("Penalty reports"), *(str(GRADE_LABELS[g]) for g in grades)]
-    rows = ([run.id, when(run.as_of), f"v{run.rule_set.version}", trigger_label(run.trigger), when(run.created_at),
+    rows = ([run.id, when(run.as_of), f"v{run.rule_set.version}", runs.trigger_label(run.trigger), when(run.created_at),
              run.provider_count, run.breach_count, run.report_count,
              *((run.grade_counts or {}).get(g.value, 0) for g in grades)]
             for run in runs.runs(db.session, limit=None))

@@ -184,6 +184,15 @@ def store_previewed(session: Session, at: datetime, previewed: str, actor: User)
     return outcome
 
 
+TRIGGER_LABELS = {"scheduler": _l("Scheduler"), "cli": _l("Command line"), "api": _l("API"),
+                  "page": _l("Supervision page")}
+
+
+def trigger_label(trigger: str) -> str:
+    """Who started a run, in words (``trigger`` is stored as a code)."""
+    return str(TRIGGER_LABELS.get(trigger, trigger))
+
+
 def runs(session: Session, limit: int | None = 100) -> list[EvaluationRun]:
     return list(session.scalars(
         sa.select(EvaluationRun).options(joinedload(EvaluationRun.rule_set))

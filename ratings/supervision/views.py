@@ -114,7 +114,8 @@ def add_exclusion():
 @official_required
 def run_list():
     """Evaluation runs, newest as-of first (200)."""
-    return render_template("supervision/runs.html", items=runs.runs(db.session), **_helpers())
+    return render_template("supervision/runs.html", items=runs.runs(db.session), trigger_label=runs.trigger_label,
+                           **_helpers())
 
 
 @bp.route("/official/supervision/runs/<int:run_id>")
