@@ -8,19 +8,25 @@ Stable addresses (other pages link to them):
 - ``GET /complaints/<id>/photos/<photo_id>`` — a photo, for the same people;
 - ``GET /provider/complaints`` and ``POST /provider/complaints/<id>/respond``;
 - ``GET /official/complaints`` (``?status=undecided|open|responded|upheld|dismissed|all``)
-  and ``POST /official/complaints/<id>/decide``.
+  and ``POST /official/complaints/<id>/decide``;
+- ``GET /official/complaints.csv`` and ``GET /official/ratings.csv``: the officials' lists
+  as CSV, with the page's filter.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from app.access import login_required, official_required, provider_staff_required, resident_required
 from app.clock import now
+from app.csv_export import csv_response
 from app.errors import LinliError
 from app.extensions import db
+from app.i18n import format_local
 from app.uow import form_action
 from providers import uploads
 from providers.bookings.services import resident_booking
@@ -204,3 +210,53 @@ def decide(complaint_id: int):
         item = complaints.decide(db.session, current_user, complaint_id, form.outcome.data, form.reason.data)
     flash(_("The complaint is decided: %(outcome)s.", outcome=item.status_label), "success")
     return redirect(url_for("ratings.official_complaints"))
+
+
+# --- officials' lists as CSV (app/csv_export.py): the page's rows for the same filter -------
+
+
+@bp.route("/official/complaints.csv")
+@official_required
+def official_complaints_csv():
+    """The complaints the queue shows for ``?status=`` (every one, not only the first 200), in its order."""
+    shown = request.args.get("status", "undecided")
+    if shown not in complaints.QUEUE_FILTERS:
+        abort(404)
+    at = now()
+    header = [_("Complaint"), _("Kind"), _("Status"), _("Provider"), _("Booking"), _("Service"), _("Filed at"),
+              _("Respond by"), _("Response overdue"), _("Photos"), _("Description"), _("The provider's response"),
+              _("Decided at"), _("Reason for the decision")]
+    rows = ([c.id, c.kind_label, c.status_label, c.booking.provider.name, c.booking_id, c.booking.listing.title,
+             format_local(c.created_at), format_local(c.respond_by),
+             _("Yes") if complaints.is_overdue(c, at) else _("No"), len(c.photos), c.description, c.response,
+             format_local(c.decided_at), c.decision_reason]
+            for c in complaints.queue(db.session, shown, limit=None))
+    return csv_response("complaints.csv", header, rows)
+
+
+@bp.route("/official/ratings.csv")
+@official_required
+def official_ratings_csv():
+    """Every rating the list shows for ``?shown=all|hidden|visible`` (all pages), newest first."""
+    from ratings import services
+    from ratings.models import Rating
+    from providers.bookings.models import Booking
+
+    shown = request.args.get("shown", "all")
+    if shown not in services.OFFICIAL_FILTERS:
+        abort(404)
+    stmt = sa.select(Rating).options(joinedload(Rating.booking).joinedload(Booking.listing),
+                                     joinedload(Rating.booking).joinedload(Booking.provider))
+    if shown == "hidden":
+        stmt = stmt.where(Rating.hidden_at.is_not(None))
+    elif shown == "visible":
+        stmt = stmt.where(Rating.hidden_at.is_(None))
+    items = db.session.scalars(stmt.order_by(*services.NEWEST_FIRST)).unique()
+    header = [_("Rating"), _("Provider"), _("Service"), _("Booking"), _("Rated at"),
+              *(str(services.SCORE_LABELS[f]) for f in services.SCORE_FIELDS), _("Comment"),
+              _("The provider's reply"), _("Shown"), _("Hidden at"), _("Reason for hiding")]
+    rows = ([r.id, r.booking.provider.name, r.booking.listing.title, r.booking_id, format_local(r.created_at),
+             *(getattr(r, f) for f in services.SCORE_FIELDS), r.comment, r.reply,
+             _("Hidden") if r.is_hidden else _("Published"), format_local(r.hidden_at), r.hidden_reason]
+            for r in items)
+    return csv_response("ratings.csv", header, rows)

@@ -108,6 +108,25 @@ def vetting_queue():
     )
 
 
+@bp.route("/official/providers.csv")
+@official_required
+def vetting_queue_csv():
+    """The providers of the queue's ``?status=`` (pending by default), in its order, as CSV."""
+    from app.csv_export import csv_response
+    from app.i18n import format_local
+
+    try:
+        status = ProviderStatus(request.args.get("status", ProviderStatus.PENDING))
+    except ValueError:
+        abort(404)
+    header = [_("Organisation"), _("Status"), _("Credit code"), _("Service categories"), _("Communities served"),
+              _("Documents"), _("Submitted for review")]
+    rows = ([p.name, str(PROVIDER_STATUS_LABELS[p.status]), p.credit_code, "、".join(c.name for c in p.categories),
+             "、".join(c.name for c in p.communities), len(p.documents), format_local(p.submitted_at)]
+            for p in vetting.queue(db.session, status))
+    return csv_response("providers.csv", header, rows)
+
+
 def render_provider(provider, *, failed: DecisionForm | None = None, failed_change: DecisionForm | None = None,
                     status: int = 200):
     """One provider's file for officials, with a decision form per allowed action

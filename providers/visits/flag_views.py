@@ -21,7 +21,9 @@ from sqlalchemy.orm import contains_eager
 from wtforms import TextAreaField
 
 from app.access import official_required
+from app.csv_export import csv_response
 from app.extensions import db
+from app.i18n import format_local
 from app.uow import apply_form_error, form_action
 from providers.bookings.models import Booking
 from providers.models import Provider
@@ -115,19 +117,25 @@ def _filters() -> tuple[FlagRule | None, int | None, int]:
 
 def open_flags(session, rule: FlagRule | None, provider_id: int | None, page: int) -> FlagPage:
     """One page of open flags, newest first, with their bookings and providers."""
+    base = _open_flags(rule, provider_id)
+    total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery()))
+    items = session.scalars(_listed(base).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return FlagPage(list(items), total, page, PAGE_SIZE)
+
+
+def _open_flags(rule: FlagRule | None, provider_id: int | None):
     where = [VisitFlag.cleared_at.is_(None)]
     if rule is not None:
         where.append(VisitFlag.rule == rule)
     if provider_id is not None:
         where.append(Booking.provider_id == provider_id)
-    base = sa.select(VisitFlag).join(VisitFlag.booking).join(Booking.provider).where(*where)
-    total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery()))
-    items = session.scalars(
-        base.options(contains_eager(VisitFlag.booking).contains_eager(Booking.provider))
-        .order_by(VisitFlag.raised_at.desc(), VisitFlag.id.desc())
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    ).all()
-    return FlagPage(list(items), total, page, PAGE_SIZE)
+    return sa.select(VisitFlag).join(VisitFlag.booking).join(Booking.provider).where(*where)
+
+
+def _listed(stmt):
+    """The list's order, with each flag's booking and provider in the same statement."""
+    return (stmt.options(contains_eager(VisitFlag.booking).contains_eager(Booking.provider))
+            .order_by(VisitFlag.raised_at.desc(), VisitFlag.id.desc()))
 
 
 def counts_by_rule(session, provider_id: int | None) -> dict[FlagRule, int]:
@@ -188,3 +196,15 @@ def clear_flag(flag_id: int):
     rule, provider_id, page = _filters()
     return redirect(url_for("visit_flags.flag_list", rule=rule.value if rule else None, provider=provider_id,
                             page=page if page > 1 else None))
+
+
+@bp.route("/official/flags.csv")
+@official_required
+def flag_list_csv():
+    """Every open flag the list's ``?rule=&provider=`` select (all pages), newest first, as CSV."""
+    rule, provider_id, _page = _filters()
+    items = db.session.scalars(_listed(_open_flags(rule, provider_id))).all()
+    header = [_("Flag"), _("Rule"), _("What was found"), _("Visit"), _("Provider"), _("Visit time"), _("Raised at")]
+    rows = ([f.id, str(FLAG_RULE_LABELS[f.rule]), evidence_words(f), f.booking_id, f.booking.provider.name,
+             format_local(f.booking.starts_at), format_local(f.raised_at)] for f in items)
+    return csv_response("anomaly-flags.csv", header, rows)

@@ -92,3 +92,18 @@ def record(booking_id: int):
         flash(_("Recorded for visit #%(booking)s: %(outcome)s.", booking=booking_id, outcome=call.outcome_label),
               "success")
     return redirect(url_for("follow_ups.queue"))
+
+
+@bp.route("/follow-ups.csv")
+@callers_required
+def queue_csv():
+    """The open calls the user may work, as the queue lists them (phone numbers masked), as CSV."""
+    from app.csv_export import csv_response
+    from app.i18n import format_local
+
+    header = [_("Visit"), _("Service"), _("Provider"), _("Visit time"), _("Why it is called"), _("Tries so far"),
+              _("Resident"), _("Phone"), _("Queued at")]
+    rows = ([c.booking_id, c.booking.listing.title, c.booking.provider.name, format_local(c.booking.starts_at),
+             str(REASON_LABELS[c.reason]), c.attempts, c.booking.resident.name, calls.masked_phone(c),
+             format_local(c.created_at)] for c in calls.queue_for(db.session, current_user))
+    return csv_response("follow-up-calls.csv", header, rows)

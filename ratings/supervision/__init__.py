@@ -22,7 +22,9 @@ def init_app(app) -> None:
     from ratings.supervision import appeals, grade_reviews, jobs, reports, review, sanctions
     from ratings.supervision.api import supervision_blp
     from ratings.supervision.appeal_views import bp as appeal_bp
+    from ratings.supervision.csv_views import bp as csv_bp
     from ratings.supervision.dueprocess_views import bp as dueprocess_bp
+    from ratings.supervision.evaluate_views import bp as evaluation_bp
     from ratings.supervision.notifications import NOTIFICATIONS
     from ratings.supervision.publication_views import bp as publication_bp
     from ratings.supervision.review_views import bp as review_bp
@@ -36,7 +38,7 @@ def init_app(app) -> None:
                          **grade_reviews.NOTIFICATIONS},
                         {**reports.NOTIFICATION_LABELS, **appeals.NOTIFICATION_LABELS,
                          **grade_reviews.NOTIFICATION_LABELS})
-    found.pages(supervision_bp, review_bp, appeal_bp, publication_bp, dueprocess_bp)
+    found.pages(supervision_bp, review_bp, appeal_bp, publication_bp, dueprocess_bp, evaluation_bp, csv_bp)
     found.api(supervision_blp, sanctions_blp)
     found.jobs_from(jobs.JOBS)
     found.jobs_from(sanctions.JOBS)

@@ -16,15 +16,13 @@ from marshmallow import Schema, fields, validate
 
 from app.access import OFFICIAL_ROLES
 from app.api import AUTHENTICATED, Blueprint, problems, require_user, unit_of_work
-from app.clock import now
 from app.db import write_transaction
-from app.errors import Invalid, NotFound
+from app.errors import NotFound
 from app.extensions import db
 from app.models import Role
 from providers.api_schemas import ProviderRefSchema
 from providers.registration import provider_of
 from ratings.supervision import exclusions, publication, reports, rules, runs
-from ratings.supervision.evaluator import as_of_day
 from ratings.supervision.models import EvaluationRun, ExclusionCause, Grade, ReportStatus, Sanction, Severity
 
 supervision_blp = Blueprint(
@@ -294,9 +292,7 @@ def evaluate(body):
     db.session.commit()  # a bearer token's last use: write_transaction must begin with nothing pending
     with unit_of_work():
         with write_transaction(db.session):
-            at = as_of_day(day, rules.current(db.session))
-            if at > now():
-                raise Invalid(_l("The as-of day is in the future: its figures are not known yet."), field="as_of")
+            at = runs.evaluation_time(db.session, day)
             outcome = runs.run_evaluation(db.session, at, trigger="api", actor=user, dry_run=body["dry_run"])
             if body["dry_run"]:
                 results = [{"provider": {"id": r.provider_id, "name": r.name}, "grade": r.grade,

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.access import login_required, provider_staff_required
-from app.errors import Invalid, LinliError
+from app.errors import Invalid, LinliError, Problems
 from app.extensions import db
 from app.models import Role
 from app.uow import abort_or_show, form_action
@@ -53,6 +53,8 @@ def submit_appeal(report_id: int):
     """Submit a plan of action with evidence files; 404/409/422 with the message (nothing kept)."""
     form = AppealForm()
     provider = provider_of(db.session, current_user)
+    if report_for(db.session, report_id, provider_id=provider.id) is None:
+        abort(404)  # another provider's report: nothing of the request is read
     stored = []
 
     def discard_files():
@@ -61,14 +63,23 @@ def submit_appeal(report_id: int):
 
     with form_action(form, lambda status: render_appeal(report_id, form, status), show=abort_or_show(form, 404),
                      on_failure=discard_files):
+        # Every problem at once: the files' (checked first, to keep the good ones out of the
+        # way), then the plan's texts, shown together (appeals.plan_of).
+        file_problems = Problems()
         uploads_given = [f for f in request.files.getlist("files") if f and f.filename]
         if len(uploads_given) > appeals.MAX_FILES:
-            raise Invalid(_l("Attach at most %(n)d files.", n=appeals.MAX_FILES), field="files")
-        for upload in uploads_given:
-            stored.append(uploads.save_document(upload.stream, upload.filename, field="files"))
-        appeals.submit(db.session, report_id, provider_id=provider.id, staff=current_user,
-                       root_cause=form.root_cause.data, corrective_actions=form.corrective_actions.data,
-                       preventive_steps=form.preventive_steps.data, files=stored)
+            file_problems.add(_l("Attach at most %(n)d files.", n=appeals.MAX_FILES), field="files")
+        else:
+            for upload in uploads_given:
+                try:
+                    stored.append(uploads.save_document(upload.stream, upload.filename, field="files"))
+                except Invalid as error:
+                    file_problems.extend(error)
+        texts = {"root_cause": form.root_cause.data, "corrective_actions": form.corrective_actions.data,
+                 "preventive_steps": form.preventive_steps.data}
+        if file_problems:
+            appeals.plan_of(problems=file_problems, **texts)  # raises with the files' and the texts' problems
+        appeals.submit(db.session, report_id, provider_id=provider.id, staff=current_user, files=stored, **texts)
     flash(_("Your appeal is submitted. An official who did not confirm the sanction will decide it."), "success")
     return redirect(url_for("appeals.appeal_page", report_id=report_id))
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import local, now
-from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
+from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound, Problems
 from app.models import User
 from app.notifications import notify
 from providers.bookings.services import staff_ids
@@ -66,6 +66,22 @@ def _text(value: str | None, name: str) -> str:
     return value
 
 
+def plan_of(*, file_count: int = 0, problems: Problems | None = None, **texts) -> dict[str, str]:
+    """The plan of action's three texts, checked; every problem at once (with those already in
+    ``problems``, e.g. the files'), raised as :class:`Problems`."""
+    problems = problems if problems is not None else Problems()
+    plan = {}
+    for name in PLAN_FIELDS:
+        try:
+            plan[name] = _text(texts.get(name), name)
+        except Invalid as error:
+            problems.extend(error)
+    if file_count > MAX_FILES:
+        problems.add(_l("Attach at most %(n)d files.", n=MAX_FILES), field="files")
+    problems.raise_if_any()
+    return plan
+
+
 def can_appeal(report: PenaltyReport, review) -> bool:
     return (report.status == ReportStatus.CONFIRMED and review is not None and review.appeal_deadline is not None
             and now() < review.appeal_deadline)
@@ -85,11 +101,8 @@ def submit(session: Session, report_id: int, *, provider_id: int, staff: User, r
     if now() >= review.appeal_deadline:
         raise Conflict(_l("The appeal window closed on %(deadline)s (7 days after the sanction was confirmed).",
                           deadline=local(review.appeal_deadline).strftime("%Y-%m-%d %H:%M")))
-    plan = {"root_cause": _text(root_cause, "root_cause"),
-            "corrective_actions": _text(corrective_actions, "corrective_actions"),
-            "preventive_steps": _text(preventive_steps, "preventive_steps")}
-    if len(files) > MAX_FILES:
-        raise Invalid(_l("Attach at most %(n)d files.", n=MAX_FILES), field="files")
+    plan = plan_of(root_cause=root_cause, corrective_actions=corrective_actions,
+                   preventive_steps=preventive_steps, file_count=len(files))
     old = report.transition_to(ReportStatus.APPEALED)  # refused before the appeal row is written
     appeal = PenaltyAppeal(report_id=report.id, submitted_by_id=staff.id, submitted_at=now(), **plan)
     session.add(appeal)
@@ -131,6 +144,15 @@ def add_files(session: Session, report_id: int, *, provider_id: int, staff: User
     return appeal
 
 
+def decider_refusal(review, official: User):
+    """Why ``official`` may not decide the appeal of the report ``review`` confirmed (four eyes:
+    an official who approved the sanction does not judge the appeal against it), or None.
+    The decide page asks it before it offers the form; :func:`decide` before it decides."""
+    if review is not None and official.id in review.officials:
+        return _l("You confirmed this penalty report: a different official must decide the appeal.")
+    return None
+
+
 def decide(session: Session, report_id: int, official: User, *, outcome, reason: str) -> PenaltyAppeal:
     """Decide an appeal: an official who did not approve the sanction, with a reason."""
     if not official.is_official:
@@ -139,9 +161,9 @@ def decide(session: Session, report_id: int, official: User, *, outcome, reason:
     if report.status != ReportStatus.APPEALED:
         raise IllegalTransition(_l("There is no appeal waiting for a decision on this report."))
     review = review_of(session, report.id)
-    if official.id in review.officials:
-        raise Conflict(_l("A different official must decide this appeal: you approved the sanction."),
-                       field="official")
+    refusal = decider_refusal(review, official)
+    if refusal is not None:
+        raise Conflict(refusal, field="official")
     try:
         chosen = AppealOutcome(outcome)
     except ValueError:

@@ -70,7 +70,7 @@ def exclude(session: Session, official: User, booking_id, cause, reason) -> Book
     return exclusion
 
 
-def exclusions(session: Session, *, provider_id: int | None = None, limit: int = 200) -> list[BookingExclusion]:
+def exclusions(session: Session, *, provider_id: int | None = None, limit: int | None = 200) -> list[BookingExclusion]:
     stmt = (sa.select(BookingExclusion)
             .options(joinedload(BookingExclusion.decided_by))
             .order_by(BookingExclusion.created_at.desc(), BookingExclusion.id.desc()).limit(limit))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField, TextAreaField
+from wtforms import HiddenField, RadioField, StringField, TextAreaField
 
 from ratings.supervision.models import EXCLUSION_CAUSE_LABELS
 from ratings.supervision.rules import FIELDS
@@ -32,3 +32,19 @@ class ExclusionForm(FlaskForm):
                        choices=[(c.value, label) for c, label in EXCLUSION_CAUSE_LABELS.items()],
                        validate_choice=False)
     reason = TextAreaField(_l("Reason (the provider sees it)"), render_kw={"rows": 3})
+
+
+class EvaluateForm(FlaskForm):
+    """The day to evaluate as of (the preview is a GET: it writes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    as_of = StringField(_l("Evaluate as of (the windows end at this day's midnight)"))
+
+
+class StoreRunForm(FlaskForm):
+    """Store the previewed run: its day and the fingerprint of what the preview showed."""
+
+    as_of = HiddenField()
+    fingerprint = HiddenField()

@@ -118,6 +118,18 @@ def awaiting_second(review: PenaltyReview | None, report: PenaltyReport) -> bool
             and review.sanction == Sanction.REMOVAL and review.confirmed_at is None)
 
 
+def second_approval_refusal(review: PenaltyReview | None, official: User, *, dismissing: bool = False):
+    """Why ``official`` may not take the second decision on a removal they approved first (four
+    eyes: a removal needs two different officials, and its first approver does not dismiss it
+    either), or None.  The decide page asks it before it offers the forms; :func:`confirm` and
+    :func:`dismiss` before they decide."""
+    if review is None or review.confirmed_at is not None or official.id != review.first_official_id:
+        return None
+    if dismissing:
+        return _l("You approved this removal; another official decides whether to dismiss it.")
+    return _l("You gave the first approval of this removal. A second, different official must approve it.")
+
+
 def confirm(session: Session, report_id: int, official: User, *, sanction=None, reason: str = "") -> PenaltyReview:
     """Confirm a report (its proposed sanction, or another one with a reason); a removal needs two officials."""
     _check_official(official)
@@ -144,9 +156,9 @@ def confirm(session: Session, report_id: int, official: User, *, sanction=None, 
                    provider=report.provider.name)
             return review
     else:
-        if official.id == review.first_official_id:
-            raise Conflict(_l("You gave the first approval of this removal. A second, different official must "
-                              "approve it."), field="official")
+        refusal = second_approval_refusal(review, official)
+        if refusal is not None:
+            raise Conflict(refusal, field="official")
         review.second_official_id = official.id
         review.second_at = at
         if changed:
@@ -185,9 +197,9 @@ def dismiss(session: Session, report_id: int, official: User, *, reason: str) ->
                                first_official_id=official.id, first_at=now())
         session.add(review)
     else:
-        if official.id == review.first_official_id:
-            raise Conflict(_l("You approved this removal; another official decides whether to dismiss it."),
-                           field="official")
+        refusal = second_approval_refusal(review, official, dismissing=True)
+        if refusal is not None:
+            raise Conflict(refusal, field="official")
         review.second_official_id = official.id
         review.second_at = now()
         review.reason = reason
@@ -202,7 +214,7 @@ def dismiss(session: Session, report_id: int, official: User, *, reason: str) ->
 
 
 def queue(session: Session, *, status: ReportStatus = ReportStatus.PROPOSED, community_id=None, category_id=None,
-          severity=None, limit: int = 200) -> list[tuple[PenaltyReport, PenaltyReview | None]]:
+          severity=None, limit: int | None = 200) -> list[tuple[PenaltyReport, PenaltyReview | None]]:
     """Reports to work on (oldest first), each with its review so far (two statements)."""
     from ratings.supervision.reports import reports_query
 

@@ -51,14 +51,23 @@ def _enum_arg(name: str, kind, default=None):
 @official_required
 def review_queue():
     """Reports to review (proposed by default; ``?status=confirmed|appealed``), oldest first (404 bad filter)."""
-    status = _enum_arg("status", ReportStatus, ReportStatus.PROPOSED)
-    filters = {"community_id": _int_arg("community"), "category_id": _int_arg("category"),
-               "severity": _enum_arg("severity", Severity)}
+    status, filters = queue_filters()
     items = review.queue(db.session, status=status, **filters)
     return render_template("supervision/queue.html", items=items, status=status, tabs=QUEUE_TABS,
                            statuses=REPORT_STATUS_LABELS, severities=SEVERITY_LABELS, filters=filters,
                            communities=catalogue.communities(db.session), categories=catalogue.categories(db.session),
-                           threshold_label=threshold_label, awaiting_second=review.awaiting_second)
+                           threshold_label=threshold_label, awaiting_second=review.awaiting_second,
+                           query={k: getattr(v, "value", v) for k, v in (
+                               ("status", status), ("community", filters["community_id"]),
+                               ("category", filters["category_id"]), ("severity", filters["severity"]))
+                               if v is not None})
+
+
+def queue_filters() -> tuple[ReportStatus, dict]:
+    """The review queue's status and filters from the query string (404 for a bad one); its CSV's too."""
+    status = _enum_arg("status", ReportStatus, ReportStatus.PROPOSED)
+    return status, {"community_id": _int_arg("community"), "category_id": _int_arg("category"),
+                    "severity": _enum_arg("severity", Severity)}
 
 
 def render_decide(report_id: int, *, confirm_form=None, dismiss_form=None, appeal_form=None, status: int = 200):
@@ -74,6 +83,10 @@ def render_decide(report_id: int, *, confirm_form=None, dismiss_form=None, appea
         appeal_form=appeal_form or AppealDecisionForm(formdata=None),
         awaiting_second=review.awaiting_second(found, report), threshold_label=threshold_label,
         describe_limits=describe_limits,
+        # Four eyes: a form the official may not submit is not offered; the page says why.
+        confirm_refusal=review.second_approval_refusal(found, current_user),
+        dismiss_refusal=review.second_approval_refusal(found, current_user, dismissing=True),
+        appeal_refusal=appeals.decider_refusal(found, current_user),
     ), status
 
 

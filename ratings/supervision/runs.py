@@ -6,22 +6,32 @@ a second scheduler process) inserts nothing and so writes nothing else.  On
 PostgreSQL the second insert waits for the first transaction and then finds
 the row; on SQLite callers serialise with ``BEGIN IMMEDIATE``
 (:func:`app.db.write_transaction`, used by the CLI and the jobs).
+
+The supervision page previews a run before storing it (:func:`preview`, which
+writes nothing) and stores exactly what was previewed (:func:`store_previewed`):
+the preview's :func:`fingerprint` travels with the store form, and a run whose
+figures, grades or proposals differ from it is rolled back (:class:`Stale`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from app import audit
+from flask_babel import lazy_gettext as _l
+
 from app.clock import now
+from app.errors import Conflict, Problems
 from app.models import User
 from ratings.supervision import rules
-from ratings.supervision.evaluator import Evaluation, evaluate
+from ratings.supervision.evaluator import Evaluation, as_of_day, evaluate
 from ratings.supervision.models import EvaluationRun, ProviderSnapshot, RuleSet
 from ratings.supervision.reports import Proposal, create_reports, plan
 
@@ -94,7 +104,96 @@ def run_evaluation(session: Session, as_of: datetime, *, trigger: str, actor: Us
     return Outcome(evaluation, run, True, proposals)
 
 
-def runs(session: Session, limit: int = 100) -> list[EvaluationRun]:
+# --- Preview, then store what was previewed (the supervision page) ------------------------
+
+
+def evaluation_time(session: Session, day, *, field: str = "as_of") -> datetime:
+    """The as-of time of an evaluation day (local midnight), refusing a missing, malformed or
+    future day with every problem at once (one field today: the day)."""
+    problems = Problems()
+    if isinstance(day, str):
+        try:
+            day = date.fromisoformat(day.strip()) if day.strip() else None
+        except ValueError:
+            problems.add(_l("Give the day as YYYY-MM-DD, e.g. 2026-11-01."), field=field)
+            day = None
+        else:
+            if day is None:
+                problems.add(_l("Choose the day to evaluate as of."), field=field)
+    elif day is None:
+        problems.add(_l("Choose the day to evaluate as of."), field=field)
+    at = None
+    if day is not None:
+        at = as_of_day(day, rules.current(session))
+        if at > now():
+            problems.add(_l("The as-of day is in the future: its figures are not known yet."), field=field)
+    problems.raise_if_any()
+    return at
+
+
+def fingerprint(evaluation: Evaluation, proposals: list[Proposal]) -> str:
+    """A digest of everything a run would store: rule set, windows, figures, grades, breaches,
+    proposed reports.  Equal digests: the same run."""
+    body = {
+        "as_of": evaluation.as_of.isoformat(), "rule_set": [evaluation.rule_set.id, evaluation.rule_set.version],
+        "results": [[r.provider_id, r.grade.value, r.window.start.isoformat(), r.window.end.isoformat(),
+                     r.figures, r.breaches, r.near] for r in evaluation.results],
+        "proposals": [[p.provider_id, p.threshold, p.value, p.count, p.denominator, p.step, p.sanction.value]
+                      for p in proposals],
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Preview:
+    as_of: datetime
+    evaluation: Evaluation
+    proposals: list[Proposal]
+    existing: EvaluationRun | None  # a run stored for this as-of already: storing changes nothing
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.evaluation, self.proposals)
+
+    def proposals_of(self, provider_id: int) -> list[Proposal]:
+        return [p for p in self.proposals if p.provider_id == provider_id]
+
+
+def preview(session: Session, at: datetime) -> Preview:
+    """What a run as of ``at`` would find and propose; reads only (the dry run)."""
+    outcome = run_evaluation(session, at, trigger="page", dry_run=True)
+    return Preview(at, outcome.evaluation, outcome.proposals, run_for(session, at))
+
+
+class Stale(Conflict):
+    """The figures changed between the preview and the store: nothing is stored."""
+
+
+def store_previewed(session: Session, at: datetime, previewed: str, actor: User) -> Outcome:
+    """Store the run as of ``at`` if it is exactly the previewed one (``previewed``: its
+    fingerprint); else raise :class:`Stale` (the caller rolls back).  Run under
+    :func:`app.db.write_transaction`; audited as ``supervision.run``.  Flushes, never commits."""
+    if run_for(session, at) is not None:
+        raise Conflict(_l("A run as of this day is stored already: nothing changed."))
+    outcome = run_evaluation(session, at, trigger="page", actor=actor)
+    if not outcome.created:
+        raise Conflict(_l("A run as of this day is stored already: nothing changed."))
+    if fingerprint(outcome.evaluation, outcome.proposals) != previewed:
+        raise Stale(_l("The figures changed since your preview, so nothing was stored. Check the new preview "
+                       "below and store it if it is right."))
+    return outcome
+
+
+TRIGGER_LABELS = {"scheduler": _l("Scheduler"), "cli": _l("Command line"), "api": _l("API"),
+                  "page": _l("Supervision page")}
+
+
+def trigger_label(trigger: str) -> str:
+    """Who started a run, in words (``trigger`` is stored as a code)."""
+    return str(TRIGGER_LABELS.get(trigger, trigger))
+
+
+def runs(session: Session, limit: int | None = 100) -> list[EvaluationRun]:
     return list(session.scalars(
         sa.select(EvaluationRun).options(joinedload(EvaluationRun.rule_set))
         .order_by(EvaluationRun.as_of.desc()).limit(limit)))

@@ -114,7 +114,8 @@ def add_exclusion():
 @official_required
 def run_list():
     """Evaluation runs, newest as-of first (200)."""
-    return render_template("supervision/runs.html", items=runs.runs(db.session), **_helpers())
+    return render_template("supervision/runs.html", items=runs.runs(db.session), trigger_label=runs.trigger_label,
+                           **_helpers())
 
 
 @bp.route("/official/supervision/runs/<int:run_id>")
@@ -149,14 +150,24 @@ def _filter(name: str, kind):
 @official_required
 def report_list():
     """Penalty reports, oldest first; ``?status=&severity=&run=&provider=`` filter (404 bad filter)."""
-    status = _filter("status", ReportStatus)
-    severity = _filter("severity", Severity)
-    stmt = reports.reports_query(status=status, severity=severity, run_id=_filter("run", int),
-                                 provider_id=_filter("provider", int),
-                                 community_id=_filter("community", int), category_id=_filter("category", int))
-    items = db.session.scalars(stmt.limit(PAGE)).all()
-    return render_template("supervision/reports.html", items=items, status=status, severity=severity,
-                           statuses=REPORT_STATUS_LABELS, severities=SEVERITY_LABELS, **_helpers())
+    filters = report_filters()
+    items = db.session.scalars(reports.reports_query(**filters).limit(PAGE)).all()
+    return render_template("supervision/reports.html", items=items, status=filters["status"],
+                           severity=filters["severity"], statuses=REPORT_STATUS_LABELS, severities=SEVERITY_LABELS,
+                           query=query_of(filters), **_helpers())
+
+
+def report_filters() -> dict:
+    """The report list's filters from the query string (404 for a bad one); its CSV uses them too."""
+    return {"status": _filter("status", ReportStatus), "severity": _filter("severity", Severity),
+            "run_id": _filter("run", int), "provider_id": _filter("provider", int),
+            "community_id": _filter("community", int), "category_id": _filter("category", int)}
+
+
+def query_of(filters: dict) -> dict:
+    """The filters as the query string carries them (for the CSV link)."""
+    names = {"run_id": "run", "provider_id": "provider", "community_id": "community", "category_id": "category"}
+    return {names.get(k, k): getattr(v, "value", v) for k, v in filters.items() if v is not None}
 
 
 def evidence_rows(report: PenaltyReport) -> dict[str, list]:
