@@ -28,7 +28,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext as _nl
+from flask_babel import ngettext
 from sqlalchemy.orm import Session
 
 from app.registry import fact_of
@@ -130,13 +130,13 @@ def steps(session: Session, provider: Provider, on: date) -> list[Step] | None:
     if marks["documents"]:
         documents = _l("Your documents are valid.")
     elif facts.missing_documents:
-        documents = _nl("%(num)d kind of document your categories need is missing or expired.",
+        documents = ngettext("%(num)d kind of document your categories need is missing or expired.",
                         "%(num)d kinds of document your categories need are missing or expired.",
                         facts.missing_documents)
     else:
         documents = _l("Upload your business licence and the other documents your categories need.")
     if marks["listing"]:
-        listing = _nl("%(num)d listing published.", "%(num)d listings published.", facts.published_listings)
+        listing = ngettext("%(num)d listing published.", "%(num)d listings published.", facts.published_listings)
     elif not active:
         listing = _l("You can create listings once the district approves your organisation.")
     elif facts.listings:
@@ -160,7 +160,7 @@ def steps(session: Session, provider: Provider, on: date) -> list[Step] | None:
                  "account details. Your statements show each payout."),
               url_for("settlements.my_statements"), _l("See your statements")),
         _step("carers", marks["carers"],
-              _nl("%(num)d active carer.", "%(num)d active carers.", facts.active_carers) if marks["carers"] else
+              ngettext("%(num)d active carer.", "%(num)d active carers.", facts.active_carers) if marks["carers"] else
               _l("Add the carers who do the visits: each booking is assigned to one."),
               url_for("carers.roster"), _l("Add a carer")),
     ]
