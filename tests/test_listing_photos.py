@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
 from PIL import Image
+from werkzeug.datastructures import FileStorage
 
 from app import storage
 from app.extensions import db
@@ -233,3 +234,26 @@ def test_a_day_refused_by_the_form_does_not_also_say_there_is_no_window(client, 
     assert 'id="mon-capacity-error"' in html and 'id="title-error"' in html
     assert "Add at least one weekly time window" not in html
     assert "There are 2 problems" in html and 'href="#mon-capacity"' in html
+
+
+def test_a_new_photo_moves_the_cached_catalogue_on(app, client, shop, auth):
+    from tests.test_catalogue_cache import SearchCache, Ticks
+
+    provider, _member, place = shop
+    listing = factories.listing(provider, communities=[place], title="上门保洁丙")
+    app.config["CATALOGUE_CACHE_SECONDS"] = 30
+    app.extensions["linli.catalogue_cache"] = SearchCache(30, 512, clock=Ticks(), check_seconds=1.0)
+    try:
+        def card_thumbs():
+            html = client.get("/catalogue", query_string={"q": "保洁丙", "community": "all"}).get_data(as_text=True)
+            return [img["src"] for img in BeautifulSoup(html, "html.parser").select("img.card-thumb")]
+
+        assert card_thumbs() == []
+        # Only a photo is added (the listing's own fields stay as they are).
+        prepared = listing_photos.prepare_all([FileStorage(io.BytesIO(jpeg((64, 48))), filename="a.jpg")])
+        photo, = listing_photos.store_all(db.session, listing, prepared, actor=_member)
+        db.session.commit()
+        assert card_thumbs() == [f"/listing-photos/{photo.id}/thumb"]  # this process committed: seen at once
+    finally:
+        app.config["CATALOGUE_CACHE_SECONDS"] = 0
+        app.extensions.pop("linli.catalogue_cache", None)
