@@ -21,6 +21,16 @@ def config_problems(env) -> list[str]:
     return []
 
 
+def payout_account_set(provider) -> bool:
+    """Whether the provider's payouts have somewhere to go (a bank account or a connected
+    Stripe account): the fact the provider dashboard's checklist asks (providers/checklist.py)."""
+    from app.extensions import db
+    from billing.payment_models import PayoutAccount
+
+    account = db.session.get(PayoutAccount, provider.id)
+    return account is not None and bool(account.stripe_account_id or account.bank_account_no)
+
+
 def init_app(app) -> None:
     """Build the gateway (ConfigError on bad keys), then register receivers, pages, API,
     template globals and slots, jobs and commands."""
@@ -42,6 +52,7 @@ def init_app(app) -> None:
     app.extensions["linli.gateway"] = build_gateway(app.config)
     app.extensions["linli.refund_sender"] = jobs.send_refunds  # refunds sent after their commit
     found = registry(app)
+    found.fact("billing.payout_account_set", payout_account_set)
     # supervision_receivers: the table of programme awards ended by a removal.
     found.models("billing.models", "billing.payment_models", "billing.supervision_receivers")
     funding_rules.register(receivers.RESIDENT_PAID)  # programmes.init_app registers its own

@@ -21,6 +21,7 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    MultipleFileField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -29,6 +30,7 @@ from wtforms import (
 from wtforms.validators import ValidationError
 
 from app.money import MoneyError, fen_to_yuan, yuan_to_fen
+from providers.listing_photos import ACCEPT
 from providers.listings import ListingInput, Window
 from providers.models import Listing, PricingUnit
 
@@ -110,6 +112,13 @@ def parse_price(text: str) -> int:
     if fen == 0:
         raise ValidationError(_l("The price must be more than zero: Linli does not list free services."))
     return fen
+
+
+def _whole_or_none(text) -> int | None:
+    try:
+        return parse_whole(text)
+    except ValueError:
+        return None
 
 
 def int_or_none(value):
@@ -221,6 +230,7 @@ class ListingForm(FlaskForm):
     response_hours = StringField(_l("We answer a request within (hours)"))
     checklist = TextAreaField(_l("Tasks the carer ticks at check-out (optional)"), render_kw={"rows": 5})
     community_ids = SelectMultipleField(_l("Communities"), coerce=_int_or_unknown, validate_choice=False)
+    photos = MultipleFileField(_l("Add photos"), render_kw={"accept": ACCEPT})
     version = HiddenField()
     mon = FormField(DayForm, label=WEEKDAY_NAMES[0])
     tue = FormField(DayForm, label=WEEKDAY_NAMES[1])
@@ -256,20 +266,30 @@ class ListingForm(FlaskForm):
             raise ValidationError(_l("Enter the response time as a whole number of hours, e.g. 4.")) from None
 
     def to_input(self) -> ListingInput:
-        """What the service needs (call after validation succeeded)."""
-        windows = [w for number, _name, day in self.days() for w in day.windows(number)]
+        """What the service needs.  After a failed validation too: a value the form could
+        not read is None (the service skips the fields the form refused, :meth:`refused`)."""
+        windows = [w for number, _name, day in self.days() if not day.errors for w in day.windows(number)]
         return ListingInput(
             category_id=self.category_id.data,
             title=self.title.data or "",
             description=self.description.data or "",
             price_fen=self.price_fen,
             pricing_unit=self.pricing_unit.data or "",
-            duration_minutes=parse_whole(self.duration_minutes.data),
-            response_hours=parse_whole(self.response_hours.data),
+            duration_minutes=_whole_or_none(self.duration_minutes.data),
+            response_hours=_whole_or_none(self.response_hours.data),
             community_ids=list(self.community_ids.data or []),
             availability=windows,
             checklist=(self.checklist.data or "").splitlines(),
+            photos=list(self.photos.data or []),
         )
+
+    def refused(self) -> set[str]:
+        """The service's names of the fields this form has already refused (its own checks)."""
+        names = {"price": "price_fen"}
+        found = {names.get(f.name, f.name) for f in self if f.errors and f.type != "FormField"}
+        if any(day.errors for _number, _name, day in self.days()):
+            found.add("availability")  # the day's own message says what is wrong
+        return found
 
     def expected_version(self) -> int | None:
         return int_or_none(self.version.data)

@@ -13,6 +13,7 @@ place that says so: saving refuses such a listing (422), and publishing one
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -22,8 +23,9 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from app import audit
 from app.audit import AuditEvent
 from app.clock import now
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, Problems
 from app.models import User
+from providers import listing_photos
 from providers.models import (
     LISTING_MACHINE,
     MAX_DURATION_MINUTES,
@@ -66,6 +68,8 @@ class ListingInput:
     availability: list[Window] = field(default_factory=list)
     # The tasks a carer ticks at check-out (the visit's service log); None keeps the saved ones.
     checklist: list[str] | None = None
+    # Photos to add (uploaded files: ``.stream`` and ``.filename``); providers/listing_photos.py checks them.
+    photos: list = field(default_factory=list)
 
 
 MAX_CHECKLIST = 12
@@ -91,7 +95,9 @@ def clean_checklist(lines) -> list[str]:
     return items
 
 
-def _check_windows(windows: list[Window], duration: int) -> list[Window]:
+def _check_windows(windows: list[Window], duration: int | None) -> list[Window]:
+    """The windows in order; Invalid on "availability" for the first thing wrong with them
+    (their length is checked against ``duration`` only when that is known)."""
     if not windows:
         raise Invalid(_l("Add at least one weekly time window."), field="availability")
     for w in windows:
@@ -99,7 +105,7 @@ def _check_windows(windows: list[Window], duration: int) -> list[Window]:
             raise Invalid(_l("Choose a day of the week."), field="availability")
         if not (0 <= w.start_minute < w.end_minute <= 24 * 60):
             raise Invalid(_l("A time window must end after it starts, on the same day."), field="availability")
-        if w.end_minute - w.start_minute < duration:
+        if duration is not None and w.end_minute - w.start_minute < duration:
             raise Invalid(
                 _l("A time window must be at least as long as the service (%(n)d minutes).", n=duration),
                 field="availability",
@@ -116,22 +122,43 @@ def _check_windows(windows: list[Window], duration: int) -> list[Window]:
     return ordered
 
 
-def _validate(session: Session, provider: Provider, data: ListingInput) -> dict:
-    title = (data.title or "").strip()
+def _checked(problems: Problems, check, *args):
+    """``check(*args)``, or None with its refusal added to ``problems``."""
+    try:
+        return check(*args)
+    except Invalid as error:
+        problems.extend(error)
+        return None
+
+
+def _check_title(value: str) -> str:
+    title = (value or "").strip()
     if not title:
         raise Invalid(_l("Give the service a title."), field="title")
     if len(title) > 120:
         raise Invalid(_l("The title is too long (120 characters at most)."), field="title")
-    description = (data.description or "").strip()
+    return title
+
+
+def _check_description(value: str) -> str:
+    description = (value or "").strip()
     if not description:
         raise Invalid(_l("Describe the service."), field="description")
     if len(description) > 4000:
         raise Invalid(_l("The description is too long (4000 characters at most)."), field="description")
-    category = session.get(ServiceCategory, data.category_id) if data.category_id else None
+    return description
+
+
+def _check_category(session: Session, provider: Provider, category_id: int | None) -> ServiceCategory:
+    category = session.get(ServiceCategory, category_id) if category_id else None
     if category is None:
         raise Invalid(_l("Choose a service category from the list."), field="category_id")
     check_category(provider, category, Invalid)
-    if data.price_fen is None or not MIN_PRICE_FEN <= data.price_fen <= MAX_PRICE_FEN:
+    return category
+
+
+def _check_price(price_fen: int | None) -> int:
+    if price_fen is None or not MIN_PRICE_FEN <= price_fen <= MAX_PRICE_FEN:
         raise Invalid(
             _l(
                 "The price must be between ¥%(low)s and ¥%(high)s.",
@@ -140,11 +167,17 @@ def _validate(session: Session, provider: Provider, data: ListingInput) -> dict:
             ),
             field="price_fen",
         )
+    return price_fen
+
+
+def _check_unit(value: str) -> PricingUnit:
     try:
-        unit = PricingUnit(data.pricing_unit)
+        return PricingUnit(value)
     except ValueError:
         raise Invalid(_l("Choose per visit or per hour."), field="pricing_unit") from None
-    duration = data.duration_minutes
+
+
+def _check_duration(duration: int | None) -> int:
     if duration is None or not MIN_DURATION_MINUTES <= duration <= MAX_DURATION_MINUTES:
         raise Invalid(
             _l(
@@ -154,14 +187,21 @@ def _validate(session: Session, provider: Provider, data: ListingInput) -> dict:
             ),
             field="duration_minutes",
         )
-    hours = data.response_hours
+    return duration
+
+
+def _check_hours(hours: int | None) -> int:
     if hours is None or not 1 <= hours <= MAX_RESPONSE_HOURS:
         raise Invalid(
             _l("The promised response time must be between 1 and %(n)d hours.", n=MAX_RESPONSE_HOURS),
             field="response_hours",
         )
+    return hours
+
+
+def _check_communities(provider: Provider, community_ids) -> list:
     served = {c.id: c for c in provider.communities}
-    ids = sorted(set(data.community_ids or []))
+    ids = sorted(set(community_ids or []))
     if not ids:
         raise Invalid(_l("Choose at least one community."), field="community_ids")
     if any(i not in served for i in ids):
@@ -169,18 +209,56 @@ def _validate(session: Session, provider: Provider, data: ListingInput) -> dict:
             _l("You can only offer a listing in communities your organisation serves."),
             field="community_ids",
         )
-    windows = _check_windows(list(data.availability), duration)
+    return [served[i] for i in ids]
+
+
+def check_input(session: Session, provider: Provider, data: ListingInput, *, skip: Collection[str] = (),
+                photo_count: int = 0) -> dict:
+    """The listing's values, checked; every problem at once (:class:`~app.errors.Problems`).
+
+    Each field is checked on its own, so a form shows what is wrong with the title, the
+    price and the category together.  ``skip`` names fields the form has already refused
+    (a price it could not read): they are not checked again.  The photos are checked
+    (decoded, resized: nothing is written) against the ``photo_count`` already kept.
+    """
+    problems = Problems()
+    checks = {
+        "title": (_check_title, data.title),
+        "description": (_check_description, data.description),
+        "category_id": (_check_category, session, provider, data.category_id),
+        "price_fen": (_check_price, data.price_fen),
+        "pricing_unit": (_check_unit, data.pricing_unit),
+        "duration_minutes": (_check_duration, data.duration_minutes),
+        "response_hours": (_check_hours, data.response_hours),
+        "community_ids": (_check_communities, provider, data.community_ids),
+        "availability": (_check_windows, list(data.availability), data.duration_minutes),
+        "checklist": (clean_checklist, data.checklist),
+        "photos": (listing_photos.prepare_all, data.photos, photo_count),
+    }
+    values = {}
+    for name, (check, *args) in checks.items():
+        if name in skip or (name == "checklist" and data.checklist is None):
+            values[name] = None
+        else:
+            values[name] = _checked(problems, check, *args)
+    problems.raise_if_any()
+    return values
+
+
+def _validate(session: Session, provider: Provider, data: ListingInput, photo_count: int = 0) -> dict:
+    values = check_input(session, provider, data, photo_count=photo_count)
     return {
-        "category_id": category.id,
-        "title": title,
-        "description": description,
-        "price_fen": data.price_fen,
-        "pricing_unit": unit,
-        "duration_minutes": duration,
-        "response_hours": hours,
-        "communities": [served[i] for i in ids],
-        "windows": windows,
-        "checklist": None if data.checklist is None else clean_checklist(data.checklist),
+        "category_id": values["category_id"].id,
+        "title": values["title"],
+        "description": values["description"],
+        "price_fen": values["price_fen"],
+        "pricing_unit": values["pricing_unit"],
+        "duration_minutes": values["duration_minutes"],
+        "response_hours": values["response_hours"],
+        "communities": values["community_ids"],
+        "windows": values["availability"],
+        "checklist": values["checklist"],
+        "photos": values["photos"] or [],
     }
 
 
@@ -287,6 +365,7 @@ def create_listing(session: Session, provider: Provider, data: ListingInput, *, 
     _assign(listing, values)
     session.add(listing)
     _save_version(session, listing, actor)
+    listing_photos.store_all(session, listing, values["photos"], actor=actor)
     audit.record(session, actor=actor, action="listing.created", object_type="listing",
                  object_id=listing.id, after=snapshot(listing))
     return listing
@@ -314,11 +393,12 @@ def update_listing(
                 n=listing.version,
             )
         )
-    values = _validate(session, listing.provider, data)
+    values = _validate(session, listing.provider, data, listing_photos.count_of(session, listing))
     before = snapshot(listing)
     _assign(listing, values)
     listing.version += 1
     _save_version(session, listing, actor)
+    listing_photos.store_all(session, listing, values["photos"], actor=actor)
     audit.record(session, actor=actor, action="listing.updated", object_type="listing",
                  object_id=listing.id, before=before, after=snapshot(listing))
     return listing

@@ -66,6 +66,22 @@ NOTIFICATIONS = {
     "provider.change_requested": _l("%(provider)s asks to change details the district vetted: review the change."),
     "provider.change_approved": _l("The district approved the change to your organisation's details: it is in force now."),
     "provider.change_rejected": _l("The district rejected the change to your organisation's details: %(reason)s"),
+    # An official's decision on the provider itself (providers/vetting.py): what happened, what to do next.
+    "provider.approved": _l("The district approved %(provider)s. Next: publish a listing so residents can "
+                            "book you; the checklist on your dashboard shows what is left to do."),
+    "provider.rejected": _l("The district did not approve %(provider)s. Its reason: “%(reason)s”. Fix what it "
+                            "asks for (details or documents) on your dashboard, then resubmit for review."),
+    "provider.suspended": _l("The district suspended %(provider)s. Its reason: “%(reason)s”. Residents cannot "
+                             "book you until it is reinstated."),
+    "provider.reinstated": _l("The district reinstated %(provider)s (“%(reason)s”). Residents can book you again."),
+}
+
+# The notification each of an official's decisions on a provider sends its staff.
+DECISION_NOTIFICATIONS = {
+    "approve": "provider.approved",
+    "reject": "provider.rejected",
+    "suspend": "provider.suspended",
+    "reinstate": "provider.reinstated",
 }
 
 # create_user names its fields for a resident's sign-up; on the registration

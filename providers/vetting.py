@@ -3,7 +3,8 @@ approved provider's change requests (providers/registration.py files them).
 
 Each decision moves the provider (or the change) through its state machine and
 writes an audit event (who, what, when, before/after, reason) in the same
-transaction, with a notification to the provider's staff for a change.  A
+transaction, with a notification to the provider's staff (what was decided, the
+reason, and what to do next) for every decision on the provider and on a change.  A
 provider is approved, and a change holding new categories is approved, only
 with a valid document of each kind those categories need
 (``providers.models.REQUIRED_DOCUMENTS``).  Approving a change applies it; the
@@ -118,6 +119,8 @@ def decide(session: Session, provider: Provider, action: str, *, official: User,
         after={"status": provider.status, "reason": provider.status_reason},
         reason=reason or None,
     )
+    notify(session, registration._staff_ids(session, provider), registration.DECISION_NOTIFICATIONS[action],
+           link="/provider", provider=provider.name, reason=reason)
 
 
 def get_provider(session: Session, provider_id: int, *, for_update: bool = False) -> Provider:

@@ -14,7 +14,9 @@ two more say why each visit counts (``sc.visit_reasons``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, render_template, request
@@ -31,6 +33,7 @@ from providers.models import Provider, QualificationDocument
 from ratings import scorecard as sc
 from ratings.followups.models import FollowUpCall
 from ratings.models import Complaint, Rating
+from ratings.supervision import rules
 from ratings.supervision.exclusions import exclusion_map
 from ratings.supervision.views import scorecard_section
 
@@ -119,6 +122,81 @@ def behind(metric):
     return metric
 
 
+# --- Thresholds beside their figures ----------------------------------------------------
+#
+# The thresholds and the early-warning share are the rule set's (ratings/supervision/rules.py:
+# ``THRESHOLDS``, ``Threshold.reached``, ``warning_percent``), read from the version in force;
+# this page only says which figure each one sits beside and words it.
+
+BREACH, NEAR, WITHIN = "breach", "near", "within"
+STATE_LABELS = {BREACH: _l("Over the threshold"), NEAR: _l("Close to the threshold"), WITHIN: _l("Within")}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One threshold beside the figure it judges, and where the figure stands against it."""
+
+    key: str
+    label: str
+    limit: str
+    state: str
+
+    @property
+    def state_label(self) -> str:
+        return str(STATE_LABELS[self.state])
+
+
+def _units(value: int) -> str:
+    """Basis points as a percent, or a score ×100 as a score: 1000 → "10", 350 → "3.5"."""
+    shown = (Decimal(value) / 100).normalize()
+    return f"{shown:f}"
+
+
+def threshold_figure(threshold: rules.Threshold) -> str:
+    """The key of the figure a threshold sits beside: its rate when the scorecard has that
+    rate, the weighted rating for the rating, else its count."""
+    if threshold.below_field:
+        return sc.RATING_MEAN.key
+    if threshold.rate_field:
+        for metric in sc.METRICS.values():
+            if (metric.kind == "rate" and metric.numerator.key == threshold.numerator
+                    and metric.denominator.key == threshold.denominator_key):
+                return metric.key
+    return threshold.count_key
+
+
+def limit_text(threshold: rules.Threshold, rule_set) -> str:
+    limits = threshold.limits(rule_set)
+    count = limits["min_count"]
+    if "rate_bp" in limits:
+        return _("above %(rate)s%% (and at least %(count)d)", rate=_units(limits["rate_bp"]), count=count)
+    if "rate_below_bp" in limits:
+        return _("below %(rate)s%% (with at least %(count)d visits)", rate=_units(limits["rate_below_bp"]),
+                 count=count)
+    if "below_x100" in limits:
+        return _("below %(score)s (with at least %(count)d ratings)", score=_units(limits["below_x100"]), count=count)
+    return _("at least %(count)d", count=count)
+
+
+def threshold_marks(rule_set, card: sc.Scorecard) -> dict[str, list[Mark]]:
+    """``{figure key: [Mark, …]}``: each threshold of ``rule_set`` beside its figure, breached
+    (``Threshold.reached``), close (reached at the rule set's ``warning_percent``) or within."""
+    figures = card.values()
+    count, raw_mean = figures.get(sc.RATING_COUNT.key) or 0, figures.get(sc.RATING_RAW_MEAN.key)
+    figures["rating_sum"] = round(raw_mean * count) if raw_mean is not None else 0
+    marks: dict[str, list[Mark]] = {}
+    for key, threshold in rules.THRESHOLDS.items():
+        if threshold.reached(rule_set, figures):
+            state = BREACH
+        elif threshold.reached(rule_set, figures, rule_set.warning_percent):
+            state = NEAR
+        else:
+            state = WITHIN
+        marks.setdefault(threshold_figure(threshold), []).append(
+            Mark(key, str(threshold.label), limit_text(threshold, rule_set), state))
+    return marks
+
+
 # --- The pages ----------------------------------------------------------------------
 
 SUBJECT_NOUNS = {"booking": _l("bookings"), "complaint": _l("complaints"), "rating": _l("ratings"),
@@ -146,6 +224,7 @@ def render_scorecard(provider: Provider, *, endpoint: str, url_args: dict):
             problems.append(_("There is no such figure on the scorecard."))
     window = sc.current_window(days)
     card = sc.scorecard(db.session, provider.id, window)
+    rule_set = rules.current(db.session)
     rows = evidence(metric, window, provider.id) if metric is not None else []
     excluded = exclusion_map(db.session, [row.id for row in rows]) if metric is not None and metric.subject is sc.BOOKINGS else {}
     # Why each visit counts (unverified, open flags, not served): two more statements.
@@ -171,6 +250,8 @@ def render_scorecard(provider: Provider, *, endpoint: str, url_args: dict):
         excluded=excluded,
         reasons=reasons,
         supervision=scorecard_section(provider.id),
+        rule_set=rule_set,
+        marks=threshold_marks(rule_set, card),
     ), 400 if problems else 200
 
 

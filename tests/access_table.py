@@ -136,6 +136,9 @@ RULES: dict[str, Rule] = {
     "providers.edit_listing": rule(P, listing_id="listing"),
     "providers.listing_history": rule(P, listing_id="listing"),
     "providers.change_listing_status": rule(P, listing_id="listing", body={"status": "paused"}),
+    "providers.remove_listing_photo": rule(P, listing_id="listing", photo_id="spare_listing_photo"),
+    # P's listing is published: its photos are public, as its page is.
+    "providers.listing_photo": rule(EVERYONE, photo_id="listing_photo", size="=thumb"),
     "carers.roster": rule(STAFFS),
     "carers_api.Carers": rule(STAFFS),
     "carers.add": rule(STAFFS, body={"name": "赵护理员", "phone": "13912345678", "id_number": "11010519491231002X"}),

@@ -16,6 +16,7 @@ import io
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
 
 from app.auth.services import issue_token
 from app.extensions import db
@@ -26,7 +27,7 @@ from billing.payment_models import PayAt, PaymentPolicy
 from billing.programmes import eligibility, programmes
 from billing.subsidies import review as subsidy_review
 from billing.subsidies.models import SubsidyEvidence
-from providers import registration, uploads
+from providers import listing_photos, registration, uploads
 from providers.bookings import services as bookings
 from providers.models import DocumentKind
 from providers.visits import cards
@@ -45,7 +46,7 @@ from tests.helpers import store_grade
 from tests.programme_helpers import ELDER, terms
 from tests.rating_helpers import PDF, PNG
 from tests.sanction_helpers import report as penalty_report
-from tests.visit_helpers import add_photo
+from tests.visit_helpers import add_photo, image_bytes
 from providers.carers.models import Carer, CarerQualification
 from tests.carer_helpers import carer_for
 
@@ -81,6 +82,10 @@ def build_world(clock) -> dict:
     listing = factories.listing(provider, title=LISTING_TITLE)
     factories.listing(provider2)
     db.session.add(PaymentPolicy(listing_id=listing.id, pay_at=PayAt.ACCEPTANCE, late_cancel_fee_percent=20))
+    # P's listing photos: one shown, one that its staff may remove.
+    shown_photo, spare_photo = listing_photos.store_all(db.session, listing, listing_photos.prepare_all(
+        [FileStorage(io.BytesIO(image_bytes("JPEG")), filename=name) for name in ("门头.jpg", "备用.jpg")]),
+        actor=staff)
     stored = uploads.save_document(io.BytesIO(PDF), "营业执照.pdf")
     document = registration.add_document(db.session, provider, stored, kind=DocumentKind.BUSINESS_LICENCE,
                                          expires_on=date(2030, 1, 1), actor=staff)
@@ -165,6 +170,7 @@ def build_world(clock) -> dict:
         "community": home.id, "category": listing.category_id, "provider": provider.id, "listing": listing.id,
         "document": document.id, "booking": upcoming.id, "done": done.id, "rating": rating.id,
         "complaint": complaint.id, "photo": complaint.photos[0].id, "visit_photo": visit_photo.id,
+        "listing_photo": shown_photo.id, "spare_listing_photo": spare_photo.id,
         "notification": first(sa.select(Notification.id).where(Notification.user_id == resident.id)),
         "token": token.id, "period": PERIOD, "programme": programme.id, "enrolment": enrolment.id,
         "project": project.id, "claim": claim.id, "notice": noticed.id, "objection": objection.id,

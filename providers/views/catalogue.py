@@ -20,7 +20,7 @@ from app.access import public
 from app.extensions import db
 from app.money import MoneyError
 from providers import catalogue as catalogue_service
-from providers import catalogue_cache
+from providers import catalogue_cache, listing_photos
 from providers.catalogue import CatalogueQuery, Sort
 from providers.listing_forms import WEEKDAYS, amount_to_fen, clean_amount, int_or_none
 from providers.models import MAX_PRICE_FEN, Listing
@@ -230,6 +230,7 @@ def _catalogue_body(default_community_id: int | None) -> Markup:
         sort_labels=SORT_LABELS,
         all_communities=ALL_COMMUNITIES,
         page_url=page_url,
+        thumbs=listing_photos.first_photos(db.session, [item.id for item in page.items]),
         all_communities_url=url_for("providers.catalogue", **filters.args(community=ALL_COMMUNITIES)),
     ))
 
@@ -247,7 +248,8 @@ def listing(listing_id: int):
     not_here = None
     if community_id is not None and community_id not in {c.id for c in item.communities}:
         not_here = current_user.community
-    return render_template("providers/listing.html", listing=item, week=week, not_here=not_here)
+    return render_template("providers/listing.html", listing=item, week=week, not_here=not_here,
+                           photos=listing_photos.photos_of(db.session, item.id))
 
 
 @bp.route("/providers/<int:provider_id>")
@@ -255,4 +257,5 @@ def listing(listing_id: int):
 def provider_profile(provider_id: int):
     """An active provider's public profile and its published listings; 404 otherwise."""
     provider, items = catalogue_service.public_provider(db.session, provider_id)
-    return render_template("providers/provider_profile.html", provider=provider, listings=items)
+    return render_template("providers/provider_profile.html", provider=provider, listings=items,
+                           thumbs=listing_photos.first_photos(db.session, [item.id for item in items]))

@@ -16,7 +16,7 @@ from app.auth.forms import EmptyForm
 from app.clock import today
 from app.extensions import db
 from app.uow import form_action
-from providers import registration, uploads
+from providers import checklist, registration, uploads
 from providers.carers import expiry
 from providers.forms import DocumentForm, ProviderDetailsForm
 from providers.models import ChangeStatus, ProviderStatus, ServiceCategory
@@ -51,6 +51,7 @@ def render_dashboard(provider, *, document_form: DocumentForm | None = None, sta
         empty_form=EmptyForm(),
         today=today(),
         expiring=expiry.expiring(db.session, provider.id, today()),
+        first_steps=checklist.steps(db.session, provider, today()),
         max_size=uploads.readable_size(current_app.config["DOCUMENT_MAX_BYTES"]),
     ), status
 

@@ -8,16 +8,17 @@ provider, ranges, categories and communities — are the service's.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from app.access import provider_staff_required
+from app.access import provider_staff_required, public
+from app.auth.forms import EmptyForm
 from app.errors import LinliError
 from app.extensions import db
 from app.uow import apply_form_error, form_action
-from providers import catalogue, listings, registration
+from providers import catalogue, listing_photos, listings, registration, uploads
 from providers.listing_forms import WEEKDAY_NAMES, ListingForm, StatusForm, format_minutes
 from providers.models import (
     LISTING_STATUS_LABELS,
@@ -68,10 +69,19 @@ def _listing_form(provider: Provider) -> ListingForm:
 
 def _show_error(form: ListingForm, error: LinliError) -> None:
     """A service error on its field (the availability as a whole has its own list)."""
-    if error.field == "availability":
-        form.availability_errors.append(str(error))
-        return
-    apply_form_error(form, error, FIELD_ALIASES)
+    for one in getattr(error, "errors", None) or [error]:
+        if one.field == "availability":
+            form.availability_errors.append(str(one))
+        else:
+            apply_form_error(form, one, FIELD_ALIASES)
+
+
+def _all_problems(form: ListingForm, provider: Provider, *, photo_count: int = 0) -> None:
+    """The form refused some fields: check the others too, so every problem shows at once."""
+    try:
+        listings.check_input(db.session, provider, form.to_input(), skip=form.refused(), photo_count=photo_count)
+    except LinliError as error:
+        _show_error(form, error)
 
 
 STATUS_ACTION_LABELS = {
@@ -116,8 +126,12 @@ def _render_form(form, provider, *, listing=None, blocked=None, status=200):
         provider=provider,
         listing=listing,
         blocked=blocked,
+        photos=listing_photos.photos_of(db.session, listing.id) if listing is not None else [],
+        remove_form=EmptyForm(formdata=None),
         limits={"min_duration": MIN_DURATION_MINUTES, "max_duration": MAX_DURATION_MINUTES,
-                "max_response": MAX_RESPONSE_HOURS},
+                "max_response": MAX_RESPONSE_HOURS, "max_photos": listing_photos.MAX_PHOTOS,
+                "photo_size": uploads.readable_size(listing_photos.max_bytes()),
+                "request_size": uploads.readable_size(current_app.config["MAX_CONTENT_LENGTH"])},
     ), status
 
 
@@ -138,6 +152,7 @@ def new_listing():
     if blocked:
         return _render_form(form, provider, blocked=blocked, status=409)
     if not form.validate():
+        _all_problems(form, provider)
         return _render_form(form, provider, status=422)
     with form_action(form, lambda status: _render_form(form, provider, status=status),
                      show=lambda error: _show_error(form, error)):
@@ -166,6 +181,7 @@ def edit_listing(listing_id: int):
     if blocked:
         return _render_form(form, provider, listing=listing, blocked=blocked, status=409)
     if not form.validate():
+        _all_problems(form, provider, photo_count=listing_photos.count_of(db.session, listing))
         return _render_form(form, provider, listing=listing, status=422)
 
     def page(status: int):
@@ -247,3 +263,38 @@ def listing_history(listing_id: int):
         unit_labels={u.value: str(label) for u, label in PRICING_UNIT_LABELS.items()},
         weekday_names=WEEKDAY_NAMES,
     )
+
+
+@bp.route("/provider/listings/<int:listing_id>/photos/<int:photo_id>/remove", methods=["POST"])
+@provider_staff_required
+def remove_listing_photo(listing_id: int, photo_id: int):
+    """Remove one photo of the listing and go back to its edit page; 404 for another
+    provider's listing or photo, 409 (nothing changed) while the listing cannot be edited."""
+    provider = _my_provider()
+    listing = listings.own_listing(db.session, provider, listing_id, for_update=True)
+
+    def page(status: int):
+        form = _listing_form(provider)
+        form.fill_from(listing)
+        return _render_form(form, provider, listing=listing, status=status)
+
+    with form_action(None, page):
+        listings.check_editable(listing)
+        listing_photos.remove(db.session, listing, photo_id, actor=_actor())
+    flash(_("The photo is removed."), "success")
+    return redirect(url_for("providers.edit_listing", listing_id=listing.id) + "#photos")
+
+
+@bp.route("/listing-photos/<int:photo_id>/<any(full, thumb):size>")
+@public
+def listing_photo(photo_id: int, size: str):
+    """A listing photo (``full``: at most 1600 px; ``thumb``: 480 px) for whoever may see
+    the listing: anyone while it is published, its provider's staff and officials always;
+    404 otherwise (and when the file is missing)."""
+    photo = listing_photos.visible_photo(db.session, photo_id, current_user)
+    path = uploads.document_path(photo.stored_name if size == "full" else photo.thumb_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=photo.content_type, max_age=0)
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
