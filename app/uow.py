@@ -179,10 +179,48 @@ def form_action(
     run_after_commit(session)
 
 
+def form_problems(*forms) -> list[tuple[str | None, str | None, str]]:
+    """Every error on ``forms`` as ``(field id, label, message)``, in the forms' field order.
+
+    The template macro ``error_summary`` lists them.  A form within a form (a ``FormField``,
+    a ``FieldList`` of days) gives its own fields' errors under its label ("星期一 · 容量"),
+    never a dictionary.  Hidden fields (the CSRF token) give their message without a link.
+    """
+    found: list[tuple[str | None, str | None, str]] = []
+
+    def walk(field, prefix: str | None) -> None:
+        label = field.label.text if getattr(field, "label", None) is not None else None
+        if prefix and label:
+            label = f"{prefix} · {label}"
+        elif prefix:
+            label = prefix
+        if field.type == "FormField":
+            for inner in field.form:
+                walk(inner, label)
+            return
+        if field.type == "FieldList":
+            for entry in field.entries:
+                walk(entry, label)
+            return
+        hidden = field.type in ("CSRFTokenField", "HiddenField")
+        for error in field.errors if isinstance(field.errors, (list, tuple)) else []:
+            found.append((None, None, str(error)) if hidden else (field.id, label, str(error)))
+
+    for form in forms:
+        if isinstance(form, (list, tuple)):
+            found.extend(form_problems(*form))
+        elif form is not None:
+            for field in form:
+                walk(field, None)
+    return found
+
+
 def init_app(app: Flask) -> None:
     from flask import make_response
 
     from app.extensions import db
+
+    app.add_template_global(form_problems)
 
     def _form_rejected(error: FormRejected):
         response = make_response(error.response)

@@ -1,11 +1,11 @@
 """Several refusals at once (app.errors.Problems) and the safe CSV export (app.csv_export)."""
 
 import pytest
-from wtforms import Form, StringField
+from wtforms import Form, FormField, StringField
 
 from app.csv_export import csv_text, spreadsheet_safe
 from app.errors import Invalid, Problems, field_errors
-from app.uow import apply_form_error
+from app.uow import apply_form_error, form_problems
 
 
 def test_problems_collects_every_refusal_and_raises_once():
@@ -45,3 +45,21 @@ def test_csv_cells_that_start_a_formula_are_kept_as_text(text):
 
 def test_csv_keeps_numbers_and_plain_text():
     assert csv_text(["id", "name", "none"], [[3, "洁美家政", None]]) == "id,name,none\r\n3,洁美家政,\r\n"
+
+
+class _Day(Form):
+    capacity = StringField("Capacity")
+
+
+class _WeekForm(Form):
+    title = StringField("Title")
+    monday = FormField(_Day, label="Monday")
+
+
+def test_form_problems_name_a_field_within_a_form_by_both_labels():
+    form = _WeekForm()
+    form.title.errors = ["Give a title."]
+    form.monday.form.capacity.errors = ["Too many."]
+    assert form_problems(form) == [("title", "Title", "Give a title."),
+                                   ("monday-capacity", "Monday · Capacity", "Too many.")]
+    assert form_problems(None, [form, None])[0] == ("title", "Title", "Give a title.")
