@@ -13,12 +13,16 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from babel.dates import format_skeleton
+from flask_babel import get_locale
+from markupsafe import Markup
 
 from app.access import official_required
 from app.audit import trail
 from app.auth.views import community_choices
 from app.errors import Invalid, LinliError
 from app.extensions import db
+from app.money import format_fen
 from app.models import User
 from app.uow import apply_form_error, commit, form_action
 from billing.programmes import budget as budget_view
@@ -302,15 +306,34 @@ def details(programme_id: int, enrolment_id: int):
                            programme=enrolment.programme)
 
 
+def _month(day) -> str:
+    """A month as the reader's language writes it (2027年3月, March 2027)."""
+    return format_skeleton("yMMMM", day, locale=get_locale())
+
+
 @bp.route("/official/programmes/<int:programme_id>/budget")
 @official_required
 def budget(programme_id: int):
-    """Committed, reserved, consumed, remaining; a chart over time; when it runs out at this rate."""
+    """Committed, reserved, consumed, remaining; a chart of each week (or month) over the term
+    with the same figures in a table; when it runs out at the rate of the last 8 weeks."""
     programme = programmes.get_programme(db.session, programme_id)
-    points = budget_view.series(db.session, programme)
-    chart = budget_view.chart_svg(points, labels=(_("Remaining"), _("Reserved or consumed")))
-    return render_template("programmes/budget.html", programme=programme, chart=chart,
-                           figures=budget_view.figures(db.session, programme), points=points)
+    figures = budget_view.figures(db.session, programme)
+    chart = budget_view.chart_series(db.session, programme, figures.projection)
+    svg = Markup("")
+    if chart.points:
+        last = chart.points[-1]
+        svg = budget_view.chart_svg(
+            chart, title=(_("Budget of %(title)s, week by week", title=programme.title) if chart.unit == "week"
+                          else _("Budget of %(title)s, month by month", title=programme.title)),
+            description=_("On %(day)s: committed %(committed)s, spent %(spent)s (reserved or consumed), remaining "
+                          "%(remaining)s. The table below the chart gives the figures of each period.",
+                          day=last.day.isoformat(), committed=format_fen(last.committed), spent=format_fen(last.spent),
+                          remaining=format_fen(last.remaining)),
+            today_label=_("today") if last.day == budget_view.today() else last.day.isoformat())
+    runs_out = figures.projection.runs_out_on if figures.projection else None
+    return render_template("programmes/budget.html", programme=programme, chart=chart, svg=svg, figures=figures,
+                           projection=figures.projection, runs_out_month=_month(runs_out) if runs_out else None,
+                           swatch=budget_view.swatch, on=budget_view.today())
 
 
 @bp.post("/official/programmes/<int:programme_id>/evaluators")
