@@ -302,8 +302,8 @@ RULES: dict[str, Rule] = {
     "subsidies.file_claim": rule(P, project_id="project"),
     "subsidies.my_claim": rule(P, claim_id="claim"),
     "subsidies.evidence_download": rule(P | OFFICIALS, evidence_id="evidence"),
-    "subsidies.notices": rule(LOGGED_IN),
-    "subsidies.notice": rule(LOGGED_IN, claim_id="notice"),
+    "subsidies.notices": rule(EVERYONE),  # the public notice: anyone reads it; objecting needs a log-in
+    "subsidies.notice": rule(EVERYONE, claim_id="notice"),
     # Residents of the project's community object (A already has: 409), nobody else (403, with the reason).
     "subsidies.object_to": rule(RESIDENTS, claim_id="notice", body={"text": "设备未投入使用"},
                                 denial={STAFF: {403}}),

@@ -59,8 +59,13 @@ def render_claim(claim: SubsidyClaim, *, forms: dict | None = None, status: int 
         resolve_form=forms.get("resolve") or ResolveForm(formdata=None),
         stop_form=forms.get("stop") or EarlyStopForm(formdata=None),
         notice_over=claim.status == ClaimStatus.NOTICE and claim.notice_ends_at <= review.now(),
-        decides_objections=review.may_decide_objections(claim, current_user),
+        city_refusal=_text(review.city_step_refusal(claim, current_user)),
+        objection_refusal=_text(review.objection_decision_refusal(claim, current_user)),
     ), status
+
+
+def _text(refusal: LinliError | None) -> str | None:
+    return None if refusal is None else str(refusal)
 
 
 @bp.route("/official/subsidies/claims/<int:claim_id>")

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import login_required, provider_staff_required
+from app.access import login_required, provider_staff_required, public
 from app.clock import today
 from app.db import write_transaction
 from app.errors import LinliError
@@ -135,18 +135,20 @@ def my_claim(claim_id: int):
                            obligation=obligation_of(db.session, claim.id), term_labels=policies.TERM_LABELS)
 
 
-# --- Anyone logged in: the public notice ---------------------------------------------------
+# --- Everyone: the public notice (objecting needs a log-in) ----------------------------------
 
 
 @bp.route("/subsidies/notices")
-@login_required
+@public
 def notices():
-    """Claims in public notice (or paused by an objection) (200)."""
+    """Claims in public notice (or paused by an objection), for anyone, logged in or not (200):
+    project, provider, community, amount, notice period; nothing personal."""
     return render_template("subsidies/notices.html", claims=review.in_notice(db.session))
 
 
 def _render_notice(claim, form: ObjectionForm | None = None, status: int = 200):
-    refusal = review.objection_refusal(db.session, claim, current_user)
+    refusal = (review.objection_refusal(db.session, claim, current_user) if current_user.is_authenticated
+               else None)
     return render_template("subsidies/notice.html", claim=claim, form=form or ObjectionForm(formdata=None),
                            refusal=None if refusal is None else str(refusal),
                            term_labels=policies.TERM_LABELS), status
@@ -160,9 +162,11 @@ def _notice_claim(claim_id: int):
 
 
 @bp.route("/subsidies/notices/<int:claim_id>")
-@login_required
+@public
 def notice(claim_id: int):
-    """One claim's public notice with the objection form (200; 404 when not published)."""
+    """One claim's public notice, for anyone (200; 404 when not published): what is subsidised,
+    by whom, how much, the notice period and how to object; the objection form for a
+    logged-in user who may object, the reason for one who may not, a log-in link otherwise."""
     return _render_notice(_notice_claim(claim_id))
 
 
