@@ -20,11 +20,12 @@ from markupsafe import Markup
 from app.access import official_required
 from app.audit import trail
 from app.auth.views import community_choices
-from app.errors import Invalid, LinliError
+from app.errors import Invalid, LinliError, Problems
 from app.extensions import db
 from app.money import format_fen
 from app.models import User
 from app.uow import apply_form_error, commit, form_action
+from billing.form_errors import add_problems, at_fault
 from billing.programmes import budget as budget_view
 from billing.programmes import eligibility, programmes, topups
 from billing.programmes.forms import (
@@ -40,6 +41,7 @@ from billing.programmes.forms import (
     parse_yuan,
 )
 from billing.programmes.models import EntitlementUse, PurchaseProgramme
+from billing.programmes.programmes import ProgrammeTerms
 from providers.models import ServiceCategory
 from ratings.followups import appointments
 
@@ -73,6 +75,20 @@ def _fill(form: ProgrammeForm, programme: PurchaseProgramme) -> None:
     form.listing_ids.data = ", ".join(str(x.id) for x in programme.listings)
 
 
+def _checked(form: ProgrammeForm) -> ProgrammeTerms | None:
+    """The typed terms when neither the form nor the service finds anything wrong; else None,
+    with every problem on its field (the form's own message first, then the service's)."""
+    form.validate()
+    problems = Problems()
+    terms = form.terms(problems)
+    try:
+        programmes.validate_terms(db.session, terms)
+    except Problems as found:
+        problems.extend(found)
+    add_problems(form, problems, FIELD_ALIASES)
+    return None if (problems or at_fault(form)) else terms
+
+
 @bp.route("/official/programmes")
 @official_required
 def official_list():
@@ -87,11 +103,12 @@ def create():
     form = _choices(ProgrammeForm())
     if not form.is_submitted():
         return render_template("programmes/form.html", form=form, programme=None)
-    if not form.validate():
+    terms = _checked(form)
+    if terms is None:
         return render_template("programmes/form.html", form=form, programme=None), 422
     with form_action(form, lambda status: (render_template("programmes/form.html", form=form, programme=None),
                                            status), aliases=FIELD_ALIASES):
-        programme = programmes.create_programme(db.session, _user(), form.terms())
+        programme = programmes.create_programme(db.session, _user(), terms)
         programme_id = programme.id
     flash(_("The programme is saved as a draft. Award it, then open it."), "success")
     return redirect(url_for("programmes.manage", programme_id=programme_id))
@@ -106,14 +123,16 @@ def edit(programme_id: int):
     if not form.is_submitted():
         _fill(form, programme)
         return render_template("programmes/form.html", form=form, programme=programme)
-    if not form.validate():
+    terms = _checked(form)
+    if terms is None:
         return render_template("programmes/form.html", form=form, programme=programme), 422
+
     def page(status: int):
         return render_template("programmes/form.html", form=form,
                                programme=programmes.get_programme(db.session, programme_id)), status
 
     with form_action(form, page, aliases=FIELD_ALIASES):
-        programmes.update_programme(db.session, programme, _user(), form.terms())
+        programmes.update_programme(db.session, programme, _user(), terms)
     flash(_("The programme's terms are saved."), "success")
     return redirect(url_for("programmes.manage", programme_id=programme_id))
 
