@@ -22,7 +22,9 @@ from app.audit import trail
 from app.auth.views import community_choices
 from app.errors import Invalid, LinliError, Problems
 from app.extensions import db
-from app.money import format_fen
+from app.clock import local
+from app.csv_export import csv_response
+from app.money import fen_to_yuan, format_fen
 from app.models import User
 from app.uow import apply_form_error, commit, form_action
 from billing.form_errors import add_problems, at_fault
@@ -377,3 +379,64 @@ def end_evaluator(programme_id: int, appointment_id: int):
     return _decide(programme_id,
                    lambda p: appointments.end_appointment(db.session, p.id, appointment_id, _user()),
                    _("The appointment has ended: the evaluator no longer sees this programme's calls."))
+
+
+# --- CSV lists (what the pages list, every row; labels, yuan, Shanghai times) ---------------
+
+
+def _yuan(fen: int | None):
+    return None if fen is None else fen_to_yuan(fen)
+
+
+def _at(at) -> str | None:
+    return local(at).strftime("%Y-%m-%d %H:%M") if at else None
+
+
+@bp.route("/official/programmes.csv")
+@official_required
+def official_list_csv():
+    """Every programme, as on the list page (CSV)."""
+    rows = ((p.id, p.title, p.status_label, p.start_date, p.end_date, _yuan(p.budget_fen),
+             "、".join(c.name for c in p.communities), "、".join(a.provider.name for a in p.awards), _at(p.opened_at))
+            for p in programmes.programmes(db.session))
+    return csv_response("programmes.csv", [_("Number"), _("Programme"), _("Status"), _("Term: first day"),
+                                           _("Term: last day"), _("Budget (yuan)"), _("Communities"),
+                                           _("Awarded providers"), _("Opened at")], rows)
+
+
+@bp.route("/official/programmes/<int:programme_id>/enrolments.csv")
+@official_required
+def enrolments_csv(programme_id: int):
+    """The programme's enrolments, as on its page (CSV; no eligibility details: those are asked for, with a reason)."""
+    programme = programmes.get_programme(db.session, programme_id)
+    rows = ((e.id, e.resident.name, e.status_label, SOURCE_LABELS.get(e.source, e.source), e.reason,
+             _at(e.applied_at), _at(e.decided_at)) for e in eligibility.enrolments(db.session, programme.id))
+    return csv_response(f"programme-{programme.id}-enrolments.csv",
+                        [_("Enrolment"), _("Resident"), _("Status"), _("How"), _("Reason"), _("Applied or enrolled at"),
+                         _("Decided at")], rows)
+
+
+@bp.route("/official/programmes/<int:programme_id>/awards.csv")
+@official_required
+def awards_csv(programme_id: int):
+    """The programme's awards: provider, contract price, quota and what is used of it (CSV)."""
+    programme = programmes.get_programme(db.session, programme_id)
+    rows = ((a.id, a.provider.name, _yuan(a.contract_price_fen), a.quota, a.quota_used, _at(a.awarded_at))
+            for a in sorted(programme.awards, key=lambda a: a.id))
+    return csv_response(f"programme-{programme.id}-awards.csv",
+                        [_("Award"), _("Provider"), _("Contract price (yuan)"), _("Quota (visits)"), _("Visits used"),
+                         _("Awarded at")], rows)
+
+
+@bp.route("/official/programmes/<int:programme_id>/entitlements.csv")
+@official_required
+def entitlements_csv(programme_id: int):
+    """Every visit booked with the programme's entitlements (the page shows the last 100) (CSV)."""
+    programme = programmes.get_programme(db.session, programme_id)
+    uses = db.session.scalars(sa.select(EntitlementUse).where(EntitlementUse.programme_id == programme.id)
+                              .order_by(EntitlementUse.id.desc()))
+    rows = ((u.booking_id, u.month, u.award.provider.name, _yuan(u.amount_fen), _yuan(u.deduction_fen or 0),
+             u.status_label, _at(u.created_at)) for u in uses)
+    return csv_response(f"programme-{programme.id}-entitlements.csv",
+                        [_("Booking"), _("Month"), _("Provider"), _("Amount (yuan)"), _("Deduction (yuan)"), _("Status"),
+                         _("Booked at")], rows)

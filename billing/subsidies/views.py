@@ -14,10 +14,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import login_required, provider_staff_required, public
-from app.clock import today
+from app.clock import local, today
+from app.csv_export import csv_response
 from app.db import write_transaction
 from app.errors import Invalid, LinliError, Problems
 from app.extensions import db
+from app.money import fen_to_yuan
 from app.uow import form_action
 from billing.subsidies import claims, policies, projects, review
 from billing.subsidies.forms import ClaimForm, ObjectionForm, ProjectForm, yuan_field_to_fen
@@ -178,6 +180,23 @@ def notices():
     """Claims in public notice (or paused by an objection), for anyone, logged in or not (200):
     project, provider, community, amount, notice period; nothing personal."""
     return render_template("subsidies/notices.html", claims=review.in_notice(db.session))
+
+
+def local_time(at) -> str | None:
+    """A stored time as the community reads it (Asia/Shanghai), for CSV cells."""
+    return local(at).strftime("%Y-%m-%d %H:%M") if at else None
+
+
+@bp.route("/subsidies/notices.csv")
+@public
+def notices_csv():
+    """The claims in public notice, as on the page (CSV, for anyone: nothing personal)."""
+    return csv_response("subsidy-public-notices.csv", [
+        _("Claim"), _("Project"), _("Project type"), _("Provider"), _("Community"), _("Approved amount (yuan)"),
+        _("Notice from"), _("Objections until"), _("Status")],
+        ((c.id, c.project.title, c.project.type_label, c.provider.name, c.project.community.name,
+          fen_to_yuan(c.approved_fen), local_time(c.city_decided_at), local_time(c.notice_ends_at), c.status_label)
+         for c in review.in_notice(db.session)))
 
 
 def _render_notice(claim, form: ObjectionForm | None = None, status: int = 200):
