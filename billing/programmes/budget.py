@@ -235,7 +235,7 @@ def chart_svg(chart: Chart, *, title: str, description: str, today_label: str, w
     ``<title>`` and ``<desc>`` for screen readers (the page's table has the same figures)."""
     if not chart.points:
         return Markup("")
-    pad_l, pad_r, pad_t, pad_b = 64, 14, 14, 40
+    pad_l, pad_r, pad_t, pad_b = 76, 18, 14, 46
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
     top_value = max(p.committed for p in chart.points) or 1
     step = _nice_step(top_value)
@@ -251,7 +251,7 @@ def chart_svg(chart: Chart, *, title: str, description: str, today_label: str, w
 
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
              f'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg" '
-             f'aria-labelledby="budget-chart-title budget-chart-desc" font-size="13" fill="currentColor">',
+             f'aria-labelledby="budget-chart-title budget-chart-desc" font-size="16" fill="currentColor">',
              f'<title id="budget-chart-title">{escape(title)}</title>',
              f'<desc id="budget-chart-desc">{escape(description)}</desc>']
     for i in range(0, top // step + 1):  # the y axis: yuan, with light grid lines
@@ -269,14 +269,14 @@ def chart_svg(chart: Chart, *, title: str, description: str, today_label: str, w
     for i, month in enumerate(months):
         parts.append(f'<line x1="{x(month):.1f}" y1="{base}" x2="{x(month):.1f}" y2="{base + 5}" stroke="#5f6368"/>')
         if i % every == 0:
-            parts.append(f'<text x="{x(month):.1f}" y="{base + 20}" text-anchor="middle">'
+            parts.append(f'<text x="{x(month):.1f}" y="{base + 19}" text-anchor="middle">'
                          f'{month.strftime("%Y-%m")}</text>')
     parts.append(f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{base}" stroke="#5f6368"/>')
     parts.append(f'<line x1="{pad_l}" y1="{base}" x2="{width - pad_r}" y2="{base}" stroke="#5f6368"/>')
     last = chart.points[-1]
     parts.append(f'<line id="chart-today" x1="{x(last.day):.1f}" y1="{pad_t}" x2="{x(last.day):.1f}" y2="{base}" '
                  f'stroke="#5f6368" stroke-dasharray="1 3"/>')
-    parts.append(f'<text x="{min(x(last.day), width - pad_r - 2):.1f}" y="{base + 34}" '
+    parts.append(f'<text x="{min(x(last.day), width - pad_r - 2):.1f}" y="{base + 38}" '
                  f'text-anchor="{"end" if x(last.day) > width - 80 else "middle"}">{escape(today_label)}</text>')
     projection = chart.projection
     if projection is not None and projection.state == STEADY and projection.runs_out_on:
