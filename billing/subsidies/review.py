@@ -2,7 +2,9 @@
 disbursement.
 
 - Two steps, two officials: the city approver (or a city-step rejecter) is never
-  the district verifier (checked here, and a CHECK constraint).
+  the district verifier (checked here, and a CHECK constraint).  ``city_step_refusal``
+  and ``objection_decision_refusal`` are the one home of these rules: the services
+  raise them, the claim page shows them instead of a form the official may not submit.
 - City approval recomputes the eligible amount with the claim's policy and
   tier-cap versions and the community's awards of this (local) year, under a
   row lock on the community-year counter (``FOR UPDATE``; on SQLite the caller
