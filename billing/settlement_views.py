@@ -23,6 +23,7 @@ from app.auth.forms import EmptyForm
 from app.clock import local
 from app.errors import LinliError
 from app.extensions import db
+from app.csv_export import csv_response
 from app.money import fen_to_yuan
 from app.uow import form_action
 from billing import payouts as payout_service
@@ -259,3 +260,73 @@ def confirm_bank_file(period: str):
         paid = payout_service.confirm_bank_file(db.session, parsed.key, actor=current_user)
     flash(_("%(n)d bank transfers are recorded as paid.", n=len(paid)), "success")
     return redirect(url_for("settlements.period_settlements", period=parsed.key))
+
+
+# --- CSV lists of the officials' pages (every row; labels, yuan, Shanghai times) ----------
+
+
+def payout_labels(payout: Payout | None) -> tuple[str, str, object]:
+    """(status, method, amount in yuan) of a payout, as the pages' badge says it."""
+    if payout is None:
+        return _("No payout"), "", None
+    status = {"paid": _("Paid"), "failed": _("Failed")}.get(payout.status.value, _("To pay"))
+    method = _("Stripe transfer") if payout.method == "stripe_transfer" else _("Bank transfer")
+    return status, method, fen_to_yuan(payout.amount_fen)
+
+
+def _paid_at(payout: Payout | None):
+    at = payout.paid_at if payout is not None else None
+    return local(at).strftime("%Y-%m-%d %H:%M") if at else None
+
+
+@bp.route("/official/billing/months.csv")
+@official_required
+def overview_months_csv():
+    """Every settled month: providers settled and their net (the overview lists the last 24) (CSV)."""
+    rows = db.session.execute(
+        sa.select(Settlement.period, sa.func.count(Settlement.id), sa.func.sum(Settlement.net_fen))
+        .group_by(Settlement.period).order_by(Settlement.period.desc())).all()
+    return csv_response("settled-months.csv", [_("Month"), _("Providers"), _("Net (yuan)")],
+                        ((period, count, fen_to_yuan(int(net or 0))) for period, count, net in rows))
+
+
+@bp.route("/official/billing/trial-balance.csv")
+@official_required
+def trial_balance_csv():
+    """The overview's trial balance: each account's balance against the sum of its entries (CSV)."""
+    view = billing_overview(db.session)
+    return csv_response("trial-balance.csv", [_("Account"), _("Account name"), _("Balance (yuan)"),
+                                              _("Sum of entries (yuan)"), _("Check")],
+                        ((row.account.code, account_label(row.account), fen_to_yuan(row.balance_fen),
+                          fen_to_yuan(row.entries_fen), _("OK") if row.balance_fen == row.entries_fen else _("Mismatch"))
+                         for row in view.trial_balance))
+
+
+@bp.route("/official/settlements/<period>.csv")
+@official_required
+def period_settlements_csv(period: str):
+    """Every provider's settlement of a month with its payout, as on the month's page (CSV; 400 bad month)."""
+    parsed = _period_or_400(period)
+    rows = db.session.execute(
+        sa.select(Settlement, Provider, Payout).join(Provider, Provider.id == Settlement.provider_id)
+        .outerjoin(Payout, Payout.settlement_id == Settlement.id)
+        .where(Settlement.period == parsed.key).order_by(Provider.name)).all()
+    return csv_response(f"settlements-{parsed.key}.csv", [
+        _("Provider"), _("Bookings"), _("Gross (yuan)"), _("Platform fee (yuan)"), _("Penalties (yuan)"),
+        _("Subsidies (yuan)"), _("Collected by the provider (yuan)"), _("Net (yuan)"), _("Payout"),
+        _("Payout method"), _("Payout amount (yuan)"), _("Paid at")],
+        ((provider.name, s.booking_count, fen_to_yuan(s.gross_fen), fen_to_yuan(s.fee_fen), fen_to_yuan(s.penalties_fen),
+          fen_to_yuan(s.subsidies_fen), fen_to_yuan(s.collected_offline_fen), fen_to_yuan(s.net_fen),
+          *payout_labels(payout), _paid_at(payout)) for s, provider, payout in rows))
+
+
+@bp.route("/official/providers/<int:provider_id>/statements.csv")
+@official_required
+def provider_statements_csv(provider_id: int):
+    """A provider's settled months with their payouts, as on its statements page (CSV; 404 unknown provider)."""
+    provider = _provider_or_404(provider_id)
+    return csv_response(f"statements-{provider.id}.csv", [
+        _("Month"), _("Bookings"), _("Gross (yuan)"), _("Net (yuan)"), _("Payout"), _("Payout method"),
+        _("Payout amount (yuan)"), _("Paid at")],
+        ((s.period, s.booking_count, fen_to_yuan(s.gross_fen), fen_to_yuan(s.net_fen), *payout_labels(payout),
+          _paid_at(payout)) for s, payout in _settlement_list(provider.id)))

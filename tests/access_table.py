@@ -225,6 +225,10 @@ RULES: dict[str, Rule] = {
     "settlements.provider_statement_csv": rule(OFFICIALS, provider_id="provider", period="period"),
     "settlements.overview": rule(OFFICIALS),
     "settlements.period_settlements": rule(OFFICIALS, period="period"),
+    "settlements.period_settlements_csv": rule(OFFICIALS, period="period"),
+    "settlements.overview_months_csv": rule(OFFICIALS),
+    "settlements.trial_balance_csv": rule(OFFICIALS),
+    "settlements.provider_statements_csv": rule(OFFICIALS, provider_id="provider"),
     "settlements.bank_file": rule(OFFICIALS, period="period"),
     "settlements.confirm_bank_file": rule(OFFICIALS, period="period"),
     # --- ratings and complaints -----------------------------------------------------------
@@ -262,6 +266,10 @@ RULES: dict[str, Rule] = {
     "programmes.book": rule(RESIDENTS, listing_id="listing"),  # both are enrolled
     "programmes.provider_awards": rule(STAFFS),
     "programmes.official_list": rule(OFFICIALS),
+    "programmes.official_list_csv": rule(OFFICIALS),
+    "programmes.enrolments_csv": rule(OFFICIALS, programme_id="programme"),
+    "programmes.awards_csv": rule(OFFICIALS, programme_id="programme"),
+    "programmes.entitlements_csv": rule(OFFICIALS, programme_id="programme"),
     "programmes.create": rule(OFFICIALS),
     "programmes.manage": rule(OFFICIALS, programme_id="programme"),
     "programmes.edit": rule(OFFICIALS, programme_id="programme"),
@@ -305,12 +313,14 @@ RULES: dict[str, Rule] = {
     "subsidies.file_claim": rule(P, project_id="project"),
     "subsidies.my_claim": rule(P, claim_id="claim"),
     "subsidies.evidence_download": rule(P | OFFICIALS, evidence_id="evidence"),
-    "subsidies.notices": rule(LOGGED_IN),
-    "subsidies.notice": rule(LOGGED_IN, claim_id="notice"),
+    "subsidies.notices": rule(EVERYONE),  # the public notice: anyone reads it; objecting needs a log-in
+    "subsidies.notice": rule(EVERYONE, claim_id="notice"),
+    "subsidies.notices_csv": rule(EVERYONE),
     # Residents of the project's community object (A already has: 409), nobody else (403, with the reason).
     "subsidies.object_to": rule(RESIDENTS, claim_id="notice", body={"text": "设备未投入使用"},
                                 denial={STAFF: {403}}),
     "subsidies.queue": rule(OFFICIALS),
+    "subsidies.queue_csv": rule(OFFICIALS),
     "subsidies.claim": rule(OFFICIALS, claim_id="claim"),
     "subsidies.verify": rule(OFFICIALS, claim_id="claim"),
     "subsidies.approve": rule(OFFICIALS, claim_id="claim"),

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import now, today
-from app.errors import Forbidden, IllegalTransition, Invalid, LinliError, NotFound
+from app.errors import Forbidden, IllegalTransition, Invalid, LinliError, NotFound, Problems
 from app.models import User
 from app.notifications import notify
 from billing.programmes.models import (
@@ -60,23 +60,46 @@ class ProfileFacts:
     disability: bool = False
 
 
-def ineligibility(programme: PurchaseProgramme, resident: User, facts: ProfileFacts | ResidentProfile | None) -> str | None:
-    """Why the resident is not eligible (a message), or None when they are."""
+def ineligibilities(programme: PurchaseProgramme, resident: User,
+                    facts: ProfileFacts | ResidentProfile | None) -> list[tuple[str, str | None]]:
+    """Every reason the resident is not eligible, each with the fact at fault (a field of the
+    application form; None for the community); empty when they are eligible."""
+    reasons: list[tuple[str, str | None]] = []
     if resident.community_id not in {c.id for c in programme.communities}:
-        return str(_l("The programme does not cover this resident's community."))
+        reasons.append((str(_l("The programme does not cover this resident's community.")), None))
     if programme.min_age is not None:
         if facts is None or facts.birth_date is None:
-            return str(_l("The birth date is needed: the programme is for residents aged %(n)d or over.",
-                          n=programme.min_age))
-        if age_on(facts.birth_date, today()) < programme.min_age:
-            return str(_l("The resident is under %(n)d.", n=programme.min_age))
+            reasons.append((str(_l("The birth date is needed: the programme is for residents aged %(n)d or over.",
+                                   n=programme.min_age)), "birth_date"))
+        elif age_on(facts.birth_date, today()) < programme.min_age:
+            reasons.append((str(_l("The resident is under %(n)d.", n=programme.min_age)), "birth_date"))
     if programme.requires_living_alone and not (facts and facts.lives_alone):
-        return str(_l("The programme is for residents living alone."))
+        reasons.append((str(_l("The programme is for residents living alone.")), "lives_alone"))
     if programme.requires_low_income and not (facts and facts.low_income):
-        return str(_l("The programme is for low-income households."))
+        reasons.append((str(_l("The programme is for low-income households.")), "low_income"))
     if programme.requires_disability and not (facts and facts.disability):
-        return str(_l("The programme is for residents with a disability."))
-    return None
+        reasons.append((str(_l("The programme is for residents with a disability.")), "disability"))
+    return reasons
+
+
+def ineligibility(programme: PurchaseProgramme, resident: User, facts: ProfileFacts | ResidentProfile | None) -> str | None:
+    """Why the resident is not eligible (the first reason), or None when they are."""
+    reasons = ineligibilities(programme, resident, facts)
+    return reasons[0][0] if reasons else None
+
+
+def application_problems(programme: PurchaseProgramme, resident: User, facts: ProfileFacts) -> Problems:
+    """Everything wrong with an application's facts at once: an implausible birth date, and
+    each eligibility rule the facts do not meet (on the fact's field)."""
+    problems = Problems()
+    try:
+        _validate_facts(facts)
+    except Invalid as error:
+        problems.extend(error)
+    for message, field in ineligibilities(programme, resident, facts):
+        if not (field == "birth_date" and problems):
+            problems.add(message, field=field)
+    return problems
 
 
 def _validate_facts(facts: ProfileFacts) -> None:
@@ -162,10 +185,7 @@ def apply(session: Session, programme: PurchaseProgramme, resident: User, facts:
     if not resident.is_resident:
         raise Forbidden(_l("Only residents can apply."))
     _open(programme)
-    _validate_facts(facts)
-    reason = ineligibility(programme, resident, facts)
-    if reason:
-        raise Invalid(reason)
+    application_problems(programme, resident, facts).raise_if_any()
     existing = _enrolment(session, programme, resident)
     if existing is not None and existing.status in (E.APPLIED, E.ENROLLED):
         raise Invalid(_l("You have already applied to this programme."))

@@ -9,7 +9,7 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, SelectMu
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.errors import Invalid
+from app.errors import Invalid, Problems
 from app.money import MoneyError, yuan_to_fen
 from billing.programmes.eligibility import ProfileFacts
 from billing.programmes.programmes import ProgrammeTerms
@@ -60,24 +60,42 @@ class ProgrammeForm(FlaskForm):
     requires_low_income = BooleanField(_l("Only low-income households"))
     requires_disability = BooleanField(_l("Only residents with a disability"))
 
-    def terms(self) -> ProgrammeTerms:
-        """The typed terms; Invalid (on the field) for an amount or listing list that does not parse."""
-        listing_ids = []
-        for part in (self.listing_ids.data or "").replace("，", ",").split(","):
-            part = part.strip().lstrip("#")
-            if not part:
-                continue
-            if not part.isdigit():
-                raise Invalid(_l("List listing numbers separated by commas, e.g. 12, 15."), field="listing_ids")
-            listing_ids.append(int(part))
-        budget = parse_yuan(self.budget.data, "budget")
+    def terms(self, problems: Problems | None = None) -> ProgrammeTerms:
+        """The typed terms.  An amount or listing list that does not parse is Invalid (on its
+        field); with ``problems``, it is added there instead and read as empty, so that the
+        service can check the other terms and the page show every problem at once."""
+
+        def parsed(read, field):
+            try:
+                return read()
+            except Invalid as error:
+                if problems is None:
+                    raise
+                problems.extend(error)
+                return None
+
+        def listing_numbers():
+            numbers = []
+            for part in (self.listing_ids.data or "").replace("，", ",").split(","):
+                part = part.strip().lstrip("#")
+                if not part:
+                    continue
+                if not part.isdigit():
+                    raise Invalid(_l("List listing numbers separated by commas, e.g. 12, 15."), field="listing_ids")
+                numbers.append(int(part))
+            return numbers
+
+        listing_ids = parsed(listing_numbers, "listing_ids") or []
+        budget = parsed(lambda: parse_yuan(self.budget.data, "budget"), "budget")
+        unit_price = parsed(lambda: parse_yuan(self.unit_price.data, "unit_price"), "unit_price")
         return ProgrammeTerms(
             title=self.title.data or "", service_content=self.service_content.data or "",
             start_date=self.start_date.data, end_date=self.end_date.data, quantity=self.quantity.data,
             quality_requirements=self.quality_requirements.data or "",
-            unit_price_fen=parse_yuan(self.unit_price.data, "unit_price"),
+            unit_price_fen=unit_price,
             settlement_method=self.settlement_method.data or "", performance_targets=self.performance_targets.data or "",
-            breach_liability=self.breach_liability.data or "", budget_fen=0 if budget is None else budget,
+            breach_liability=self.breach_liability.data or "",
+            budget_fen=0 if budget is None and not (self.budget.data or "").strip() else budget,
             allowance_per_month=self.allowance_per_month.data, stable_service=bool(self.stable_service.data),
             min_age=self.min_age.data, requires_living_alone=bool(self.requires_living_alone.data),
             requires_low_income=bool(self.requires_low_income.data),

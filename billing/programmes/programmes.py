@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import now, today
-from app.errors import Forbidden, IllegalTransition, Invalid, NotFound
+from app.errors import Forbidden, IllegalTransition, Invalid, NotFound, Problems
 from app.models import Community, User
 from billing import ledger
 from billing.programmes.models import (
@@ -83,49 +83,51 @@ def term_limit(start: date, stable: bool) -> date:
 
 
 def validate_terms(session: Session, terms: ProgrammeTerms) -> None:
-    """Refuse (Invalid, naming the field) any missing or impossible contract term."""
+    """Refuse any missing or impossible contract term: a :class:`Problems` naming every field at fault."""
+    problems = Problems()
     if not (terms.title or "").strip():
-        raise Invalid(_l("Give the programme a title."), field="title")
-    if len(terms.title.strip()) > 120:
-        raise Invalid(_l("The title is too long (120 characters at most)."), field="title")
+        problems.add(_l("Give the programme a title."), field="title")
+    elif len(terms.title.strip()) > 120:
+        problems.add(_l("The title is too long (120 characters at most)."), field="title")
     for name in TEXT_FIELDS:
         if not (getattr(terms, name) or "").strip():
-            raise Invalid(_l("State this contract term: the contract must say it (MOF Order No. 102, Art. 23)."),
-                          field=name)
+            problems.add(_l("State this contract term: the contract must say it (MOF Order No. 102, Art. 23)."),
+                         field=name)
     if terms.start_date is None:
-        raise Invalid(_l("Give the first day of the term."), field="start_date")
+        problems.add(_l("Give the first day of the term."), field="start_date")
     if terms.end_date is None:
-        raise Invalid(_l("Give the last day of the term."), field="end_date")
-    if terms.end_date < terms.start_date:
-        raise Invalid(_l("The term ends before it starts."), field="end_date")
-    limit = term_limit(terms.start_date, terms.stable_service)
-    if terms.end_date > limit:
+        problems.add(_l("Give the last day of the term."), field="end_date")
+    elif terms.start_date is not None and terms.end_date < terms.start_date:
+        problems.add(_l("The term ends before it starts."), field="end_date")
+    elif terms.start_date is not None and terms.end_date > term_limit(terms.start_date, terms.stable_service):
+        limit = term_limit(terms.start_date, terms.stable_service)
         if terms.stable_service:
             message = _l("A stable, continuous service may run for at most 3 years: the term can end on "
                          "%(limit)s at the latest.", limit=limit.isoformat())
         else:
             message = _l("A purchase runs for at most 1 year (3 years only for a stable, continuous service): "
                          "the term can end on %(limit)s at the latest.", limit=limit.isoformat())
-        raise Invalid(message, field="end_date")
+        problems.add(message, field="end_date")
     if terms.quantity is None or terms.quantity <= 0:
-        raise Invalid(_l("The quantity must be a whole number above zero."), field="quantity")
+        problems.add(_l("The quantity must be a whole number above zero."), field="quantity")
     if terms.unit_price_fen is None or terms.unit_price_fen <= 0:
-        raise Invalid(_l("The unit price must be above zero."), field="unit_price_fen")
+        problems.add(_l("The unit price must be above zero."), field="unit_price_fen")
     if terms.budget_fen is None:
-        raise Invalid(_l("Give the budget (0 while it is not yet secured)."), field="budget_fen")
-    if terms.budget_fen < 0:
-        raise Invalid(_l("The budget cannot be negative."), field="budget_fen")
-    if terms.budget_fen > MAX_BUDGET_FEN:
-        raise Invalid(_l("The budget is implausibly large; check the amount."), field="budget_fen")
+        problems.add(_l("Give the budget (0 while it is not yet secured)."), field="budget_fen")
+    elif terms.budget_fen < 0:
+        problems.add(_l("The budget cannot be negative."), field="budget_fen")
+    elif terms.budget_fen > MAX_BUDGET_FEN:
+        problems.add(_l("The budget is implausibly large; check the amount."), field="budget_fen")
     if terms.allowance_per_month is None or not 1 <= terms.allowance_per_month <= 100:
-        raise Invalid(_l("The allowance is a number of visits per month, from 1 to 100."),
-                      field="allowance_per_month")
+        problems.add(_l("The allowance is a number of visits per month, from 1 to 100."),
+                     field="allowance_per_month")
     if terms.min_age is not None and not 0 <= terms.min_age <= 120:
-        raise Invalid(_l("The minimum age must be between 0 and 120."), field="min_age")
+        problems.add(_l("The minimum age must be between 0 and 120."), field="min_age")
     if not terms.category_ids and not terms.listing_ids:
-        raise Invalid(_l("Choose the service categories or listings the programme buys."), field="category_ids")
+        problems.add(_l("Choose the service categories or listings the programme buys."), field="category_ids")
     if not terms.community_ids:
-        raise Invalid(_l("Choose the communities whose residents may be enrolled."), field="community_ids")
+        problems.add(_l("Choose the communities whose residents may be enrolled."), field="community_ids")
+    problems.raise_if_any()
 
 
 def _apply(session: Session, programme: PurchaseProgramme, terms: ProgrammeTerms) -> None:

@@ -19,6 +19,7 @@ from app.db import write_transaction
 from app.errors import LinliError
 from app.extensions import db
 from app.uow import form_action
+from billing.form_errors import add_problems, at_fault
 from billing.programmes import eligibility, entitlements, programmes
 from billing.programmes.forms import ApplyForm
 from billing.programmes.models import Enrolment, ProgrammeStatus
@@ -76,7 +77,10 @@ def apply(programme_id: int):
     form = ApplyForm()
     if not form.is_submitted():
         return render_template("programmes/apply.html", programme=programme, form=form)
-    if not form.validate():
+    form.validate()
+    problems = eligibility.application_problems(programme, _user(), form.facts())
+    add_problems(form, problems)
+    if problems or at_fault(form):  # every problem at once: the consent, the birth date, each rule not met
         return render_template("programmes/apply.html", programme=programme, form=form), 422
     with form_action(form, lambda status: (render_template(
             "programmes/apply.html", programme=programmes.public_programme(db.session, programme_id), form=form),

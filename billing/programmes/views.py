@@ -13,14 +13,21 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from babel.dates import format_skeleton
+from flask_babel import get_locale
+from markupsafe import Markup
 
 from app.access import official_required
 from app.audit import trail
 from app.auth.views import community_choices
-from app.errors import Invalid, LinliError
+from app.errors import Invalid, LinliError, Problems
 from app.extensions import db
+from app.clock import local
+from app.csv_export import csv_response
+from app.money import fen_to_yuan, format_fen
 from app.models import User
 from app.uow import apply_form_error, commit, form_action
+from billing.form_errors import add_problems, at_fault
 from billing.programmes import budget as budget_view
 from billing.programmes import eligibility, programmes, topups
 from billing.programmes.forms import (
@@ -36,6 +43,7 @@ from billing.programmes.forms import (
     parse_yuan,
 )
 from billing.programmes.models import EntitlementUse, PurchaseProgramme
+from billing.programmes.programmes import ProgrammeTerms
 from providers.models import ServiceCategory
 from ratings.followups import appointments
 
@@ -69,6 +77,20 @@ def _fill(form: ProgrammeForm, programme: PurchaseProgramme) -> None:
     form.listing_ids.data = ", ".join(str(x.id) for x in programme.listings)
 
 
+def _checked(form: ProgrammeForm) -> ProgrammeTerms | None:
+    """The typed terms when neither the form nor the service finds anything wrong; else None,
+    with every problem on its field (the form's own message first, then the service's)."""
+    form.validate()
+    problems = Problems()
+    terms = form.terms(problems)
+    try:
+        programmes.validate_terms(db.session, terms)
+    except Problems as found:
+        problems.extend(found)
+    add_problems(form, problems, FIELD_ALIASES)
+    return None if (problems or at_fault(form)) else terms
+
+
 @bp.route("/official/programmes")
 @official_required
 def official_list():
@@ -83,11 +105,12 @@ def create():
     form = _choices(ProgrammeForm())
     if not form.is_submitted():
         return render_template("programmes/form.html", form=form, programme=None)
-    if not form.validate():
+    terms = _checked(form)
+    if terms is None:
         return render_template("programmes/form.html", form=form, programme=None), 422
     with form_action(form, lambda status: (render_template("programmes/form.html", form=form, programme=None),
                                            status), aliases=FIELD_ALIASES):
-        programme = programmes.create_programme(db.session, _user(), form.terms())
+        programme = programmes.create_programme(db.session, _user(), terms)
         programme_id = programme.id
     flash(_("The programme is saved as a draft. Award it, then open it."), "success")
     return redirect(url_for("programmes.manage", programme_id=programme_id))
@@ -102,14 +125,16 @@ def edit(programme_id: int):
     if not form.is_submitted():
         _fill(form, programme)
         return render_template("programmes/form.html", form=form, programme=programme)
-    if not form.validate():
+    terms = _checked(form)
+    if terms is None:
         return render_template("programmes/form.html", form=form, programme=programme), 422
+
     def page(status: int):
         return render_template("programmes/form.html", form=form,
                                programme=programmes.get_programme(db.session, programme_id)), status
 
     with form_action(form, page, aliases=FIELD_ALIASES):
-        programmes.update_programme(db.session, programme, _user(), form.terms())
+        programmes.update_programme(db.session, programme, _user(), terms)
     flash(_("The programme's terms are saved."), "success")
     return redirect(url_for("programmes.manage", programme_id=programme_id))
 
@@ -302,15 +327,34 @@ def details(programme_id: int, enrolment_id: int):
                            programme=enrolment.programme)
 
 
+def _month(day) -> str:
+    """A month as the reader's language writes it (2027年3月, March 2027)."""
+    return format_skeleton("yMMMM", day, locale=get_locale())
+
+
 @bp.route("/official/programmes/<int:programme_id>/budget")
 @official_required
 def budget(programme_id: int):
-    """Committed, reserved, consumed, remaining; a chart over time; when it runs out at this rate."""
+    """Committed, reserved, consumed, remaining; a chart of each week (or month) over the term
+    with the same figures in a table; when it runs out at the rate of the last 8 weeks."""
     programme = programmes.get_programme(db.session, programme_id)
-    points = budget_view.series(db.session, programme)
-    chart = budget_view.chart_svg(points, labels=(_("Remaining"), _("Reserved or consumed")))
-    return render_template("programmes/budget.html", programme=programme, chart=chart,
-                           figures=budget_view.figures(db.session, programme), points=points)
+    figures = budget_view.figures(db.session, programme)
+    chart = budget_view.chart_series(db.session, programme, figures.projection)
+    svg = Markup("")
+    if chart.points:
+        last = chart.points[-1]
+        svg = budget_view.chart_svg(
+            chart, title=(_("Budget of %(title)s, week by week", title=programme.title) if chart.unit == "week"
+                          else _("Budget of %(title)s, month by month", title=programme.title)),
+            description=_("On %(day)s: committed %(committed)s, spent %(spent)s (reserved or consumed), remaining "
+                          "%(remaining)s. The table below the chart gives the figures of each period.",
+                          day=last.day.isoformat(), committed=format_fen(last.committed), spent=format_fen(last.spent),
+                          remaining=format_fen(last.remaining)),
+            today_label=_("today") if last.day == budget_view.today() else last.day.isoformat())
+    runs_out = figures.projection.runs_out_on if figures.projection else None
+    return render_template("programmes/budget.html", programme=programme, chart=chart, svg=svg, figures=figures,
+                           projection=figures.projection, runs_out_month=_month(runs_out) if runs_out else None,
+                           swatch=budget_view.swatch, on=budget_view.today())
 
 
 @bp.post("/official/programmes/<int:programme_id>/evaluators")
@@ -335,3 +379,64 @@ def end_evaluator(programme_id: int, appointment_id: int):
     return _decide(programme_id,
                    lambda p: appointments.end_appointment(db.session, p.id, appointment_id, _user()),
                    _("The appointment has ended: the evaluator no longer sees this programme's calls."))
+
+
+# --- CSV lists (what the pages list, every row; labels, yuan, Shanghai times) ---------------
+
+
+def _yuan(fen: int | None):
+    return None if fen is None else fen_to_yuan(fen)
+
+
+def _at(at) -> str | None:
+    return local(at).strftime("%Y-%m-%d %H:%M") if at else None
+
+
+@bp.route("/official/programmes.csv")
+@official_required
+def official_list_csv():
+    """Every programme, as on the list page (CSV)."""
+    rows = ((p.id, p.title, p.status_label, p.start_date, p.end_date, _yuan(p.budget_fen),
+             "、".join(c.name for c in p.communities), "、".join(a.provider.name for a in p.awards), _at(p.opened_at))
+            for p in programmes.programmes(db.session))
+    return csv_response("programmes.csv", [_("Number"), _("Programme"), _("Status"), _("Term: first day"),
+                                           _("Term: last day"), _("Budget (yuan)"), _("Communities"),
+                                           _("Awarded providers"), _("Opened at")], rows)
+
+
+@bp.route("/official/programmes/<int:programme_id>/enrolments.csv")
+@official_required
+def enrolments_csv(programme_id: int):
+    """The programme's enrolments, as on its page (CSV; no eligibility details: those are asked for, with a reason)."""
+    programme = programmes.get_programme(db.session, programme_id)
+    rows = ((e.id, e.resident.name, e.status_label, SOURCE_LABELS.get(e.source, e.source), e.reason,
+             _at(e.applied_at), _at(e.decided_at)) for e in eligibility.enrolments(db.session, programme.id))
+    return csv_response(f"programme-{programme.id}-enrolments.csv",
+                        [_("Enrolment"), _("Resident"), _("Status"), _("How"), _("Reason"), _("Applied or enrolled at"),
+                         _("Decided at")], rows)
+
+
+@bp.route("/official/programmes/<int:programme_id>/awards.csv")
+@official_required
+def awards_csv(programme_id: int):
+    """The programme's awards: provider, contract price, quota and what is used of it (CSV)."""
+    programme = programmes.get_programme(db.session, programme_id)
+    rows = ((a.id, a.provider.name, _yuan(a.contract_price_fen), a.quota, a.quota_used, _at(a.awarded_at))
+            for a in sorted(programme.awards, key=lambda a: a.id))
+    return csv_response(f"programme-{programme.id}-awards.csv",
+                        [_("Award"), _("Provider"), _("Contract price (yuan)"), _("Quota (visits)"), _("Visits used"),
+                         _("Awarded at")], rows)
+
+
+@bp.route("/official/programmes/<int:programme_id>/entitlements.csv")
+@official_required
+def entitlements_csv(programme_id: int):
+    """Every visit booked with the programme's entitlements (the page shows the last 100) (CSV)."""
+    programme = programmes.get_programme(db.session, programme_id)
+    uses = db.session.scalars(sa.select(EntitlementUse).where(EntitlementUse.programme_id == programme.id)
+                              .order_by(EntitlementUse.id.desc()))
+    rows = ((u.booking_id, u.month, u.award.provider.name, _yuan(u.amount_fen), _yuan(u.deduction_fen or 0),
+             u.status_label, _at(u.created_at)) for u in uses)
+    return csv_response(f"programme-{programme.id}-entitlements.csv",
+                        [_("Booking"), _("Month"), _("Provider"), _("Amount (yuan)"), _("Deduction (yuan)"), _("Status"),
+                         _("Booked at")], rows)

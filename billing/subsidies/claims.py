@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import local, today
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, Problems
 from app.models import User
 from app.money import format_fen
 from app.notifications import notify
@@ -63,18 +63,25 @@ class ClaimInput:
 
 
 def store_evidence(files: list[tuple[EvidenceKind, BinaryIO, str | None]]) -> list[tuple[EvidenceKind, uploads.StoredFile]]:
-    """Check and store the uploaded files; on any refusal none stays on disk."""
+    """Check and store the uploaded files; on any refusal none stays on disk.  Every file is
+    checked: a :class:`Problems` names each field with a file refused (and why)."""
     if len(files) > MAX_FILES_PER_CLAIM:
         raise Invalid(_l("At most %(n)d files per claim.", n=MAX_FILES_PER_CLAIM), field="photos")
     stored: list[tuple[EvidenceKind, uploads.StoredFile]] = []
+    problems = Problems()
     try:
         for kind, stream, filename in files:
             name = EVIDENCE_FIELDS[kind]
-            saved = uploads.save_document(stream, filename, field=name)
+            try:
+                saved = uploads.save_document(stream, filename, field=name)
+            except Invalid as error:
+                problems.extend(error)
+                continue
             stored.append((kind, saved))
             if kind == EvidenceKind.PHOTO and saved.content_type not in IMAGE_TYPES:
-                raise Invalid(_l("A photo must be a JPEG or PNG image; %(name)s is a PDF.",
-                                 name=saved.original_name), field=name)
+                problems.add(_l("A photo must be a JPEG or PNG image; %(name)s is a PDF.",
+                                name=saved.original_name), field=name)
+        problems.raise_if_any()
     except Exception:
         discard_all(stored)
         raise
@@ -101,22 +108,44 @@ def term_reason(computation: Computation) -> str:
     return str(TERM_LABELS[computation.binding_term])
 
 
-def file_claim(session: Session, provider: Provider, project_id: int, data: ClaimInput, *, actor: User) -> SubsidyClaim:
-    """File the project's one claim (flushes; the caller commits and, on error, discards the files)."""
+def file_claim(session: Session, provider: Provider, project_id: int, data: ClaimInput, *, actor: User,
+               problems: Problems | None = None) -> SubsidyClaim:
+    """File the project's one claim (flushes; the caller commits and, on error, discards the files).
+
+    Every problem with the figures and the evidence is refused at once (a :class:`Problems`),
+    with ``problems`` the caller found already (an amount or a file it could not read): a
+    field at fault there is not refused twice."""
     require_active(provider)
     project = own_project(session, provider, project_id, for_update=True)
     existing = session.scalar(sa.select(SubsidyClaim.id).where(SubsidyClaim.project_id == project.id))
     if existing is not None:
         raise Conflict(_l("This project already has a claim (#%(claim)s): a project is subsidised once.",
                           claim=existing))
-    accepted_on = _check_accepted_on(data.accepted_on, local(project.registered_at).date())
-    quantity = parse_quantity(data.verified_quantity, "verified_quantity")
-    investment = parse_investment(data.verified_investment_fen, "verified_investment_fen")
-    kinds = [kind for kind, _saved in data.evidence]
-    if EvidenceKind.ACCEPTANCE_CERTIFICATE not in kinds:
-        raise Invalid(_l("Attach the acceptance certificate (PDF, JPEG or PNG)."), field="acceptance_certificate")
-    if EvidenceKind.INVOICE not in kinds:
-        raise Invalid(_l("Attach at least one invoice (PDF, JPEG or PNG)."), field="invoices")
+    found = problems if problems is not None else Problems()
+
+    def check(parse, *args):
+        """The parsed value, or None with the refusal added (unless its field is at fault already)."""
+        try:
+            return parse(*args)
+        except Invalid as error:
+            if error.field not in {one.field for one in found.errors}:
+                found.extend(error)
+            return None
+
+    accepted_on = check(_check_accepted_on, data.accepted_on, local(project.registered_at).date())
+    quantity = check(parse_quantity, data.verified_quantity, "verified_quantity")
+    investment = check(parse_investment, data.verified_investment_fen, "verified_investment_fen")
+    at_fault = {one.field for one in found.errors}
+    if not at_fault & set(EVIDENCE_FIELDS.values()):  # the kinds count once every file could be stored
+        kinds = [kind for kind, _saved in data.evidence]
+        if EvidenceKind.ACCEPTANCE_CERTIFICATE not in kinds:
+            found.add(_l("Attach the acceptance certificate (PDF, JPEG or PNG)."), field="acceptance_certificate")
+        if EvidenceKind.INVOICE not in kinds:
+            found.add(_l("Attach at least one invoice (PDF, JPEG or PNG)."), field="invoices")
+    requested = data.requested_fen
+    if requested is not None and (not isinstance(requested, int) or isinstance(requested, bool) or requested <= 0):
+        found.add(_l("The requested amount must be more than zero."), field="requested_fen")
+    found.raise_if_any()
     policy = current_policy(session, project.project_type)
     tier_cap = current_tier_cap(session, project.community.tier)
     computation = compute(session, policy=policy, tier_cap=tier_cap, community_id=project.community_id,
@@ -124,10 +153,7 @@ def file_claim(session: Session, provider: Provider, project_id: int, data: Clai
     eligible = computation.eligible_fen
     if eligible <= 0:
         raise Invalid(_l("Nothing can be awarded: %(term)s is zero.", term=term_reason(computation)))
-    requested = data.requested_fen
     if requested is not None:
-        if not isinstance(requested, int) or isinstance(requested, bool) or requested <= 0:
-            raise Invalid(_l("The requested amount must be more than zero."), field="requested_fen")
         if requested > eligible:
             raise Invalid(_l("You may request at most %(amount)s: the eligible amount, bound by: %(term)s.",
                              amount=format_fen(eligible), term=term_reason(computation)), field="requested_fen")

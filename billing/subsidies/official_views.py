@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from app.access import official_required
 from app.audit import trail
+from app.csv_export import csv_response
 from app.db import write_transaction
 from app.errors import Invalid, LinliError
 from app.extensions import db
@@ -26,7 +27,7 @@ from billing.subsidies.forms import (
     yuan_field_to_fen,
 )
 from billing.subsidies.models import CLAIM_STATUS_LABELS, ClaimStatus, SubsidyClaim, SubsidyObjection
-from billing.subsidies.views import bp
+from billing.subsidies.views import bp, local_time
 
 
 @bp.route("/official/subsidies")
@@ -39,6 +40,23 @@ def queue():
     except LinliError as error:
         abort(400, description=str(error))
     return render_template("subsidies/queue.html", claims=rows, status=status, statuses=CLAIM_STATUS_LABELS)
+
+
+@bp.route("/official/subsidies.csv")
+@official_required
+def queue_csv():
+    """The claims of the queue with its filter (``?status=``), every row (CSV; 400 unknown status)."""
+    status = request.args.get("status") or None
+    try:
+        rows = review.queue(db.session, status)
+    except LinliError as error:
+        abort(400, description=str(error))
+    return csv_response(f"subsidy-claims-{status or 'open'}.csv", [
+        _("Claim"), _("Provider"), _("Project"), _("Project type"), _("Community"), _("Eligible amount (yuan)"),
+        _("Approved amount (yuan)"), _("Status"), _("Filed at"), _("Public notice until")],
+        ((c.id, c.provider.name, c.project.title, c.project.type_label, c.project.community.name,
+          fen_to_yuan(c.eligible_fen), fen_to_yuan(c.approved_fen) if c.approved_fen is not None else None,
+          c.status_label, local_time(c.filed_at), local_time(c.notice_ends_at)) for c in rows))
 
 
 def _claim_or_404(claim_id: int) -> SubsidyClaim:
@@ -59,8 +77,13 @@ def render_claim(claim: SubsidyClaim, *, forms: dict | None = None, status: int 
         resolve_form=forms.get("resolve") or ResolveForm(formdata=None),
         stop_form=forms.get("stop") or EarlyStopForm(formdata=None),
         notice_over=claim.status == ClaimStatus.NOTICE and claim.notice_ends_at <= review.now(),
-        decides_objections=review.may_decide_objections(claim, current_user),
+        city_refusal=_text(review.city_step_refusal(claim, current_user)),
+        objection_refusal=_text(review.objection_decision_refusal(claim, current_user)),
     ), status
+
+
+def _text(refusal: LinliError | None) -> str | None:
+    return None if refusal is None else str(refusal)
 
 
 @bp.route("/official/subsidies/claims/<int:claim_id>")

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, Problems
 from app.models import Community, Role, User
 from billing.subsidies.models import SubsidyProject
 from billing.subsidies.policies import current_policy, parse_project_type
@@ -63,21 +63,36 @@ def require_active(provider: Provider) -> None:
         raise Conflict(_l("Only an active provider can register projects and claim subsidies."))
 
 
-def register_project(session: Session, provider: Provider, data: ProjectInput, *, actor: User) -> SubsidyProject:
-    """Register a project before building it (flushes; the caller commits)."""
+def register_project(session: Session, provider: Provider, data: ProjectInput, *, actor: User,
+                     problems: Problems | None = None) -> SubsidyProject:
+    """Register a project before building it (flushes; the caller commits).  Every problem with
+    the input is refused at once (a :class:`Problems`, with ``problems`` the caller found
+    already: a field at fault there is not refused twice)."""
     require_active(provider)
-    project_type = parse_project_type(data.project_type)
+    found = problems if problems is not None else Problems()
+
+    def check(parse, *args):
+        try:
+            return parse(*args)
+        except Invalid as error:
+            if error.field not in {one.field for one in found.errors}:
+                found.extend(error)
+            return None
+
+    project_type = check(parse_project_type, data.project_type)
     title = (data.title or "").strip()
     if not title:
-        raise Invalid(_l("Give the project a short title."), field="title")
-    if len(title) > 120:
-        raise Invalid(_l("The title is at most 120 characters."), field="title")
+        found.add(_l("Give the project a short title."), field="title")
+    elif len(title) > 120:
+        found.add(_l("The title is at most 120 characters."), field="title")
     community = session.get(Community, data.community_id) if data.community_id else None
     if community is None:
-        raise Invalid(_l("Choose the community where the project is built."), field="community_id")
-    quantity = parse_quantity(data.planned_quantity, "planned_quantity")
-    investment = parse_investment(data.planned_investment_fen, "planned_investment_fen")
-    current_policy(session, project_type)  # a type without a policy cannot be registered
+        found.add(_l("Choose the community where the project is built."), field="community_id")
+    quantity = check(parse_quantity, data.planned_quantity, "planned_quantity")
+    investment = check(parse_investment, data.planned_investment_fen, "planned_investment_fen")
+    if project_type is not None:
+        current_policy(session, project_type)  # a type without a policy cannot be registered (404)
+    found.raise_if_any()
     project = SubsidyProject(provider_id=provider.id, community_id=community.id, project_type=project_type,
                              title=title, planned_quantity=quantity, planned_investment_fen=investment,
                              registered_by_id=actor.id)

@@ -2,7 +2,9 @@
 disbursement.
 
 - Two steps, two officials: the city approver (or a city-step rejecter) is never
-  the district verifier (checked here, and a CHECK constraint).
+  the district verifier (checked here, and a CHECK constraint).  ``city_step_refusal``
+  and ``objection_decision_refusal`` are the one home of these rules: the services
+  raise them, the claim page shows them instead of a form the official may not submit.
 - City approval recomputes the eligible amount with the claim's policy and
   tier-cap versions and the community's awards of this (local) year, under a
   row lock on the community-year counter (``FOR UPDATE``; on SQLite the caller
@@ -108,10 +110,23 @@ def verify(session: Session, claim_id: int, *, official: User, note: str = "") -
     return claim
 
 
+def city_step_refusal(claim: SubsidyClaim, official: User) -> LinliError | None:
+    """Why ``official`` may not decide the claim's city step (approve it, or reject it once
+    verified), or None when they may.
+
+    The one home of the four-eyes rule: :func:`approve` and :func:`reject` raise it, the
+    claim page shows it instead of the forms (an official is never offered a form they
+    may not submit)."""
+    if claim.district_official_id is not None and claim.district_official_id == official.id:
+        return Forbidden(_l("You verified this claim at the district step: a different official must decide "
+                            "the city step."))
+    return None
+
+
 def _not_the_verifier(claim: SubsidyClaim, official: User) -> None:
-    if claim.district_official_id == official.id:
-        raise Forbidden(_l("You verified this claim at the district step: a different official must decide "
-                           "the city step."))
+    refusal = city_step_refusal(claim, official)
+    if refusal is not None:
+        raise refusal
 
 
 def reject(session: Session, claim_id: int, *, official: User, reason: str) -> SubsidyClaim:
@@ -281,9 +296,18 @@ ABUSIVE = "abusive"  # an outcome of resolve_objection: dismissed as abusive (th
 OUTCOMES = (ObjectionStatus.UPHELD.value, ObjectionStatus.DISMISSED.value, ABUSIVE)
 
 
+def objection_decision_refusal(claim: SubsidyClaim, official: User) -> LinliError | None:
+    """Why ``official`` may not decide the claim's objections (its district verifier may not),
+    or None: :func:`resolve_objection` raises it, the claim page shows it instead of the form."""
+    if claim.district_official_id is not None and claim.district_official_id == official.id:
+        return Forbidden(_l("You verified this claim at the district step: a different official must decide "
+                            "its objections."))
+    return None
+
+
 def may_decide_objections(claim: SubsidyClaim, official: User) -> bool:
     """Whether ``official`` may decide the claim's objections: anyone but its district verifier."""
-    return claim.district_official_id != official.id
+    return objection_decision_refusal(claim, official) is None
 
 
 def resolve_objection(session: Session, objection_id: int, *, official: User, outcome: str,
@@ -296,9 +320,9 @@ def resolve_objection(session: Session, objection_id: int, *, official: User, ou
         raise NotFound(_l("There is no such objection."))
     claim = claim_for_update(session, objection.claim_id)
     session.refresh(objection)
-    if not may_decide_objections(claim, official):
-        raise Forbidden(_l("You verified this claim at the district step: a different official must decide "
-                           "its objections."))
+    refusal = objection_decision_refusal(claim, official)
+    if refusal is not None:
+        raise refusal
     if outcome not in OUTCOMES:
         raise Invalid(_l("Choose whether the objection is upheld, dismissed or abusive."), field="outcome")
     if outcome == ABUSIVE:
