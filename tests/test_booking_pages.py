@@ -138,7 +138,7 @@ def test_the_form_offers_two_weeks_of_free_slots_by_local_day_and_prefills_the_l
     assert slot(utc("2026-11-13", 15)) in every and slot(utc("2026-11-16", 9)) not in every
     assert len(every) == 2 + 9 * 4 - 1  # 9 more weekdays of four slots, one full
     tuesday = html(client.get(f"/listings/{listing.id}/book?day=2026-11-03"))
-    assert "Time on Tue 11/3" in tuesday and "1 place left" in tuesday and "2 places left" in tuesday
+    assert "Time on Tue 11/3" in tuesday and 'title="1 place left">1 left<' in tuesday and 'title="2 places left">2 left<' in tuesday
     assert "09:00–11:00" in tuesday
     assert 'value="城里社区5号楼1单元302"' in page
 
