@@ -133,7 +133,8 @@ def test_a_missing_time_and_a_missing_address_are_refused_together(client, auth)
     assert links == ["#starts_at", "#address", "#note"]
     assert 'id="starts_at-error">Choose a time from the list.' in html
     assert 'id="address-error">Enter the address' in html and 'id="note-error">The note is too long' in html
-    assert "Tue 11/3" in html and 'aria-current="date"' in html  # the day chosen stays chosen
+    chosen = BeautifulSoup(html, "html.parser").select_one("#day-strip a[aria-current=date]")
+    assert chosen.get_text(strip=True) == "Tue 11/3"  # the day chosen stays chosen
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Booking)) == before
 
 
@@ -200,6 +201,8 @@ def test_after_the_deadline_the_page_never_says_free_and_the_fee_shown_is_the_fe
     shown = int(page.soup.select_one("#cancel-fee")["data-fee-fen"])
     assert shown == late_fee(payment.amount_fen, 20) > 0
     assert f"Cancelling now costs {format_fen(shown)} (20% of what you paid)" in words
+    assert " ".join(page.soup.select_one("#free-cancel-until").get_text(" ").split()) == (
+        f"Free cancellation ended at Mon 11/2 13:00. Cancelling now costs {format_fen(shown)}.")
     button = page.soup.select_one("form[action$='/cancel'] button")
     assert button["data-confirm"] == f"Cancel this booking? {format_fen(shown)} will be kept."
 

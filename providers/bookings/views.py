@@ -209,12 +209,13 @@ def slot_picker(listing: Listing, form: BookingForm, endpoint: str, *, funded: b
         wanted = local(parse_slot(chosen_value)).date() if chosen_value else None
     except Invalid:
         wanted = None
-    wanted = wanted if any(d["date"] == wanted for d in days) else _parse_day(request.args.get("day"))
+    # ``day`` is in the address (a link of the strip) or posted back (the form sent with an error).
+    asked = _parse_day(request.values.get("day"))
+    wanted = wanted if any(d["date"] == wanted for d in days) else asked
     chosen = next((d for d in days if d["date"] == wanted), days[0] if days else None)
     for day in days:
         day["url"] = url_for(endpoint, listing_id=listing.id, day=day["date"].isoformat())
         day["chosen"] = day is chosen
-    asked = _parse_day(request.args.get("day"))
     return {"days": days, "day": chosen, "funded": funded,
             "missed": asked is not None and (chosen is None or chosen["date"] != asked)}
 
