@@ -80,7 +80,9 @@ def test_booking_form_fee_and_cancel(browser, live_server, live_app, live_clock,
         assert re.fullmatch(r"周[一二三四五六日]\s*\d{1,2}/\d{1,2}", first_day.strip()), first_day
         page.evaluate("() => window.scrollTo(0, 0)")
         shot(page, "form", size)
-        assert bottom_of(page.locator("#booking-form button[type=submit]")) <= height, "the button is below the fold"
+        bottom = bottom_of(page.locator("#booking-form button[type=submit]"))
+        print(f"{size}: the submit button ends at {bottom:.0f} px of {height}")
+        assert bottom <= height, "the button is below the fold"
         assert bottom_of(page.locator("input[name=address]")) <= height
         assert_accessible(page, f"booking form ({size})")
 
@@ -108,7 +110,9 @@ def test_booking_form_fee_and_cancel(browser, live_server, live_app, live_clock,
         assert "免费取消" not in page.locator("#slot-terms").inner_text().replace("已过免费取消时间", "")
         shot(page, "fee-inside-window", size)
         page.evaluate("() => window.scrollTo(0, 0)")
-        assert bottom_of(page.locator("#booking-form button[type=submit]")) <= height, "the button is below the fold"
+        bottom = bottom_of(page.locator("#booking-form button[type=submit]"))
+        print(f"{size}: with a time inside the notice chosen, the submit button ends at {bottom:.0f} px of {height}")
+        assert bottom <= height, "the button is below the fold"
         page.locator("#booking-form button[type=submit]").click()
         expect(page).to_have_url(re.compile(r"/bookings/\d+$"))
         booking_id = int(page.url.rsplit("/", 1)[1])
