@@ -10,6 +10,14 @@ transition), nothing written.  The buttons are the rows of
 :mod:`providers.bookings.actions` that the booking allows now, so a button shown
 succeeds.  A second request for a slot the resident already booked (a double
 submit) lands on that booking with a note.
+
+The booking form is one phone screen: a strip of the days with free places (links
+to ``?day=``, so it works without JavaScript), the chosen day's times, each saying
+until when cancelling it is free (an exact local time) or, inside the notice window,
+what it costs; every refusal of the form at once.  What cancelling costs is one rule
+(:mod:`providers.bookings.cancellation`); the booking page states the amount that
+cancelling now keeps, as billing's refund computes it, and a cancel form sent after
+that amount changed is refused (409) with the amount as it is now.
 """
 
 from __future__ import annotations
@@ -187,8 +195,7 @@ def slot_terms(starts_at: datetime, current: datetime, fee: tuple[int, int] | No
     else:
         short = _("Free until %(when)s", when=cancellation.deadline_text(until))
         terms = _("Free cancellation until %(when)s.", when=cancellation.deadline_text(until))
-    return {"inside": inside and not funded and bool(fee and fee[0]), "short": short, "terms": terms,
-            "fee_fen": fee[0] if (inside and fee and not funded) else 0}
+    return {"inside": inside and not funded and bool(fee and fee[0]), "short": short, "terms": terms}
 
 
 def _parse_day(value: str | None) -> date | None:
@@ -204,7 +211,6 @@ def slot_picker(listing: Listing, form: BookingForm, endpoint: str, *, funded: b
     (GET ``?day=…``), so the picker works without JavaScript."""
     days = slot_days(listing, funded=funded)
     chosen_value = form.starts_at.data if isinstance(form.starts_at.data, str) else None
-    wanted = None
     try:
         wanted = local(parse_slot(chosen_value)).date() if chosen_value else None
     except Invalid:
