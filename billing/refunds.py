@@ -63,19 +63,28 @@ def refundable(payment: Payment) -> int:
     return payment.amount_fen - payment.refunded_fen
 
 
-def refund_for_closed_booking(session: Session, booking: Booking, payment: Payment) -> Refund | None:
-    """Apply the cancellation rules to a paid booking that closed; None when nothing is refunded."""
+def fee_kept(session: Session, booking: Booking, payment: Payment | None, *, late: bool) -> int:
+    """What the provider keeps of ``payment`` when ``booking`` closes, late (a late
+    cancellation, a resident no-show) or not: the percentage fixed on the booking of what
+    is left of a completed payment; 0 when not late or nothing is paid.  The refund keeps
+    this and the pages quote it (:func:`billing.policies.cancel_cost`)."""
     from billing.policies import policy_of_booking
 
+    if not late or payment is None or payment.status != PaymentStatus.SUCCEEDED or refundable(payment) <= 0:
+        return 0
+    return late_fee(refundable(payment), policy_of_booking(session, booking).late_cancel_fee_percent)
+
+
+def refund_for_closed_booking(session: Session, booking: Booking, payment: Payment) -> Refund | None:
+    """Apply the cancellation rules to a paid booking that closed; None when nothing is refunded."""
     left = refundable(payment)
     if payment.status != PaymentStatus.SUCCEEDED or left <= 0:
         return None
-    fee = 0
-    if booking.status == S.NO_SHOW_RESIDENT or (booking.status == S.CANCELLED_BY_RESIDENT
-                                                 and booking.late_cancellation):
-        fee = late_fee(left, policy_of_booking(session, booking).late_cancel_fee_percent)
-    elif booking.status not in FULL_REFUND and booking.status != S.CANCELLED_BY_RESIDENT:
+    late = booking.status == S.NO_SHOW_RESIDENT or (booking.status == S.CANCELLED_BY_RESIDENT
+                                                     and booking.late_cancellation)
+    if not late and booking.status not in FULL_REFUND and booking.status != S.CANCELLED_BY_RESIDENT:
         return None
+    fee = fee_kept(session, booking, payment, late=late)
     if fee:
         ledger.post(session, kind="late_cancel_fee", cause_type="booking", cause_id=booking.id,
                     idempotency_key=f"late_fee:{payment.id}", memo=f"booking {booking.id} {booking.status}",

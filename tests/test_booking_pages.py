@@ -122,24 +122,41 @@ def test_the_form_offers_two_weeks_of_free_slots_by_local_day_and_prefills_the_l
     response = client.get(f"/listings/{listing.id}/book")
     page = html(response)
     assert response.status_code == 200
+    # The day strip: the days with free places, each a link to the page for that day.
+    days = re.findall(rf'href="/listings/{listing.id}/book\?day=([0-9-]+)"', page)
+    assert days[0] == "2026-11-02" and days[-1] == "2026-11-13" and len(days) == 10  # weekdays only
+    assert not {"2026-11-07", "2026-11-08"} & set(days)
+    assert "Mon 11/2" in page and "Tue 11/3" in page
     values = re.findall(r'type="radio" name="starts_at" value="([^"]+)"', page)
-    # Today: 11:00 is within the hour, so 13:00 and 15:00; then weekdays only, 14 days.
-    assert values[:2] == [slot(utc("2026-11-02", 13)), slot(utc("2026-11-02", 15))]
-    assert slot(utc("2026-11-02", 11)) not in values
-    assert slot(utc("2026-11-03", 11)) not in values  # full
-    assert slot(utc("2026-11-13", 15)) in values and slot(utc("2026-11-16", 9)) not in values
-    assert not any(v.startswith(("2026-11-07", "2026-11-08")) for v in values)  # the weekend (UTC dates)
-    assert len(values) == 2 + 9 * 4 - 1  # 9 more weekdays of four slots, one full
-    assert "2026-11-03 Tuesday" in page and "1 place left" in page and "2 places left" in page
-    assert "09:00–11:00" in page
+    # The first day only: 11:00 is within the hour, so 13:00 and 15:00.
+    assert values == [slot(utc("2026-11-02", 13)), slot(utc("2026-11-02", 15))]
+    every = []
+    for day in days:  # as a person taps through the strip
+        every += re.findall(r'type="radio" name="starts_at" value="([^"]+)"',
+                            html(client.get(f"/listings/{listing.id}/book?day={day}")))
+    assert slot(utc("2026-11-03", 11)) not in every  # full
+    assert slot(utc("2026-11-13", 15)) in every and slot(utc("2026-11-16", 9)) not in every
+    assert len(every) == 2 + 9 * 4 - 1  # 9 more weekdays of four slots, one full
+    tuesday = html(client.get(f"/listings/{listing.id}/book?day=2026-11-03"))
+    assert "Time on Tue 11/3" in tuesday and 'title="1 place left">1 left<' in tuesday and 'title="2 places left">2 left<' in tuesday
+    assert "09:00–11:00" in tuesday
     assert 'value="城里社区5号楼1单元302"' in page
+
+
+def test_a_day_without_free_times_shows_the_first_day_that_has(client, auth, en):
+    listing, _staff, resident = setting()
+    auth.login(resident)
+    for asked in ("2026-11-07", "not-a-day", "2026-12-30"):
+        page = html(client.get(f"/listings/{listing.id}/book?day={asked}"))
+        assert 'aria-current="date"' in page and "Mon 11/2" in page
+        assert re.findall(r'name="starts_at" value="([^"]+)"', page)[0] == slot(utc("2026-11-02", 13))
 
 
 def test_a_resident_books_and_lands_on_the_booking(client, auth, en, db_session):
     listing, staff, resident = setting()
     auth.login(resident)
     starts = utc("2026-11-03", 9)
-    response = submit(client, f"/listings/{listing.id}/book",
+    response = submit(client, f"/listings/{listing.id}/book?day=2026-11-03",
                       fields={"starts_at": slot(starts), "address": "城里社区3号楼101", "note": "有猫"})
     assert response.status_code == 302
     booking = db_session.scalar(sa.select(Booking).where(Booking.resident_id == resident.id))
@@ -176,7 +193,7 @@ def test_bad_booking_input_is_refused_on_its_field_and_writes_nothing(client, au
     auth.login(resident)
     before = counts()
     if how == "form":
-        response = submit(client, f"/listings/{listing.id}/book", fields=data)
+        response = submit(client, f"/listings/{listing.id}/book?day=2026-11-03", fields=data)
     else:
         response = client.post(f"/listings/{listing.id}/book", data=data)
     assert response.status_code == 422
@@ -204,7 +221,7 @@ def test_a_slot_taken_meanwhile_is_a_409_with_fresh_slots(client, auth, en, db_s
     listing, _staff, resident = setting()
     starts = utc("2026-11-03", 9)
     auth.login(resident)
-    page = open_page(client, f"/listings/{listing.id}/book")
+    page = open_page(client, f"/listings/{listing.id}/book?day=2026-11-03")
     assert slot(starts) in page.html
     factories.booking(listing, starts_at=starts)  # two other residents
     factories.booking(listing, starts_at=starts)
@@ -246,7 +263,7 @@ def test_booking_needs_the_csrf_token(client, csrf_enabled):
                            data={"starts_at": slot(utc("2026-11-03", 9)), "address": "x"})
     assert response.status_code == 400
     assert counts() == before
-    response = submit(client, f"/listings/{listing.id}/book",
+    response = submit(client, f"/listings/{listing.id}/book?day=2026-11-03",
                       fields={"starts_at": slot(utc("2026-11-03", 9)), "address": "x"})
     assert response.status_code == 302
 
@@ -276,7 +293,7 @@ def test_the_booking_page_shows_deadlines_history_and_what_the_resident_can_do(c
     page = html(client.get(f"/bookings/{booking.id}"))
     for expected in ("Waiting for the provider", "Respond by", "2026-11-02 14:00", "2026-11-04 09:00",
                      "2026-11-04 11:00", "2026-11-04 09:15", "2026-11-04 11:15", "Free cancellation until",
-                     "2026-11-03 09:00", "None recorded", resident.name, "Cancelling now is free.",
+                     "2026-11-03 09:00", "None recorded", resident.name, "Free cancellation until Tue 11/3 09:00.",
                      f'action="/bookings/{booking.id}/cancel"'):
         assert expected in page, expected
     assert f"/bookings/{booking.id}/confirm" not in page and "report-no-show" not in page

@@ -13,6 +13,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+
+from app.clock import local
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.services import issue_token
@@ -90,8 +92,9 @@ def test_the_page_second_submit_lands_on_the_booking_it_made(client, auth, en, d
     listing = factories.listing()
     resident = factories.resident(listing.communities[0])
     auth.login(resident)
-    data = {"starts_at": form_value(factories.next_slot(listing)), "address": "城里社区3号楼101"}
-    page = open_page(client, f"/listings/{listing.id}/book")
+    starts = factories.next_slot(listing)
+    data = {"starts_at": form_value(starts), "address": "城里社区3号楼101"}
+    page = open_page(client, f"/listings/{listing.id}/book?day={local(starts).date().isoformat()}")  # its day first
     first = page.submit(fields=data)
     assert first.status_code == 302
     second = page.submit(fields=data)  # the same page again: a double click, or a second tab

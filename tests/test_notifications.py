@@ -36,7 +36,7 @@ def test_booking_changes_reach_the_resident_and_the_staff_in_their_centres(clien
     colleague = factories.staff(listing.provider, is_owner=False)
     auth.login(resident)
     starts = utc("2026-11-03", 9)
-    booked = submit(client, f"/listings/{listing.id}/book",
+    booked = submit(client, f"/listings/{listing.id}/book?day=2026-11-03",
                     fields={"starts_at": starts.strftime("%Y-%m-%dT%H:%MZ"), "address": "3号楼"})
     assert booked.status_code == 302
     first = db.session.scalar(sa.select(Notification.params).where(Notification.user_id == staff.id))["booking"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.clock import local
+
 from app.extensions import db
 from billing.payment_models import Payment
 from billing.programmes import entitlements, programmes
@@ -86,14 +88,17 @@ def test_a_resident_books_with_the_entitlement_and_is_refused_when_it_is_used_up
     auth.login(resident)
     page = client.get("/my/entitlements").get_data(as_text=True)
     assert "1 visit left in 2026-11" in page and f"/my/entitlements/book/{listing.id}" in page
-    book = open_page(client, f"/my/entitlements/book/{listing.id}")
-    first = book.submit(fields={"starts_at": slot_value(factories.next_slot(listing, 1)), "address": "3号楼"})
+    first_at, second_at = factories.next_slot(listing, 1), factories.next_slot(listing, 2)
+    # The day first, then its time, as a person picks them (two tabs, one per day).
+    book = open_page(client, f"/my/entitlements/book/{listing.id}?day={local(first_at).date().isoformat()}")
+    other_tab = open_page(client, f"/my/entitlements/book/{listing.id}?day={local(second_at).date().isoformat()}")
+    first = book.submit(fields={"starts_at": slot_value(first_at), "address": "3号楼"})
     assert first.status_code == 302
     booking = db.session.scalar(sa.select(Booking))
     assert entitlements.use_of(db.session, booking.id) is not None
     assert "Paid by a purchase programme" in client.get(f"/bookings/{booking.id}").get_data(as_text=True)
-    # The booking page opened before the first booking, used again (a second tab).
-    second = book.submit(fields={"starts_at": slot_value(factories.next_slot(listing, 2)), "address": "3号楼"})
+    # The booking page opened before the first booking, in a second tab.
+    second = other_tab.submit(fields={"starts_at": slot_value(second_at), "address": "3号楼"})
     assert second.status_code == 409
     assert "Your allowance for 2026-11 is used up" in second.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Booking)) == 1

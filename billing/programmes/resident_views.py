@@ -25,8 +25,8 @@ from billing.programmes.forms import ApplyForm
 from billing.programmes.models import Enrolment, ProgrammeStatus
 from billing.programmes.views import bp
 from providers.bookings import agenda
-from providers.bookings.forms import BookingForm, parse_slot
-from providers.bookings.views import check_offered_slot, slot_days
+from providers.bookings.forms import BookingForm
+from providers.bookings.views import check_booking_form, slot_picker
 from providers.catalogue import public_listing
 
 
@@ -91,8 +91,10 @@ def apply(programme_id: int):
 
 
 def _render_book(listing, form, entitlement, status: int = 200, refused: str | None = None):
+    picker = (slot_picker(listing, form, "programmes.book", funded=True) if refused is None
+              else {"days": [], "day": None})
     return render_template("programmes/book.html", listing=listing, form=form, entitlement=entitlement,
-                           refused=refused, days=slot_days(listing) if refused is None else []), status
+                           refused=refused, picker=picker), status
 
 
 @bp.route("/my/entitlements/book/<int:listing_id>", methods=["GET", "POST"])
@@ -110,15 +112,15 @@ def book(listing_id: int):
     if not form.is_submitted():
         form.address.data = agenda.last_address(db.session, current_user.id)
         return _render_book(listing, form, entitlement)
-    if not form.validate():
+    starts_at = check_booking_form(form, listing)  # every refusal of the input at once
+    if starts_at is None:
         return _render_book(listing, form, entitlement, 422)
+
     def page(status: int):
         fresh = public_listing(db.session, listing_id)
         return _render_book(fresh, form, entitlements.find_entitlement(db.session, _user(), fresh, None), status)
 
     with form_action(form, page):
-        starts_at = parse_slot(form.starts_at.data)
-        check_offered_slot(listing, starts_at)
         with write_transaction(db.session):
             booking = entitlements.book_with_entitlement(
                 db.session, _user(), listing_id=listing_id, starts_at=starts_at,

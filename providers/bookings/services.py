@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.clock import local, now
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound, Problems
 from app.models import User
 from app.notifications import notify
-from providers.bookings import actions
+from providers.bookings import actions, cancellation
 from providers.bookings.actions import Party
 from providers.bookings.models import (
     BOOKING,
@@ -159,31 +159,29 @@ def request_booking(
     listing = public_listing(session, listing_id)
     if resident.community_id not in {c.id for c in listing.communities}:
         raise Invalid(_l("This service is not offered in your community."), field="starts_at")
-    if starts_at.tzinfo is None:
-        raise Invalid(_l("Choose a time from the list."), field="starts_at")
-    current = now()
-    if starts_at <= current:
-        raise Invalid(_l("This time is in the past. Choose a later time."), field="starts_at")
-    if starts_at <= current + MIN_LEAD:
-        raise Invalid(_l("This time is too soon for the provider to answer. Choose a later time."),
-                      field="starts_at")
-    if starts_at > current + timedelta(days=_config("BOOKING_HORIZON_DAYS")):
-        raise Invalid(
-            _l("Bookings open %(days)d days ahead at most.", days=_config("BOOKING_HORIZON_DAYS")),
-            field="starts_at",
-        )
-    window = window_for(listing, starts_at)
-    if window is None:
-        raise Invalid(_l("The provider is not available at this time. Choose a time from the list."),
-                      field="starts_at")
+    # Every refusal of the input at once (the time, the address, the note), before anything is written.
+    problems = Problems()
+    window = None
+    if starts_at is None or starts_at.tzinfo is None:
+        problems.add(_l("Choose a time from the list."), field="starts_at")
+    else:
+        refused = _check_start(starts_at)
+        if refused is not None:
+            problems.extend(refused)
+        else:
+            window = window_for(listing, starts_at)
+            if window is None:
+                problems.add(_l("The provider is not available at this time. Choose a time from the list."),
+                             field="starts_at")
     address = (address or "").strip()
     if not address:
-        raise Invalid(_l("Enter the address where the service is needed."), field="address")
-    if len(address) > 200:
-        raise Invalid(_l("The address is too long (200 characters at most)."), field="address")
+        problems.add(_l("Enter the address where the service is needed."), field="address")
+    elif len(address) > 200:
+        problems.add(_l("The address is too long (200 characters at most)."), field="address")
     note = (note or "").strip()
     if len(note) > 1000:
-        raise Invalid(_l("The note is too long (1000 characters at most)."), field="note")
+        problems.add(_l("The note is too long (1000 characters at most)."), field="note")
+    problems.raise_if_any()
 
     _refuse_second_booking(session, resident, listing.id, starts_at)
     try:
@@ -192,6 +190,7 @@ def request_booking(
         # The last place went to this resident's own first request (a double submit).
         _refuse_second_booking(session, resident, listing.id, starts_at)
         raise
+    current = now()
     respond_by = min(current + timedelta(hours=listing.response_hours), starts_at)
     booking = Booking(
         listing_id=listing.id, listing_version=listing.version, provider_id=listing.provider_id,
@@ -216,6 +215,20 @@ def request_booking(
     notify(session, staff_ids(session, booking.provider_id), "booking.requested",
            link=f"/provider/bookings/{booking.id}", **_params(booking))
     return booking
+
+
+def _check_start(starts_at: datetime) -> Invalid | None:
+    """The refusal of a start time too early, too soon or too far ahead, or None."""
+    current = now()
+    if starts_at <= current:
+        return Invalid(_l("This time is in the past. Choose a later time."), field="starts_at")
+    if starts_at <= current + MIN_LEAD:
+        return Invalid(_l("This time is too soon for the provider to answer. Choose a later time."),
+                       field="starts_at")
+    if starts_at > current + timedelta(days=_config("BOOKING_HORIZON_DAYS")):
+        return Invalid(_l("Bookings open %(days)d days ahead at most.", days=_config("BOOKING_HORIZON_DAYS")),
+                       field="starts_at")
+    return None
 
 
 def live_booking_of_slot(session: Session, resident: User, listing_id: int, starts_at: datetime) -> int | None:
@@ -250,11 +263,11 @@ def _refuse_if_suspended(session: Session, listing_id: int) -> None:
 
 
 def cancel_by_resident(session: Session, booking: Booking, resident: User, reason: str = "") -> None:
-    """Free before the notice window; later it is recorded as a late cancellation."""
+    """Free before the notice window; later it is recorded as a late cancellation
+    (:mod:`providers.bookings.cancellation`: the one rule, which the pages state)."""
     _own_resident(booking, resident)
     reason = _guard(actions.get(Party.RESIDENT, "cancel"), booking, reason)
-    notice = timedelta(hours=_config("BOOKING_FREE_CANCEL_HOURS"))
-    booking.late_cancellation = booking.status == S.ACCEPTED and now() > booking.starts_at - notice
+    booking.late_cancellation = cancellation.late_if_cancelled_at(booking, now())
     _move(session, booking, S.CANCELLED_BY_RESIDENT, actor=resident, reason=reason, notify_provider=True)
 
 

@@ -10,6 +10,14 @@ transition), nothing written.  The buttons are the rows of
 :mod:`providers.bookings.actions` that the booking allows now, so a button shown
 succeeds.  A second request for a slot the resident already booked (a double
 submit) lands on that booking with a note.
+
+The booking form is one phone screen: a strip of the days with free places (links
+to ``?day=``, so it works without JavaScript), the chosen day's times, each saying
+until when cancelling it is free (an exact local time) or, inside the notice window,
+what it costs; every refusal of the form at once.  What cancelling costs is one rule
+(:mod:`providers.bookings.cancellation`); the booking page states the amount that
+cancelling now keeps, as billing's refund computes it, and a cancel form sent after
+that amount changed is refused (409) with the amount as it is now.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -26,10 +34,11 @@ from sqlalchemy.orm import joinedload
 from app.access import resident_required
 from app.clock import local, now
 from app.db import write_transaction
-from app.errors import Invalid
+from app.errors import Conflict, Invalid
 from app.extensions import db
+from app.money import format_fen
 from app.uow import form_action
-from providers.bookings import actions, agenda, services
+from providers.bookings import actions, agenda, cancellation, services
 from providers.bookings.actions import Party
 from providers.bookings.forms import BookingForm, ReasonForm, parse_slot, slot_value
 from providers.bookings.models import BOOKING_STATUS_LABELS, Booking, BookingEvent, BookingStatus
@@ -85,7 +94,7 @@ def history(booking: Booking) -> list[dict]:
 
 
 def free_cancel_until(booking: Booking) -> datetime:
-    return booking.starts_at - timedelta(hours=int(current_app.config["BOOKING_FREE_CANCEL_HOURS"]))
+    return cancellation.free_until(booking.starts_at)
 
 
 def deadlines(booking: Booking) -> list[tuple[str, datetime]]:
@@ -97,7 +106,9 @@ def deadlines(booking: Booking) -> list[tuple[str, datetime]]:
         (_("End"), booking.ends_at),
         (_("On time if checked in by"), booking.starts_at + grace),
         (_("On time if completed by"), booking.ends_at + grace),
-        (_("Free cancellation until"), free_cancel_until(booking)),
+        # Never "free" once it has passed.
+        (_("Free cancellation ended") if now() > free_cancel_until(booking) else _("Free cancellation until"),
+         free_cancel_until(booking)),
     ]
 
 
@@ -146,18 +157,73 @@ def _offered_here(listing: Listing) -> bool:
     return current_user.community_id in {c.id for c in listing.communities}
 
 
-def slot_days(listing: Listing) -> list[dict]:
-    """The free slots of the next two weeks grouped by local day, for radio buttons."""
+def slot_days(listing: Listing, *, funded: bool = False) -> list[dict]:
+    """The free slots of the next two weeks grouped by local day: each day's label for the
+    day strip and its slots, each with what cancelling it would cost (``terms``)."""
+    current = now()
+    fee = None if funded else cancellation.listing_fee(listing)
     days: dict[date, dict] = {}
     for starts_at, left in available_slots(db.session, listing, days=BOOKING_DAYS):
         start = local(starts_at)
         day = days.setdefault(start.date(), {
-            "date": start.date(), "weekday": WEEKDAY_NAMES[start.weekday()], "slots": [],
+            "date": start.date(), "weekday": WEEKDAY_NAMES[start.weekday()],
+            "label": cancellation.day_label(start.date()), "slots": [],
         })
         end = start + timedelta(minutes=listing.duration_minutes)
         day["slots"].append({"value": slot_value(starts_at), "start": start.strftime("%H:%M"),
-                             "end": end.strftime("%H:%M"), "left": left})
+                             "end": end.strftime("%H:%M"), "left": left,
+                             **slot_terms(starts_at, current, fee, funded)})
     return list(days.values())
+
+
+def slot_terms(starts_at: datetime, current: datetime, fee: tuple[int, int] | None, funded: bool) -> dict:
+    """What the form says of cancelling a slot: free until an exact time, or (inside the
+    notice window) the fee a late cancellation keeps; a programme-funded booking has none."""
+    until = cancellation.free_until(starts_at)
+    inside = cancellation.inside_window(starts_at, current)
+    if funded:
+        short = _("No fee")
+        terms = _("Paid by the programme: cancelling costs you nothing.")
+    elif inside and fee and fee[0]:
+        short = _("Cancelling: %(fee)s", fee=format_fen(fee[0]))
+        terms = _("This time starts in less than %(h)d hours, so free cancellation has already ended: "
+                  "once the provider accepts, cancelling costs %(fee)s (%(p)d%%).",
+                  h=int(current_app.config["BOOKING_FREE_CANCEL_HOURS"]), fee=format_fen(fee[0]), p=fee[1])
+    elif inside:
+        short = _("No fee")
+        terms = _("Cancelling costs nothing: this provider keeps no fee.")
+    else:
+        short = _("Free until %(when)s", when=cancellation.deadline_text(until))
+        terms = _("Free cancellation until %(when)s.", when=cancellation.deadline_text(until))
+    return {"inside": inside and not funded and bool(fee and fee[0]), "short": short, "terms": terms}
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def slot_picker(listing: Listing, form: BookingForm, endpoint: str, *, funded: bool = False) -> dict:
+    """The day strip and the chosen day's times: the day of the time chosen on the form, else
+    ``?day=``, else the first day with free places.  Each day links to the page for it
+    (GET ``?day=…``), so the picker works without JavaScript."""
+    days = slot_days(listing, funded=funded)
+    chosen_value = form.starts_at.data if isinstance(form.starts_at.data, str) else None
+    try:
+        wanted = local(parse_slot(chosen_value)).date() if chosen_value else None
+    except Invalid:
+        wanted = None
+    # ``day`` is in the address (a link of the strip) or posted back (the form sent with an error).
+    asked = _parse_day(request.values.get("day"))
+    wanted = wanted if any(d["date"] == wanted for d in days) else asked
+    chosen = next((d for d in days if d["date"] == wanted), days[0] if days else None)
+    for day in days:
+        day["url"] = url_for(endpoint, listing_id=listing.id, day=day["date"].isoformat())
+        day["chosen"] = day is chosen
+    return {"days": days, "day": chosen, "funded": funded,
+            "missed": asked is not None and (chosen is None or chosen["date"] != asked)}
 
 
 def check_offered_slot(listing: Listing, starts_at: datetime) -> None:
@@ -178,20 +244,38 @@ def check_offered_slot(listing: Listing, starts_at: datetime) -> None:
         raise Invalid(_l("Choose a time from the list."), field="starts_at")
 
 
+def check_booking_form(form: BookingForm, listing: Listing) -> datetime | None:
+    """Validate the whole form at once: every field's refusal goes on its field (a missing
+    time and a missing address together); the start chosen, or None when anything is wrong."""
+    valid = form.validate()
+    starts_at = None
+    if form.starts_at.data and not form.starts_at.errors:
+        try:
+            starts_at = parse_slot(form.starts_at.data)
+            check_offered_slot(listing, starts_at)
+        except Invalid as refused:
+            form.starts_at.errors = [*form.starts_at.errors, str(refused)]
+            starts_at = None
+    return starts_at if valid and starts_at is not None else None
+
+
 def _render_book(listing: Listing, form: BookingForm, status: int = 200, *, refused: str | None = None):
+    picker = slot_picker(listing, form, "bookings.book") if refused is None else {"days": [], "day": None}
     return render_template(
-        "bookings/book.html", listing=listing, form=form, refused=refused,
-        days=slot_days(listing) if refused is None else [], booking_days=BOOKING_DAYS,
+        "bookings/book.html", listing=listing, form=form, refused=refused, picker=picker,
+        booking_days=BOOKING_DAYS,
     ), status
 
 
 @bp.route("/listings/<int:listing_id>/book", methods=["GET", "POST"])
 @resident_required
 def book(listing_id: int):
-    """GET: the booking form (free slots of the next 14 days, address, note); 403 when the
-    listing is not offered in the resident's community, 404 when it is not published.
-    POST: request the booking and redirect to it; 422 on bad input, 409 when the slot
-    was just taken (the form comes back with fresh slots)."""
+    """GET: the booking form: a strip of the days of the next 14 with free places, the chosen
+    day's free times (``?day=YYYY-MM-DD``, else the first day), the address of the resident's
+    last booking, a note; 403 when the listing is not offered in the resident's community, 404
+    when it is not published.  POST: request the booking and redirect to it; 422 with every
+    refusal of the input at once, 409 when the slot was just taken (the form comes back with
+    fresh slots)."""
     listing = public_listing(db.session, listing_id)
     form = BookingForm()
     if not _offered_here(listing):
@@ -200,12 +284,11 @@ def book(listing_id: int):
     if not form.is_submitted():
         form.address.data = agenda.last_address(db.session, current_user.id)
         return _render_book(listing, form)
-    if not form.validate():
+    starts_at = check_booking_form(form, listing)
+    if starts_at is None:
         return _render_book(listing, form, 422)
     already = None
     with form_action(form, lambda status: _render_book(public_listing(db.session, listing_id), form, status)):
-        starts_at = parse_slot(form.starts_at.data)
-        check_offered_slot(listing, starts_at)
         try:
             with write_transaction(db.session):
                 booking = services.request_booking(
@@ -248,16 +331,47 @@ def resident_actions(booking: Booking, user=None) -> dict:
     no_show_from = report.opens_later(booking, current)
     return {
         **{key: allowed.get(key) for key in RESIDENT_BUTTONS},
-        "late_cancel": booking.status == S.ACCEPTED and current > free_cancel_until(booking),
+        "late_cancel": cancellation.late_if_cancelled_at(booking, current),
         "no_show_from": no_show_from,
         "waiting_no_show": no_show_from is not None,
         "free_until": free_cancel_until(booking),
+        **cancel_wording(booking, current),
         # The rating and complaint pages (ratings/) decide the finer rules themselves.
         "rate": booking.status == S.COMPLETED,
         "complain": booking.status in COMPLAINABLE,
         # Recorded as absent by the provider (after its check-in): the complaint is the dispute.
         "dispute": booking.status == S.NO_SHOW_RESIDENT,
     }
+
+
+def cancel_wording(booking: Booking, current: datetime) -> dict:
+    """What the booking page says of cancelling it now: the exact free-cancellation time
+    while it is ahead, the amount cancelling now keeps (billing's answer, the refund's own
+    rule: ``cancel_fee_fen``), and never "free" once the free time has passed."""
+    until = free_cancel_until(booking)
+    passed = current > until
+    cost = cancellation.cost_of(booking)
+    when = cancellation.deadline_text(until)
+    if cost is None:  # a purchase programme pays: the resident has no fee to pay
+        now_text = _("Paid by the programme: cancelling costs you nothing.")
+    elif cost.now_fen:
+        now_text = _("Cancelling now costs %(fee)s (%(p)d%% of what you paid): free cancellation ended at "
+                     "%(when)s. The rest is refunded.", fee=format_fen(cost.now_fen), p=cost.percent, when=when)
+    elif cancellation.late_if_cancelled_at(booking, current):
+        now_text = _("Cancelling now is a late cancellation (free cancellation ended at %(when)s). You have not "
+                     "paid yet, so no fee is kept.", when=when)
+    elif passed:
+        now_text = _("Cancelling now costs nothing, because the provider has not accepted yet. Free "
+                     "cancellation ended at %(when)s: once the provider accepts, cancelling costs %(fee)s "
+                     "(%(p)d%%).", when=when, fee=format_fen(cost.late_fen), p=cost.percent)
+    else:
+        now_text = _("Free cancellation until %(when)s. After that, once the provider has accepted, cancelling "
+                     "costs %(fee)s (%(p)d%%).",
+                     when=when, fee=format_fen(cost.late_fen), p=cost.percent)
+    return {"cancel_cost": cost, "cancel_fee_fen": cost.now_fen if cost else 0, "cancel_text": now_text,
+            "free_until_text": when, "free_passed": passed,
+            "cancel_confirm": (_("Cancel this booking? %(fee)s will be kept.", fee=format_fen(cost.now_fen))
+                               if cost and cost.now_fen else _("Cancel this booking? It costs nothing."))}
 
 
 def _own_booking(booking_id: int, *, for_update: bool = False) -> Booking:
@@ -290,11 +404,29 @@ def _resident_change(booking_id: int, name: str):
         return _render_resident_booking(booking, form=form, failed=action.key, status=422)
     with form_action(form, lambda status: _render_resident_booking(
             _own_booking(booking_id), form=form, failed=action.key, status=status)):
+        if name == "cancel":
+            _refuse_unannounced_fee(action, booking)
         services.perform(db.session, action, booking, _user(), form.reason.data or "")
         late = booking.late_cancellation
     flash(_("Your booking is cancelled. It is recorded as a late cancellation.") if name == "cancel" and late
           else str(action.done), "success")
     return redirect(url_for("bookings.resident_booking", booking_id=booking_id))
+
+
+def _refuse_unannounced_fee(action: actions.Action, booking: Booking) -> None:
+    """A cancel form states the fee cancelling keeps (``fee_fen``): when it is no longer the
+    amount cancelling now keeps (the free time passed while the page was open), refuse
+    (409, nothing written) and show the page again with the amount as it is now."""
+    shown = request.form.get("fee_fen")
+    if shown is None:
+        return
+    actions.check(action, booking)  # a booking no longer cancellable answers that first
+    cost = cancellation.cost_of(booking)
+    fee = cost.now_fen if cost else 0
+    if shown.strip() != str(fee):
+        raise Conflict(_l("What cancelling costs has changed since the page was shown: cancelling now "
+                          "costs %(fee)s. Read it below, then cancel again if you still want to.",
+                          fee=format_fen(fee)))
 
 
 @bp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
