@@ -28,6 +28,7 @@ from app.clock import local, now
 from app.db import write_transaction
 from app.errors import Invalid
 from app.extensions import db
+from app.registry import fact_of
 from app.uow import form_action
 from providers.bookings import actions, agenda, services
 from providers.bookings.actions import Party
@@ -253,7 +254,7 @@ def resident_actions(booking: Booking, user=None) -> dict:
         "waiting_no_show": no_show_from is not None,
         "free_until": free_cancel_until(booking),
         # The rating and complaint pages (ratings/) decide the finer rules themselves.
-        "rate": booking.status == S.COMPLETED,
+        "rate": booking.status == S.COMPLETED and not fact_of("ratings.rated", booking, False),
         "complain": booking.status in COMPLAINABLE,
         # Recorded as absent by the provider (after its check-in): the complaint is the dispute.
         "dispute": booking.status == S.NO_SHOW_RESIDENT,
