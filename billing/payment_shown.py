@@ -71,9 +71,9 @@ def payment_shown(payment: Payment) -> PaymentShown:
             return PaymentShown("provider_returns", str(_l("To be returned by the provider")),
                                 " ".join(filter(None, [note, kept_note])), "pending")
         if kept:
-            return PaymentShown("fee_kept", str(_l("Paid to the provider")), kept_note, "completed")
-        return PaymentShown("paid", str(_l("Paid to the provider")),
-                            str(_l("The provider confirmed receiving the money.")), "completed")
+            return PaymentShown("fee_kept", str(_l("Paid")), kept_note, "completed")
+        return PaymentShown("paid", str(_l("Paid")),
+                            str(_l("You paid the provider directly; the provider confirmed receiving the money.")), "completed")
     if coming:
         note = str(_l("%(amount)s is on its way back to the card or account you paid with.", amount=format_fen(coming)))
         return PaymentShown("refund_pending", str(_l("Refund on its way")),
