@@ -139,6 +139,10 @@ def test_money_is_clear_and_a_served_visit_is_rated_with_tags(page, live_server,
     _shot(page, "ratings-rated", size)
     page.goto(f"{live_server}/bookings/{booking_id}")
     expect(page.locator(f"a[href='/bookings/{booking_id}/rate']")).to_have_count(0)
+    # The public listing: the tags residents chose, counted, and on each rating.
+    page.goto(f"{live_server}/listings/{listing_id}")
+    expect(page.locator("#tag-summary [data-tag=punctual]")).to_be_visible()
+    _shot(page, "ratings-public", size)
 
     # A programme-paid booking: the programme is named where the price would be, and no "Pay now".
     programme_resident, programme_booking, title = _programme_booking(live_app, n)
