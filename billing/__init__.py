@@ -47,7 +47,9 @@ def init_app(app) -> None:
     from billing.policy_views import fee_policy_of, payment_policy_for
     from billing.settlement_views import bp as settlements_bp
     from billing.views import bp as billing_bp
-    from billing.views import payment_for
+    from billing.funding import funding_of
+    from billing.payment_shown import payment_shown
+    from billing.views import masked_phone, payment_for
     from billing.webhooks import bp as webhooks_bp
     from providers.bookings.services import booking_changed
 
@@ -65,10 +67,18 @@ def init_app(app) -> None:
     found.template_global("linli_payment_for", payment_for)
     found.template_global("linli_payment_policy_for", payment_policy_for)
     found.template_global("linli_fee_policy_of", fee_policy_of)
+    found.template_global("linli_payment_shown", payment_shown)
+    found.template_global("linli_funding_of", lambda booking: funding_of(booking).kind.value)
+    found.template_global("linli_masked_phone", masked_phone)
     # A booking's page (resident and provider) shows its payment; a provider's listing
     # card shows the listing's payment policy.
+    # The resident's booking page: how to reach the provider while it is accepted or in service.
+    found.slot("bookings.booking.after", lambda booking: render_template("billing/_provider_contact.html",
+                                                                         booking=booking))
     found.slot("bookings.booking.after", lambda booking: render_template("billing/_payment_status.html",
                                                                          booking=booking))
+    # The price of a booking on the resident's pages: who pays, when a programme does.
+    found.slot("bookings.booking.price", lambda booking: render_template("billing/_price.html", booking=booking))
     found.slot("providers.listing_card.after", lambda listing: render_template(
         "billing/_listing_policy_link.html", listing=listing))
     # The booking form shows the terms the booking will be made under (fixed when it is).

@@ -1,6 +1,7 @@
-"""Payment pages: a resident pays a booking; provider staff confirm an offline payment.
+"""Payment pages: a resident pays a booking; provider staff confirm an offline payment; the
+resident of an accepted booking looks up the provider's phone.
 
-Both are POSTs with CSRF; the booking must be the user's own (or their provider's):
+All are POSTs with CSRF; the booking must be the user's own (or their provider's):
 anyone else's booking is a 404.
 """
 
@@ -12,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from app import audit
 from app.access import provider_staff_required, resident_required
 from app.errors import Conflict, LinliError
 from app.extensions import db
@@ -19,9 +21,10 @@ from app.uow import after_commit, form_action
 from app.urls import external_url
 from billing import checkout, payments
 from billing.gateways import CheckoutStart
-from billing.payment_models import Payment
+from billing.payment_models import Payment, PayoutAccount
 from providers import registration
 from providers.bookings import services as booking_services
+from providers.bookings.privacy import SERVING, mask_phone
 
 bp = Blueprint("billing", __name__, template_folder="templates")
 
@@ -79,7 +82,8 @@ def pay(booking_id: int):
     if started[0].redirect_url:
         return redirect(started[0].redirect_url, code=303)
     return render_template("billing/pay_offline.html", booking=booking,
-                           payment=db.session.get(Payment, order.payment_id), failed=False)
+                           payment=db.session.get(Payment, order.payment_id),
+                           account=db.session.get(PayoutAccount, booking.provider_id), failed=False)
 
 
 @bp.post("/provider/bookings/<int:booking_id>/payment-received")
@@ -96,6 +100,30 @@ def payment_received(booking_id: int):
         payments.confirm_offline_receipt(db.session, booking)
     flash(_("The payment is recorded as received."), "success")
     return redirect(f"/provider/bookings/{booking_id}", code=303)
+
+
+@bp.post("/bookings/<int:booking_id>/provider-phone")
+@resident_required
+def provider_phone(booking_id: int):
+    """The provider's phone, in full with a tap-to-call link, for the booking's resident while
+    the booking is accepted or in service (200); the look is recorded in the audit trail
+    (PIPL).  404 another's booking; 409 any other status (nothing recorded)."""
+    if not FlaskForm().validate_on_submit():
+        return _error(Conflict(_l("The form expired. Reload the page and try again.")))
+    page = _ErrorPage()
+    with form_action(None, page.render, show=page.show):
+        booking = booking_services.resident_booking(db.session, current_user, booking_id)
+        if booking.status not in SERVING:
+            raise Conflict(_l("The provider's number is shown only while the booking is accepted or in service."))
+        audit.record(db.session, actor=current_user._get_current_object(), action="booking.provider_phone_shown",
+                     object_type="booking", object_id=booking.id, after={"provider": booking.provider_id})
+        phone = booking.provider.contact_phone
+    return render_template("billing/provider_phone.html", booking=booking, phone=phone)
+
+
+def masked_phone(phone: str | None) -> str:
+    """A phone number as the booking page shows it before it is asked for: 138****5678."""
+    return mask_phone(phone)
 
 
 def payment_for(booking):

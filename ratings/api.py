@@ -80,7 +80,8 @@ def _check_caller():
 @ratings_blp.response(201, RatingSchema)
 @problems(ratings_blp, 400, 401, 403, 404, 409, 422)
 def rate_booking(data, booking_id: int):
-    """Rate the caller's completed booking: four scores 1–5 and an optional comment.
+    """Rate the caller's completed booking: the overall score 1–5 (required), the detailed
+    scores 1–5, quick tags and a comment (optional).
 
     404 someone else's booking; 409 not completed, rated already, or more than
     14 days after completion; 422 a score that is not a whole number from 1 to 5

@@ -11,7 +11,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ratings.complaints import MAX_TEXT, QUEUE_FILTERS, is_overdue
-from ratings.models import ComplaintKind, ComplaintStatus
+from ratings.models import ComplaintKind, ComplaintStatus, RatingTagCode
 from ratings.services import MAX_COMMENT, MAX_REPLY
 
 MAX_PER_PAGE = 100
@@ -21,18 +21,21 @@ def _values(enum) -> list[str]:
     return [member.value for member in enum]
 
 
-def _score(description: str) -> fields.Raw:
-    return fields.Raw(
-        required=True,
-        metadata={"type": "integer", "minimum": 1, "maximum": 5, "description": description},
-    )
+def _score(description: str, *, required: bool = True) -> fields.Raw:
+    metadata = {"type": "integer", "minimum": 1, "maximum": 5, "description": description}
+    if required:
+        return fields.Raw(required=True, metadata=metadata)
+    return fields.Raw(load_default=None, allow_none=True, metadata=metadata)
 
 
 class RatingInputSchema(Schema):
-    overall = _score("Overall score, 1–5 stars.")
-    timeliness = _score("Timeliness, 1–5 stars.")
-    quality = _score("Quality of the work, 1–5 stars.")
-    attitude = _score("Attitude, 1–5 stars.")
+    overall = _score("Overall score, 1–5 stars (required).")
+    timeliness = _score("Timeliness, 1–5 stars (optional).", required=False)
+    quality = _score("Quality of the work, 1–5 stars (optional).", required=False)
+    attitude = _score("Attitude, 1–5 stars (optional).", required=False)
+    tags = fields.Raw(load_default=list, metadata={
+        "type": "array", "items": {"type": "string", "enum": _values(RatingTagCode)},
+        "description": "Quick tags (optional): codes such as punctual, professional, late."})
     comment = fields.String(load_default="", metadata={"maxLength": MAX_COMMENT})
 
 
@@ -42,13 +45,17 @@ class PublicRatingSchema(Schema):
     id = fields.Integer()
     listing_id = fields.Integer()
     overall = fields.Integer()
-    timeliness = fields.Integer()
-    quality = fields.Integer()
-    attitude = fields.Integer()
+    timeliness = fields.Integer(allow_none=True)
+    quality = fields.Integer(allow_none=True)
+    attitude = fields.Integer(allow_none=True)
+    tags = fields.Method("tag_codes", metadata={"type": "array", "items": {"type": "string"}})
     comment = fields.String()
     created_at = fields.DateTime()
     reply = fields.String(allow_none=True)
     replied_at = fields.DateTime(allow_none=True)
+
+    def tag_codes(self, rating) -> list[str]:
+        return [code.value for code in rating.tags]
 
 
 class RatingSchema(PublicRatingSchema):

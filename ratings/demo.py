@@ -21,7 +21,7 @@ from app.models import Role, User
 from providers.bookings.models import Booking, BookingEvent, BookingSlot, BookingStatus as S
 from providers.bookings.slots import slot_starts_on
 from providers.models import Listing, ListingStatus, Provider, ProviderStaff
-from ratings.models import Complaint, ComplaintKind, ComplaintStatus, Rating
+from ratings.models import Complaint, ComplaintKind, ComplaintStatus, Rating, RatingTag, RatingTagCode as T
 
 HISTORY_DAYS = 120
 EXTRA_RESIDENTS = 16
@@ -31,6 +31,35 @@ PROFILES = {
     "安康居家养老服务中心": (70, 0.03, 0.0, (4, 5)),
     "洁美家政服务有限公司": (60, 0.30, 0.08, (2, 4)),
 }
+
+
+# What a resident writes and ticks for a score (late visits get their own words): a 1-star
+# review never says "very satisfied".
+COMMENTS = {
+    5: ["服务很好，准时，非常满意。", "阿姨很细心，家里收拾得很干净。", ""],
+    4: ["态度不错，整体满意。", "挺好的，下次还约。", ""],
+    3: ["还可以，有些地方不够细致。", "一般，基本完成了。", ""],
+    2: ["不太满意，打扫不干净。", "做得马虎，需要改进。", ""],
+    1: ["很不满意，活没干好。", "态度差，不会再约了。", ""],
+}
+LATE_COMMENTS = ["来晚了，也没提前打电话。", "迟到快一个小时。", ""]
+TAGS = {
+    5: [T.PUNCTUAL, T.PROFESSIONAL, T.FRIENDLY, T.PATIENT, T.TIDY, T.CLEAR],
+    4: [T.PUNCTUAL, T.FRIENDLY, T.TIDY, T.CLEAR],
+    3: [T.FRIENDLY, T.CARELESS],
+    2: [T.CARELESS, T.IMPOLITE],
+    1: [T.CARELESS, T.IMPOLITE],
+}
+
+
+def review_for(rng: random.Random, score: int, late: bool) -> tuple[str, list[T]]:
+    """A comment and quick tags that agree with the score (and with lateness)."""
+    comment = rng.choice(LATE_COMMENTS if late else COMMENTS[score])
+    pool = [tag for tag in TAGS[score] if not (late and tag is T.PUNCTUAL)]
+    tags = rng.sample(pool, k=min(len(pool), rng.randint(0, 3)))
+    if late:
+        tags.append(T.LATE)
+    return comment, tags
 
 
 def _slot(session: Session, listing: Listing, starts_at, capacity: int) -> BookingSlot:
@@ -69,6 +98,7 @@ def load_history(session: Session, seed: int = 7) -> int:
     if session.scalar(sa.select(sa.func.count()).select_from(Booking)):
         return 0
     rng = random.Random(seed)
+    words = random.Random(f"{seed}-reviews")
     current = now()
     providers = {p.name: p for p in session.scalars(sa.select(Provider).where(Provider.name.in_(PROFILES)))}
     if not providers:
@@ -142,11 +172,18 @@ def load_history(session: Session, seed: int = 7) -> int:
             late_done += int(late)
             if rng.random() < 0.7:
                 score = rng.randint(low, high) if not late else max(1, low - 1)
+                quality = min(5, score + rng.randint(0, 1))
+                rng.randrange(5)  # was the comment's draw: the history that follows stays the same
+                # The words come from their own generator, so they change nothing else.
+                comment, tags = review_for(words, score, late)
+                detailed = words.random() < 0.6  # the detailed scores are optional
                 session.add(Rating(
                     booking_id=booking.id, resident_id=resident.id, provider_id=provider.id,
-                    listing_id=listing.id, overall=score, timeliness=score if not late else 1,
-                    quality=min(5, score + rng.randint(0, 1)), attitude=score,
-                    comment=rng.choice(["", "服务很好，准时。", "态度不错。", "来晚了，打扫不干净。", "还可以。"]),
+                    listing_id=listing.id, overall=score,
+                    timeliness=(score if not late else 1) if detailed else None,
+                    quality=quality if detailed else None,
+                    attitude=score if detailed else None, comment=comment,
+                    tag_rows=[RatingTag(code=tag.value) for tag in tags],
                     created_at=booking.completed_at + timedelta(hours=rng.randint(3, 48)),
                 ))
             if late and late_done <= 3 and official is not None:

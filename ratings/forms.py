@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 
-from ratings.models import COMPLAINT_KIND_LABELS, ComplaintKind
+from ratings.models import COMPLAINT_KIND_LABELS, RATING_TAG_LABELS, ComplaintKind
 from ratings.photos import ACCEPTED_PHOTOS
 from ratings.services import MAX_COMMENT, SCORE_LABELS
 
@@ -25,10 +25,16 @@ def _stars(name: str) -> RadioField:
 
 
 class RatingForm(FlaskForm):
+    """The overall score is required, the rest optional (the service says so, all at once)."""
+
     overall = _stars("overall")
     timeliness = _stars("timeliness")
     quality = _stars("quality")
     attitude = _stars("attitude")
+    # Ticked boxes (name="tags", one value each); unknown codes get the service's message.
+    tags = SelectMultipleField(_l("Quick tags (optional)"),
+                               choices=[(code.value, label) for code, label in RATING_TAG_LABELS.items()],
+                               validate_choice=False)
     comment = TextAreaField(
         _l("Comment (optional)"), render_kw={"maxlength": MAX_COMMENT, "rows": 4}
     )

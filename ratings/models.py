@@ -1,6 +1,10 @@
 """Ratings of completed bookings, and residents' complaints.
 
-One rating per booking (unique in the database), scores 1–5 (CHECKs).  A hidden
+One rating per booking (unique in the database), scores 1–5 (CHECKs): the overall
+score is required (the public average and the scorecard read it), the detailed
+scores (timeliness, quality, attitude) are optional (NULL when not given).  Quick
+tags (:class:`RatingTagCode`, fixed codes with a label each) are rows of
+``rating_tag``, one per tag chosen (a CHECK keeps the codes to the known ones).  A hidden
 rating stays stored and audited; it only leaves the public average.  A
 complaint has a response deadline for the provider (48 hours) and ends upheld
 or dismissed by an official, with a reason.
@@ -43,9 +47,10 @@ class Rating(db.Model):
     provider_id: Mapped[int] = mapped_column(sa.ForeignKey("provider.id"))
     listing_id: Mapped[int] = mapped_column(sa.ForeignKey("listing.id"))
     overall: Mapped[int] = mapped_column(sa.SmallInteger)
-    timeliness: Mapped[int] = mapped_column(sa.SmallInteger)
-    quality: Mapped[int] = mapped_column(sa.SmallInteger)
-    attitude: Mapped[int] = mapped_column(sa.SmallInteger)
+    # Optional detailed scores (NULL: not given; the CHECKs let NULL through).
+    timeliness: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    quality: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    attitude: Mapped[int | None] = mapped_column(sa.SmallInteger)
     comment: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     reply: Mapped[str | None] = mapped_column(sa.Text)
@@ -57,10 +62,72 @@ class Rating(db.Model):
 
     booking: Mapped[Booking] = relationship()
     resident: Mapped[User] = relationship(foreign_keys=[resident_id])
+    # Loaded with the rating in one more query per page (selectin), in the order of the codes.
+    tag_rows: Mapped[list[RatingTag]] = relationship(back_populates="rating", lazy="selectin",
+                                                     cascade="all, delete-orphan", order_by="RatingTag.code")
 
     @property
     def is_hidden(self) -> bool:
         return self.hidden_at is not None
+
+    @property
+    def tags(self) -> list[RatingTagCode]:
+        """The quick tags chosen, positive ones first, each in the order of :class:`RatingTagCode`."""
+        chosen = {row.code for row in self.tag_rows}
+        return [code for code in RatingTagCode if code in chosen]
+
+
+class RatingTagCode(StrEnum):
+    """The quick tags a resident may tick: fixed codes (stored), labels translated when shown."""
+
+    PUNCTUAL = "punctual"
+    PROFESSIONAL = "professional"
+    FRIENDLY = "friendly"
+    PATIENT = "patient"
+    TIDY = "tidy"
+    CLEAR = "clear"
+    LATE = "late"
+    CARELESS = "careless"
+    IMPOLITE = "impolite"
+
+    @property
+    def positive(self) -> bool:
+        return self not in NEGATIVE_TAGS
+
+    @property
+    def label(self) -> str:
+        return str(RATING_TAG_LABELS[self])
+
+
+NEGATIVE_TAGS = frozenset({RatingTagCode.LATE, RatingTagCode.CARELESS, RatingTagCode.IMPOLITE})
+
+RATING_TAG_LABELS = {
+    RatingTagCode.PUNCTUAL: _l("On time"),
+    RatingTagCode.PROFESSIONAL: _l("Professional"),
+    RatingTagCode.FRIENDLY: _l("Friendly"),
+    RatingTagCode.PATIENT: _l("Patient"),
+    RatingTagCode.TIDY: _l("Clean and tidy"),
+    RatingTagCode.CLEAR: _l("Explains clearly"),
+    RatingTagCode.LATE: _l("Came late"),
+    RatingTagCode.CARELESS: _l("Careless work"),
+    RatingTagCode.IMPOLITE: _l("Impolite"),
+}
+
+TAG_CHECK = "code IN ({})".format(", ".join(f"'{code.value}'" for code in RatingTagCode))
+
+
+class RatingTag(db.Model):
+    """One quick tag of a rating (a rating has each tag at most once: the primary key)."""
+
+    __tablename__ = "rating_tag"
+    __table_args__ = (
+        sa.CheckConstraint(TAG_CHECK, name="code_known"),
+    )
+
+    rating_id: Mapped[int] = mapped_column(sa.ForeignKey("rating.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+
+    rating: Mapped[Rating] = relationship(back_populates="tag_rows")
 
 
 class ComplaintKind(StrEnum):

@@ -1,7 +1,10 @@
 """Ratings of completed bookings: rate, reply, hide and unhide, and what the public sees.
 
 Only the resident of a completed booking rates it, once (a unique constraint
-guards the race), within ``RATING_WINDOW_DAYS`` of its completion.  The
+guards the race), within ``RATING_WINDOW_DAYS`` of its completion.  The overall
+score is required; the detailed scores and the quick tags (fixed codes,
+:class:`ratings.models.RatingTagCode`) are optional; every problem with what was
+sent is refused at once (:class:`app.errors.Problems`).  The
 provider replies once.  An official hides a rating with a reason; it stays
 stored and audited and leaves the public average.  A listing's public figures
 (``Listing.rating_sum`` / ``rating_count``) are always recomputed from the
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app import audit
 from app.clock import now
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound, Problems
 from app.models import User
 from app.notifications import notify
 from providers.bookings.models import Booking, BookingStatus
@@ -29,7 +32,7 @@ from providers.bookings.services import resident_booking, staff_ids
 from providers.catalogue import bayesian_mean
 from providers.models import Listing
 from providers.registration import provider_of
-from ratings.models import Rating
+from ratings.models import Rating, RatingTag, RatingTagCode
 
 MAX_COMMENT = 1000
 MAX_REPLY = 1000
@@ -37,6 +40,7 @@ MAX_REASON = 1000
 PUBLIC_LIMIT = 20
 
 SCORE_FIELDS = ("overall", "timeliness", "quality", "attitude")
+DETAIL_FIELDS = ("timeliness", "quality", "attitude")  # optional
 SCORE_LABELS = {
     "overall": _l("Overall"),
     "timeliness": _l("Timeliness"),
@@ -70,10 +74,20 @@ def refresh_listing_rating(session: Session, listing_id: int) -> None:
 # --- input ----------------------------------------------------------------------
 
 
-def check_score(value, field: str) -> int:
-    """A score of 1–5 stars from a form (text) or JSON (integer); Invalid otherwise."""
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check_score(value, field: str, *, required: bool = True) -> int | None:
+    """A score of 1–5 stars from a form (text) or JSON (integer); Invalid otherwise.
+    An optional score not given is None."""
     label = SCORE_LABELS[field]
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if _missing(value) and not required:
+        return None
+    if _missing(value) and field == "overall":
+        raise Invalid(_l("Choose the overall score: 1 to 5 stars (the other scores are optional)."),
+                      field=field)
+    if _missing(value):
         raise Invalid(_l("Choose a score from 1 to 5 stars for “%(label)s”.", label=label), field=field)
     if isinstance(value, bool):
         number = None
@@ -93,6 +107,23 @@ def check_score(value, field: str) -> int:
             field=field,
         )
     return number
+
+
+def check_tags(values) -> list[RatingTagCode]:
+    """The quick tags chosen (codes from a form or JSON), each once; Invalid for an unknown one."""
+    if values is None or values == "":
+        return []
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, (list, tuple)):
+        raise Invalid(_l("Tags must be a list of tag codes."), field="tags")
+    known = {code.value: code for code in RatingTagCode}
+    unknown = [str(value) for value in values if value not in known]
+    if unknown:
+        raise Invalid(_l("Unknown tag: %(tags)s. Choose from the tags shown.", tags=", ".join(unknown)[:200]),
+                      field="tags")
+    chosen = {known[value] for value in values}
+    return [code for code in RatingTagCode if code in chosen]
 
 
 def _text(value: str | None, field: str, limit: int, *, required: bool, missing=None) -> str:
@@ -136,22 +167,41 @@ def rate_booking(
     booking_id: int,
     *,
     overall,
-    timeliness,
-    quality,
-    attitude,
+    timeliness=None,
+    quality=None,
+    attitude=None,
+    tags=None,
     comment: str | None = "",
 ) -> Rating:
-    """The resident rates their completed booking (404 someone else's, 409 not now, 422 bad scores)."""
+    """The resident rates their completed booking: the overall score (required), the detailed
+    scores and quick tags (optional) and a comment.  404 someone else's booking, 409 not now,
+    422 every bad score, tag or comment at once (:class:`Problems`, each on its field)."""
     if not resident.is_resident:
         raise Forbidden(_l("Only residents can rate services."))
     booking = resident_booking(session, resident, booking_id, for_update=True)
     check_can_rate(session, booking)
     raw = {"overall": overall, "timeliness": timeliness, "quality": quality, "attitude": attitude}
-    scores = {name: check_score(raw[name], name) for name in SCORE_FIELDS}
-    comment = _text(comment, "comment", MAX_COMMENT, required=False)
+    problems = Problems()
+    scores: dict[str, int | None] = {}
+    for name in SCORE_FIELDS:
+        try:
+            scores[name] = check_score(raw[name], name, required=name not in DETAIL_FIELDS)
+        except Invalid as error:
+            problems.extend(error)
+    chosen: list[RatingTagCode] = []
+    try:
+        chosen = check_tags(tags)
+    except Invalid as error:
+        problems.extend(error)
+    try:
+        comment = _text(comment, "comment", MAX_COMMENT, required=False)
+    except Invalid as error:
+        problems.extend(error)
+    problems.raise_if_any()
     rating = Rating(
         booking_id=booking.id, resident_id=resident.id, provider_id=booking.provider_id,
         listing_id=booking.listing_id, comment=comment, created_at=now(), **scores,
+        tag_rows=[RatingTag(code=code.value) for code in chosen],
     )
     try:
         with session.begin_nested():
@@ -309,6 +359,29 @@ def published_ratings(
         total, overall_sum = 0, 0
     return RatingPage(items=[row[0] for row in rows], total=int(total), page=page, per_page=per_page,
                       overall_sum=int(overall_sum))
+
+
+@dataclass(frozen=True)
+class TagCount:
+    code: RatingTagCode
+    count: int
+
+
+def tag_counts(session: Session, *, listing_id: int | None = None, provider_id: int | None = None,
+               published_only: bool = True) -> list[TagCount]:
+    """How often each quick tag was chosen in the (published) ratings of a listing or a
+    provider, most chosen first, positive before negative on a tie (one query)."""
+    where = [RatingTag.rating_id == Rating.id]
+    if published_only:
+        where.append(Rating.hidden_at.is_(None))
+    if listing_id is not None:
+        where.append(Rating.listing_id == listing_id)
+    if provider_id is not None:
+        where.append(Rating.provider_id == provider_id)
+    rows = session.execute(sa.select(RatingTag.code, sa.func.count()).where(*where).group_by(RatingTag.code)).all()
+    order = {code: n for n, code in enumerate(RatingTagCode)}
+    counts = [TagCount(RatingTagCode(code), int(count)) for code, count in rows if code in order]
+    return sorted(counts, key=lambda c: (-c.count, order[c.code]))
 
 
 def provider_summary(session: Session, provider_id: int) -> tuple[float, int]:

@@ -23,6 +23,7 @@ from providers.bookings.services import resident_booking
 from providers.registration import provider_of
 from ratings import services
 from ratings.forms import RatingForm, ReasonForm, ReplyForm
+from ratings.models import RatingTagCode
 
 bp = Blueprint("ratings", __name__, template_folder="templates")
 
@@ -32,6 +33,18 @@ def published_ratings_of(listing_id: int | None = None, provider_id: int | None 
     """For the public listing and provider pages: the 20 newest published ratings,
     with the count and Bayesian mean of all of them (one query)."""
     return services.published_ratings(db.session, listing_id=listing_id, provider_id=provider_id)
+
+
+@bp.app_template_global()
+def rating_tag_counts_of(listing_id: int | None = None, provider_id: int | None = None):
+    """For the public listing and provider pages: how often each quick tag was chosen in the
+    published ratings (one query; call it only when there are ratings)."""
+    return services.tag_counts(db.session, listing_id=listing_id, provider_id=provider_id)
+
+
+def booking_is_rated(booking) -> bool:
+    """The fact "ratings.rated" (app/registry.py) the booking pages ask before offering to rate."""
+    return services.rating_of_booking(db.session, booking.id) is not None
 
 
 def page_number() -> int:
@@ -56,7 +69,7 @@ def render_rate(booking, form, *, status: int = 200):
     return render_template(
         "ratings/rate.html", booking=booking, form=form, rating=rating, refusal=refusal,
         deadline=services.rating_deadline(booking), score_fields=services.SCORE_FIELDS,
-        score_labels=services.SCORE_LABELS,
+        score_labels=services.SCORE_LABELS, detail_fields=services.DETAIL_FIELDS, tag_codes=list(RatingTagCode),
     ), status
 
 
@@ -78,7 +91,8 @@ def rate(booking_id: int):
         services.rate_booking(
             db.session, current_user, booking_id,
             overall=form.overall.data, timeliness=form.timeliness.data,
-            quality=form.quality.data, attitude=form.attitude.data, comment=form.comment.data,
+            quality=form.quality.data, attitude=form.attitude.data, tags=form.tags.data or [],
+            comment=form.comment.data,
         )
     flash(_("Thank you: your rating is published."), "success")
     return redirect(url_for("ratings.rate", booking_id=booking_id))
@@ -91,13 +105,14 @@ def render_provider_ratings(*, failed: tuple[int, ReplyForm] | None = None, stat
     provider = provider_of(db.session, current_user)
     page = services.ratings_of_provider(db.session, provider.id, page=page_number())
     mean, count = services.provider_summary(db.session, provider.id)
+    tag_counts = services.tag_counts(db.session, provider_id=provider.id) if count else []
     forms = {
         rating.id: failed[1] if failed and failed[0] == rating.id else ReplyForm(formdata=None)
         for rating in page.items if rating.reply is None
     }
     return render_template(
         "ratings/provider_ratings.html", provider=provider, page=page, forms=forms, mean=mean,
-        count=count, score_fields=services.SCORE_FIELDS, score_labels=services.SCORE_LABELS,
+        count=count, tag_counts=tag_counts, score_fields=services.SCORE_FIELDS, score_labels=services.SCORE_LABELS,
     ), status
 
 

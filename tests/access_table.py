@@ -211,6 +211,7 @@ RULES: dict[str, Rule] = {
     # --- payments, payment policy, settlements ------------------------------------------
     "billing.pay": rule(A, booking_id=B),
     "billing.payment_received": rule(P, booking_id=B),
+    "billing.provider_phone": rule(A, booking_id=B),  # B is accepted: the number is shown
     "billing_webhooks.stripe_webhook": rule(EVERYONE),  # anyone may call it; the signature decides
     "billing_policy.payment_policy": rule(P, listing_id="listing", body={"pay_at": "booking",
                                                                         "late_cancel_fee_percent": "10"}),

@@ -144,7 +144,7 @@ def test_the_window_follows_the_configuration(app, db_session, clock):
         ("overall", "0", "must be from 1 to 5 stars (you gave 0)"),
         ("timeliness", "abc", "must be a whole number of stars from 1 to 5"),
         ("quality", "4.5", "must be a whole number of stars from 1 to 5"),
-        ("attitude", "", "Choose a score from 1 to 5 stars"),
+        ("overall", "", "Choose the overall score: 1 to 5 stars"),
         ("comment", "长" * 1001, "too long (1000 characters at most)"),
     ],
 )

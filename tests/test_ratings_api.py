@@ -58,11 +58,12 @@ def test_bad_scores_get_a_specific_422(client, clock, field, value, message):
     assert count(Rating) == 0 and db.session.get(Listing, booking.listing_id).rating_count == 0
 
 
-def test_missing_score_and_long_comment(client, clock):
+def test_missing_overall_score_and_long_comment(client, clock):
     booking, _ = completed_booking(clock)
     headers = bearer(booking.resident)
-    assert_problem(client.post(f"/api/v1/bookings/{booking.id}/rating", json={"overall": 5}, headers=headers),
-                   422, "timeliness")
+    # The overall score is required; the detailed ones are optional.
+    assert_problem(client.post(f"/api/v1/bookings/{booking.id}/rating", json={"timeliness": 5}, headers=headers),
+                   422, "overall")
     assert_problem(client.post(f"/api/v1/bookings/{booking.id}/rating", json={**SCORES, "comment": "x" * 1001},
                                headers=headers), 422, "comment")
     assert count(Rating) == 0

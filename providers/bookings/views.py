@@ -37,6 +37,7 @@ from app.db import write_transaction
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.money import format_fen
+from app.registry import fact_of
 from app.uow import form_action
 from providers.bookings import actions, agenda, cancellation, services
 from providers.bookings.actions import Party
@@ -337,7 +338,7 @@ def resident_actions(booking: Booking, user=None) -> dict:
         "free_until": free_cancel_until(booking),
         **cancel_wording(booking, current),
         # The rating and complaint pages (ratings/) decide the finer rules themselves.
-        "rate": booking.status == S.COMPLETED,
+        "rate": booking.status == S.COMPLETED and not fact_of("ratings.rated", booking, False),
         "complain": booking.status in COMPLAINABLE,
         # Recorded as absent by the provider (after its check-in): the complaint is the dispute.
         "dispute": booking.status == S.NO_SHOW_RESIDENT,
