@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0026_listing_photos'
-down_revision = '0024_carers'
+down_revision = '0025_rating_tags'
 branch_labels = None
 depends_on = None
 
