@@ -1,7 +1,7 @@
 """listing photos: a listing's photos (resized, EXIF stripped) and their thumbnails
 
 Revision ID: 0026_listing_photos
-Revises: 0024_carers
+Revises: 0025_rating_tags
 Create Date: 2026-12-04 18:40:00
 """
 from alembic import op
