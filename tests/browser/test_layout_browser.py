@@ -135,7 +135,7 @@ def test_a_table_reads_as_cards_on_a_phone_and_stays_a_table_on_a_desktop(browse
         if size == "phone":
             assert display == ["block", "block"]
             label = page.evaluate("c => getComputedStyle(c, '::before').content", cell.element_handle())
-            assert label == f'"{heading}: "'
+            assert label == f'"{heading}："'  # (a Chinese page: a full-width colon)
             # Every cell takes the card's width: a name no longer wraps one character a line.
             assert min(widths) > 300, widths
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
@@ -211,9 +211,14 @@ def test_large_text_enlarges_every_text(browser, live_server, size):
             if name in BODY_TEXT:
                 assert large[name] >= 20, f"{name}: {large[name]} px in large text"
         assert one_line(page, "main form.stack button[type=submit]")
+        assert page.evaluate("""() => [...document.querySelectorAll('main .checks label')].slice(0, 8).every(label => {
+            const time = [...label.childNodes].find(n => n.nodeType === 3 && n.textContent.trim());
+            const range = document.createRange(); range.selectNodeContents(time);
+            return new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top))).size === 1;
+        })"""), "a slot's time is cut over two lines"
         assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size][0]
         assert_accessible(page, f"booking page in large text, {size}")
-        shot(page, "large-text", size)
+        shot(page, "large-text", size, full_page=True)
         page.get_by_role("button", name="标准字号").click()
         page.wait_for_load_state("load")
         expect(page.locator("html")).not_to_have_class("large-text")
