@@ -51,6 +51,13 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    # The message on the log-in page a protected page sends a visitor to, in their language
+    # (Flask-Login's own is English only); flashed as a notice, not an error.
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please log in to access this page.")
+    login_manager.login_message_category = "info"
+    login_manager.localize_callback = str  # the lazy message, rendered in the request's language
     login_manager.session_protection = "strong"
     import app.auth.services  # noqa: F401  (registers the user loader)
 
@@ -97,10 +104,11 @@ def register_commands(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from app import headers, i18n
+    from app import assets, headers, i18n
 
     i18n.register_template_helpers(app)
     headers.init_app(app)  # security headers and Cache-Control (app/headers.py)
+    assets.init_app(app)  # static files: hashed addresses, long caching, gzip; the favicon
 
 
 def _root():

@@ -29,7 +29,10 @@ SECURITY_HEADERS = {
 # "from this phone") allows the Geolocation API for the site itself: allow_geolocation().
 LOCATION_POLICY = "camera=(), microphone=(), geolocation=(self)"
 PRIVATE_PREFIXES = ("/account", "/provider", "/official", "/api/")
-CACHEABLE_ENDPOINTS = frozenset({"static"})
+CACHEABLE_ENDPOINTS = frozenset({"static", "favicon"})
+# Files the same for everyone: their requests never read the session, so Flask adds no
+# ``Vary: Cookie`` and a shared cache may keep one copy for all (app/assets.py).
+SESSIONLESS_ENDPOINTS = frozenset({"static", "favicon"})
 
 
 def cacheable(view):
@@ -56,7 +59,10 @@ def _opted_in() -> bool:
 def _came_logged_in() -> None:
     """Before the view: did the request come with a log-in (a session naming a user, or a
     remember-me cookie)?  No query; log-out clears both, and its answer is still one to a
-    logged-in user."""
+    logged-in user.  Static files never look (a shared cache keeps one copy for all)."""
+    if request.endpoint in SESSIONLESS_ENDPOINTS:
+        g._linli_came_logged_in = False
+        return
     g._linli_came_logged_in = "_user_id" in session or bool(
         request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
 
@@ -84,6 +90,8 @@ def apply(response, *, hsts: bool):
         headers.setdefault(name, value)
     if hsts:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint in SESSIONLESS_ENDPOINTS:
+        return response
     if not _opted_in() and personal(response):
         if "no-store" not in [part.strip() for part in headers.get("Cache-Control", "").split(",")]:
             headers["Cache-Control"] = "no-store"  # replaces send_file's "no-cache"

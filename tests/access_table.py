@@ -425,5 +425,6 @@ RULES: dict[str, Rule] = {
 # Routes outside the matrix, and why.
 NOT_IN_MATRIX = {
     "static": "files under /static, the same for everyone",
+    "favicon": "the site icon at /favicon.ico (app/assets.py), the same for everyone",
     "api-docs.openapi_json": "the OpenAPI document, public by design (tests/test_openapi.py)",
 }

@@ -31,7 +31,7 @@ class PasswordForm(FlaskForm):
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=60)])
     scope = SelectField(
-        _l("It may"),
+        _l("What it may do"),
         choices=[("read", _l("Only read")), ("write", _l("Read and write"))],
         default="read",
     )

@@ -38,7 +38,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.clock import now
-from app.errors import Conflict, Invalid, LinliError, NotFound
+from app.errors import Conflict, Invalid, LinliError, NotFound, Problems
 from app.extensions import login_manager
 from app import sms
 from app.models import (
@@ -369,17 +369,37 @@ def _try_code(session: Session, row: PhoneCode, code: str) -> int:
     return left
 
 
+def check_signup(session: Session, *, phone, name, password, community_id) -> tuple[str, str, Community]:
+    """The sign-up's phone, name and community, once every field is right; otherwise
+    :class:`Problems` with what is wrong with each field (all of them at once)."""
+    problems = Problems()
+    checked_phone = checked_name = None
+    try:
+        checked_phone = check_phone(phone)
+    except Invalid as error:
+        problems.extend(error)
+    try:
+        checked_name = check_name(name)
+    except Invalid as error:
+        problems.extend(error)
+    try:
+        check_password(password, phone=checked_phone or normalise_phone(phone))
+    except Invalid as error:
+        problems.extend(error)
+    community = _community(session, community_id)
+    if community is None:
+        problems.add(_l("Choose your community."), field="community")
+    problems.raise_if_any()
+    if phone_taken(session, checked_phone):
+        raise Conflict(_l("This phone number is already registered. Log in instead."), field="phone")
+    return checked_phone, checked_name, community
+
+
 def start_signup(session: Session, *, phone, name, password, community_id, ip: str) -> PhoneCode:
     """Check a resident's sign-up and send a code to the phone; the account is made by
     :func:`confirm_signup` once the code comes back.  Nothing is made if a rule refuses."""
-    phone = check_phone(phone)
-    name = check_name(name)
-    check_password(password, phone=phone)
-    community = _community(session, community_id)
-    if community is None:
-        raise Invalid(_l("Choose your community."), field="community")
-    if phone_taken(session, phone):
-        raise Conflict(_l("This phone number is already registered. Log in instead."), field="phone")
+    phone, name, community = check_signup(session, phone=phone, name=name, password=password,
+                                          community_id=community_id)
     payload = {"name": name, "community_id": community.id, "password_hash": hash_password(password)}
     return _send_code(session, CodePurpose.SIGNUP, phone, ip, payload)
 
@@ -465,9 +485,14 @@ def change_password(session: Session, user: User, *, current: str, new: str) -> 
     """Change the password, end every session and revoke every API token of the user.
 
     Returns how many tokens were revoked (the page says so)."""
+    problems = Problems()
     if not verify_password(user.password_hash, current):
-        raise Invalid(_l("The current password is not right."), field="current_password")
-    check_password(new, field="new_password", phone=user.phone)
+        problems.add(_l("The current password is not right."), field="current_password")
+    try:
+        check_password(new, field="new_password", phone=user.phone)
+    except Invalid as error:
+        problems.extend(error)
+    problems.raise_if_any()
     user.password_hash = hash_password(new)
     user.end_sessions()
     revoked = revoke_all_tokens(session, user, reason="password")

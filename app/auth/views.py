@@ -40,7 +40,7 @@ from app.auth.forms import (
 )
 from app.clock import now
 from app.db import write_transaction
-from app.errors import Invalid
+from app.errors import Invalid, LinliError
 from app.extensions import db
 from app.i18n import LANG_COOKIE, LARGE_TEXT_COOKIE
 from app.models import CodePurpose, Community, SmsMessage
@@ -120,6 +120,23 @@ class Refusal:
         return response
 
 
+def check_the_rest(form, check) -> None:
+    """A form its own validators refused: also show what ``check()`` (a service's check of
+    the same input, raising :class:`~app.errors.Problems`) finds wrong with the fields they
+    passed, so the person sees every problem at once.  Not for a form refused for its CSRF
+    token (nothing it says can be trusted to be theirs)."""
+    if not form.is_submitted() or not form.errors or getattr(form, "csrf_token", None) is not None and (
+            form.csrf_token.errors):
+        return
+    try:
+        check()
+    except LinliError as error:
+        for one in getattr(error, "errors", None) or [error]:
+            field = getattr(form, one.field, None) if one.field else None
+            if field is not None and not field.errors:
+                apply_form_error(form, one)
+
+
 # --- the known-device cookie ------------------------------------------------------------
 
 DEVICE_COOKIE = "linli_device"
@@ -186,6 +203,9 @@ def signup():
         session[SIGNUP_CODE] = code.id
         flash(_("We sent a 6-digit code by SMS to %(phone)s. Enter it here.", phone=code.phone), "success")
         return redirect(url_for("auth.signup_verify"))
+    check_the_rest(form, lambda: services.check_signup(
+        db.session, phone=form.phone.data, name=form.name.data, password=form.password.data,
+        community_id=form.community.data or None))
     return page(422 if form.errors else 200)
 
 

@@ -13,11 +13,56 @@ document.addEventListener("click", function (event) {
   var target = event.target.closest("[data-confirm]");
   if (target && !window.confirm(target.dataset.confirm)) { event.preventDefault(); }
 });
-// A page answering a refused form: focus the first field at fault (the page scrolls there,
-// an upload field included), or the summary when the fault has no field of its own.
+// A page that answers a form sent by POST (a refused form shown again, <body data-answers-post>):
+// the history entry becomes a plain visit of the same address, so reloading asks for the page
+// afresh (a GET, a blank form) and the browser never offers to send the form again.
+if (document.body && document.body.hasAttribute("data-answers-post") && window.history.replaceState) {
+  window.history.replaceState(null, "", window.location.href);
+}
 document.addEventListener("DOMContentLoaded", function () {
+  // A page answering a refused form: focus the first field at fault (the page scrolls there,
+  // an upload field included), or the summary when the fault has no field of its own.
   var summary = document.querySelector("[data-error-summary]");
-  if (!summary) { return; }
-  var first = document.querySelector("[aria-invalid=true], .has-error input, .has-error select, .has-error textarea");
-  (first || summary).focus();
+  if (summary) {
+    var first = document.querySelector("[aria-invalid=true], .has-error input, .has-error select, .has-error textarea");
+    (first || summary).focus();
+  }
+  // Tables become cards on a narrow screen (linli.css): each cell is labelled with its
+  // column's heading.  Without this script a table stays a table that scrolls sideways.
+  document.querySelectorAll("table").forEach(function (table) {
+    if (table.hasAttribute("data-no-cards")) { return; }
+    var headings = table.querySelectorAll("thead tr:last-child th");
+    if (!headings.length) { return; }
+    var labels = [];
+    headings.forEach(function (th) {
+      var span = parseInt(th.getAttribute("colspan") || "1", 10);
+      for (var i = 0; i < span; i++) { labels.push(th.textContent.replace(/\s+/g, " ").trim()); }
+    });
+    table.querySelectorAll("tbody tr, tfoot tr").forEach(function (row) {
+      var column = 0;
+      Array.prototype.forEach.call(row.children, function (cell) {
+        if (!cell.hasAttribute("data-label")) { cell.setAttribute("data-label", labels[column] || ""); }
+        column += parseInt(cell.getAttribute("colspan") || "1", 10);
+      });
+    });
+    table.classList.add("cards-on-phone");
+  });
+  // The menu of pages: always open on a wide screen (for browsers that cannot show a closed
+  // <details>' content), closed by Escape on a phone; the current page is marked.
+  var menu = document.querySelector("[data-menu]");
+  if (menu) {
+    var wide = window.matchMedia("(min-width: 48rem)");
+    var place = function () { menu.open = wide.matches; };
+    place();
+    if (wide.addEventListener) { wide.addEventListener("change", place); }
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menu.open && !wide.matches) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+  }
+  document.querySelectorAll("#main-nav a").forEach(function (link) {
+    if (link.getAttribute("href") === window.location.pathname) { link.setAttribute("aria-current", "page"); }
+  });
 });
