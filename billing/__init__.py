@@ -39,7 +39,7 @@ def init_app(app) -> None:
     from app.clock import now
     from app.extensions import db
     from app.registry import registry
-    from billing import jobs, policies, programmes, receivers, subsidies, supervision_receivers
+    from billing import cancel_costs, jobs, programmes, receivers, subsidies, supervision_receivers
     from billing.funding import registry as funding_rules
     from billing.gateways import build_gateway
     from billing.policy_views import api_blp as payment_policy_blp
@@ -85,8 +85,8 @@ def init_app(app) -> None:
     found.slot("bookings.book.terms", lambda listing: render_template(
         "billing/_booking_terms.html", listing=listing))
     # What cancelling costs, stated by the booking pages (providers.bookings.cancellation).
-    found.fact("booking.cancel_cost", lambda booking: policies.cancel_cost(db.session, booking, now()))
-    found.fact("listing.late_cancel_fee", lambda listing: policies.listing_late_fee(db.session, listing))
+    found.fact("booking.cancel_cost", lambda booking: cancel_costs.cancel_cost(db.session, booking, now()))
+    found.fact("listing.late_cancel_fee", lambda listing: cancel_costs.listing_late_fee(db.session, listing))
     found.jobs_from(jobs.JOBS)
     found.command(jobs.settle_command)
     programmes.init_app(app)

@@ -14,7 +14,6 @@ the same transaction.  Services flush, never commit.
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Role, User
-from billing.payment_models import BookingFeePolicy, PayAt, PaymentPolicy, PaymentStatus
+from billing.payment_models import BookingFeePolicy, PayAt, PaymentPolicy
 from providers import listings, registration
 from providers.bookings.models import Booking
 from providers.models import Listing, ListingStatus
@@ -124,33 +123,3 @@ def policy_view(session: Session, listing_id: int) -> dict:
     policy = policy_for(session, listing_id)
     return {"listing_id": listing_id, **snapshot(policy),
             "is_default": session.get(PaymentPolicy, listing_id) is None}
-
-
-def cancel_cost(session: Session, booking: Booking, at: datetime):
-    """What the resident cancelling ``booking`` at ``at`` would cost (a
-    :class:`providers.bookings.cancellation.CancelCost`), by the function the refund uses
-    (:func:`billing.refunds.fee_kept`) on the policy fixed on the booking and its live
-    payment; None for a booking the resident does not pay (no policy fixed on it)."""
-    from billing.payments import live_payment
-    from billing.refunds import fee_kept, late_fee
-    from providers.bookings.cancellation import CancelCost, late_if_cancelled_at
-
-    fixed = session.get(BookingFeePolicy, booking.id)
-    if fixed is None:
-        return None
-    payment = live_payment(session, booking.id)
-    paid = payment is not None and payment.status == PaymentStatus.SUCCEEDED
-    late_fen = (fee_kept(session, booking, payment, late=True) if paid
-                else late_fee(booking.price_fen, fixed.late_cancel_fee_percent))
-    return CancelCost(percent=fixed.late_cancel_fee_percent,
-                      now_fen=fee_kept(session, booking, payment, late=late_if_cancelled_at(booking, at)),
-                      late_fen=late_fen, paid=paid)
-
-
-def listing_late_fee(session: Session, listing: Listing) -> tuple[int, int]:
-    """``(fee_fen, percent)``: what a late cancellation of a booking of ``listing`` made now
-    keeps of its price (the listing's current policy, fixed on the booking when it is made)."""
-    from billing.refunds import late_fee
-
-    percent = policy_for(session, listing.id).late_cancel_fee_percent
-    return late_fee(listing.price_fen, percent), percent

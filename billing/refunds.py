@@ -67,7 +67,7 @@ def fee_kept(session: Session, booking: Booking, payment: Payment | None, *, lat
     """What the provider keeps of ``payment`` when ``booking`` closes, late (a late
     cancellation, a resident no-show) or not: the percentage fixed on the booking of what
     is left of a completed payment; 0 when not late or nothing is paid.  The refund keeps
-    this and the pages quote it (:func:`billing.policies.cancel_cost`)."""
+    this and the pages quote it (:func:`billing.cancel_costs.cancel_cost`)."""
     from billing.policies import policy_of_booking
 
     if not late or payment is None or payment.status != PaymentStatus.SUCCEEDED or refundable(payment) <= 0:

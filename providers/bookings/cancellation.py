@@ -52,7 +52,7 @@ def inside_window(starts_at: datetime, at: datetime) -> bool:
 
 @dataclass(frozen=True)
 class CancelCost:
-    """Billing's answer for one booking (see ``billing.policies.cancel_cost``)."""
+    """Billing's answer for one booking (see ``billing.cancel_costs.cancel_cost``)."""
 
     percent: int  # the fee fixed on the booking when it was made
     now_fen: int  # what cancelling at that moment keeps: the amount the refund would keep
