@@ -90,7 +90,7 @@ def test_a_resident_joins_a_household_of_their_own_community_only():
     stranger = factories.resident()
     with pytest.raises(Invalid, match="another community"):
         services.add_member(db.session, t["official"], t["household"], stranger.phone)
-    with pytest.raises(NotFound):
+    with pytest.raises(Invalid, match="No resident"):
         services.add_member(db.session, t["official"], t["household"], "13000000000")
     with pytest.raises(Conflict):
         services.add_member(db.session, t["official"], t["household"], t["resident"].phone)
@@ -167,7 +167,7 @@ def test_a_bad_row_rejects_nothing_else_and_the_report_names_line_and_column():
     t = tree()
     code = t["community"].code
     data = households_csv(f"{code},H201,二号楼201室,G1,", f"{code},H202,二号楼202室,G9,",
-                          f"nowhere,H203,二号楼203室,G1,", f"{code},H204,,G1,G1-Z", f"{code},H205,二号楼205室,G1,G1-A",
+                          "nowhere,H203,二号楼203室,G1,", f"{code},H204,,G1,G1-Z", f"{code},H205,二号楼205室,G1,G1-A",
                           f"{code},H201,重复,G1,", bom=True)
     report = imports.import_households(db.session, t["official"], data)
     assert (report.rows, report.created, report.rejected) == (6, 2, 4)

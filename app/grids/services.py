@@ -361,7 +361,7 @@ def add_member(session: Session, official: User, household: Household, phone: st
         raise Invalid(_l("Enter the resident's mobile number."), field="phone")
     resident = session.scalar(sa.select(User).where(User.phone == number, User.role == Role.RESIDENT))
     if resident is None:
-        raise NotFound(_l("No resident has this mobile number."), field="phone")
+        raise Invalid(_l("No resident has this mobile number."), field="phone")
     if resident.community_id != household.community_id:
         raise Invalid(_l("This resident lives in another community: a household takes residents of its own."),
                       field="phone")
@@ -379,8 +379,10 @@ def add_member(session: Session, official: User, household: Household, phone: st
 def remove_member(session: Session, official: User, household: Household, resident_id: int) -> User:
     _official(official)
     resident = session.get(User, resident_id)
-    if resident is None or resident.household_id != household.id:
-        raise NotFound(_l("This person is not in this household."))
+    if resident is None or resident.role != Role.RESIDENT:
+        raise NotFound(_l("No such resident."))
+    if resident.household_id != household.id:
+        raise Conflict(_l("This resident is not in this household (any more)."))
     resident.household_id = None
     session.flush()
     audit.record(session, actor=official, action="household.member_removed", object_type="household",
