@@ -248,3 +248,16 @@ def test_grid_worker_role_is_stored(db_session):
     worker = factories.user(Role.GRID_WORKER)
     db.session.expire_all()
     assert db.session.get(User, worker.id).is_grid_worker
+
+
+def test_the_demo_places_the_residents_and_its_grid_worker_sees_only_her_grid():
+    from app.grids.demo import WORKER_PHONE, load_demo
+    from providers.demo import load_demo as load_people
+
+    load_people(db.session)
+    assert load_demo(db.session) is True
+    assert load_demo(db.session) is False  # idempotent
+    worker = db.session.scalar(sa.select(User).where(User.phone == WORKER_PHONE))
+    names = {row.resident.name for row in workers.residents_of(db.session, worker, START)}
+    assert names == {"王阿姨"}
+    assert all(c.street_id for c in db.session.scalars(sa.select(services.Community)))
