@@ -62,7 +62,7 @@ def test_a_households_csv_with_a_broken_row_imports_the_others_and_reports_it(cl
     t = tree()
     auth.login(t["official"])
     page = client.get("/official/grids/import")
-    assert "community_code,household_code,address,grid_code,micro_grid_code" in text(page)
+    assert "community_code, household_code, address, grid_code, micro_grid_code" in text(page)
     template = client.get("/official/grids/import/households-template.csv")
     assert template.status_code == 200 and template.mimetype == "text/csv"
     code = t["community"].code
