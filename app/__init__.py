@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     init_domains(app)
+    init_shell_after_domains(app)
     register_error_handlers(app)
     register_commands(app)
     register_hooks(app)
@@ -67,6 +68,7 @@ def register_extensions(app: Flask) -> None:
 def import_models() -> None:
     """Import the shell's models; each domain imports its own in its ``init_app``."""
     import app.audit  # noqa: F401
+    import app.grids.models  # noqa: F401  (streets and households, which communities and users name)
     import app.models  # noqa: F401
     import app.notifications  # noqa: F401
 
@@ -87,6 +89,14 @@ def register_blueprints(app: Flask) -> None:
     found.pages(main_bp, auth_bp, notifications_bp)
     found.api(account_blp)
     found.jobs_from(auth_jobs)
+
+
+def init_shell_after_domains(app: Flask) -> None:
+    """Shell modules registered after the domains: the grid tree's demo data places the
+    demo residents the providers' loader made (it names no domain module)."""
+    from app import grids
+
+    grids.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:

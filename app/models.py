@@ -29,6 +29,9 @@ class Role(StrEnum):
     # A third-party evaluator a purchase programme appoints for its follow-up calls
     # (财综〔2018〕42号): works only the calls of the programmes that appointed them.
     EVALUATOR = "evaluator"
+    # A grid worker (网格员, GB/T 34300-2017): serves the residents of the grids an official
+    # assigned them to, for the period of the assignment (app/grids/workers.py).
+    GRID_WORKER = "grid_worker"
 
 
 class CommunityTier(StrEnum):
@@ -49,6 +52,8 @@ class Community(db.Model):
     tier: Mapped[CommunityTier] = mapped_column(enum_column(CommunityTier, "community_tier"))
     timezone: Mapped[str] = mapped_column(sa.String(40), default="Asia/Shanghai")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # The street (街道) above it in the grid tree (app/grids); none until an official places it.
+    street_id: Mapped[int | None] = mapped_column(sa.ForeignKey("street.id"), index=True)
 
     def __repr__(self) -> str:
         return f"<Community {self.code}>"
@@ -82,6 +87,8 @@ class User(UserMixin, db.Model):
     session_nonce: Mapped[str] = mapped_column(sa.String(32), default=new_session_nonce)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # A resident's household (户) in the grid tree (app/grids), in their own community.
+    household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("household.id"), index=True)
 
     community: Mapped[Community | None] = relationship()
 
@@ -107,6 +114,10 @@ class User(UserMixin, db.Model):
     @property
     def is_evaluator(self) -> bool:
         return self.role == Role.EVALUATOR
+
+    @property
+    def is_grid_worker(self) -> bool:
+        return self.role == Role.GRID_WORKER
 
     def end_sessions(self) -> None:
         """Invalidate every existing session of this user."""

@@ -24,6 +24,8 @@ def home():
             return redirect(url_for("providers.dashboard"))
         if current_user.is_evaluator:
             return redirect(url_for("follow_ups.queue"))
+        if current_user.is_grid_worker:
+            return redirect(url_for("grid_worker.residents"))
     return render_template("home.html")
 
 

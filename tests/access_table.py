@@ -23,7 +23,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.access_world import ADMIN, ANON, EVAL, OFFICIAL, RES, RES2, ROLES, STAFF, STAFF2
+from tests.access_world import ADMIN, ANON, EVAL, GRID, OFFICIAL, RES, RES2, ROLES, STAFF, STAFF2
 from tests.rating_helpers import PDF
 
 EVERYONE = frozenset(ROLES)
@@ -92,8 +92,35 @@ RULES: dict[str, Rule] = {
     "follow_ups.record": rule(CALLERS, booking_id="done", body=_call_result),
     "programmes.appoint_evaluator": rule(OFFICIALS, programme_id="programme", body={"phone": "13900000000"}),
     "programmes.end_evaluator": rule(OFFICIALS, programme_id="programme", appointment_id="appointment"),
+    # --- the grid tree (officials) and the grid worker's residents -----------------------
+    "grids.index": rule(OFFICIALS),
+    "grids.community": rule(OFFICIALS, community_id="community"),
+    "grids.place_community": rule(OFFICIALS, community_id="community",
+                                  body={"street_name": "般阳路街道", "district": "淄川区"}),
+    "grids.create_grid": rule(OFFICIALS, community_id="community", body={"code": "G9", "name": "第九网格"}),
+    "grids.grid": rule(OFFICIALS, grid_id="grid"),
+    "grids.edit_grid": rule(OFFICIALS, grid_id="grid", body={"name": "第一网格（改）"}),
+    # The grid holds A's household: retiring it is refused (409).
+    "grids.retire_grid": rule(OFFICIALS, grid_id="grid"),
+    "grids.create_household": rule(OFFICIALS, grid_id="grid", body={"code": "H909", "address": "幸福路9号"}),
+    "grids.household": rule(OFFICIALS, household_id="household"),
+    "grids.edit_household": rule(OFFICIALS, household_id="household",
+                                 body=lambda w: {"address": "般阳路12号102室", "grid_id": str(w["grid"])}),
+    "grids.add_member": rule(OFFICIALS, household_id="household", body={"phone": "13000000000"}),
+    "grids.remove_member": rule(OFFICIALS, household_id="household", user_id="resident_account"),
+    # A lives in it: retiring is refused (409).
+    "grids.retire_household": rule(OFFICIALS, household_id="household"),
+    "grids.import_csv": rule(OFFICIALS, multipart=True, body=lambda w: {
+        "kind": "grids", "file": (io.BytesIO(b"community_code,grid_code,grid_name,parent_grid_code\r\n"
+                                             b"nowhere,G1,X,\r\n"), "grids.csv")}),
+    "grids.import_template": rule(OFFICIALS, kind="=households"),
+    "grids.assignments": rule(OFFICIALS),
+    "grids.assign": rule(OFFICIALS, body={"phone": "13000000000", "valid_from": "2026-11-01"}),
+    "grids.end_assignment": rule(OFFICIALS, assignment_id="grid_assignment"),
+    "grid_worker.residents": rule({GRID}),
+    "grid_worker.resident": rule({GRID}, resident_id="resident_account"),
     # --- the shell: home, log-in, account, preferences, notifications -----------------
-    "main.home": rule(EVERYONE, redirects=STAFFS | OFFICIALS | {EVAL}),  # to where their work is
+    "main.home": rule(EVERYONE, redirects=STAFFS | OFFICIALS | {EVAL, GRID}),  # to where their work is
     "main.healthz": rule(EVERYONE),
     "auth.signup": rule(EVERYONE),
     "auth.login": rule(EVERYONE),

@@ -20,6 +20,8 @@ from werkzeug.datastructures import FileStorage
 
 from app.auth.services import issue_token
 from app.extensions import db
+from app.grids import services as grid_services
+from app.grids import workers as grid_workers
 from app.models import CommunityTier, Role
 from app.notifications import Notification
 from billing import settlements
@@ -50,10 +52,12 @@ from tests.visit_helpers import add_photo, image_bytes
 from providers.carers.models import Carer, CarerQualification
 from tests.carer_helpers import carer_for
 
-ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN, EVAL = (
-    "anonymous", "resident", "other_resident", "staff", "other_staff", "official", "admin", "evaluator")
+ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN, EVAL, GRID = (
+    "anonymous", "resident", "other_resident", "staff", "other_staff", "official", "admin", "evaluator",
+    "grid_worker")
 # EVAL: a third-party evaluator appointed to the world's programme; an official of nothing.
-ROLES = (ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN, EVAL)
+# GRID: a grid worker assigned to the grid of A's household (A2 lives in no household).
+ROLES = (ANON, RES, RES2, STAFF, STAFF2, OFFICIAL, ADMIN, EVAL, GRID)
 # The same kind of user as the owner, who must not learn that the object exists (404).
 PEER = {RES2: RES, STAFF2: STAFF}
 
@@ -161,6 +165,15 @@ def build_world(clock) -> dict:
     draft = publication.create_draft(db.session, official, {"window_days": 60}, "缩短窗口")
     db.session.commit()
 
+    # The grid tree: A's household in a grid of A's community, a grid worker on that grid.
+    grid = grid_services.create_grid(db.session, official, home, code="G1", name="第一网格")
+    household = grid_services.create_household(db.session, official, grid, code="H101", address="般阳路12号101室")
+    grid_services.add_member(db.session, official, household, resident.phone)
+    grid_worker = factories.user(Role.GRID_WORKER)
+    assignment = grid_workers.assign(db.session, official, phone=grid_worker.phone, grid_id=grid.id,
+                                     valid_from=MADE_AT.date(), valid_until=None)
+    db.session.commit()
+
     def first(stmt):
         found = db.session.scalar(stmt)
         assert found is not None, stmt
@@ -182,13 +195,14 @@ def build_world(clock) -> dict:
         "resident_account": resident.id, "card": card.id,
         "flag": flag.id,
         "appointment": first(sa.select(EvaluatorAppointment.id)),
+        "grid": grid.id, "household": household.id, "grid_assignment": assignment.id,
         # P's carer on its roster (the factory's), and one of their certificates.
         "carer": first(sa.select(Carer.id).where(Carer.provider_id == provider.id).order_by(Carer.id)),
         "qualification": first(sa.select(CarerQualification.id).join(Carer, Carer.id == CarerQualification.carer_id)
                                .where(Carer.provider_id == provider.id).order_by(CarerQualification.id)),
     }
     world["users"] = {RES: resident.phone, RES2: resident2.phone, STAFF: staff.phone, STAFF2: staff2.phone,
-                      OFFICIAL: official.phone, ADMIN: admin.phone, EVAL: evaluator.phone}
+                      OFFICIAL: official.phone, ADMIN: admin.phone, EVAL: evaluator.phone, GRID: grid_worker.phone}
     return world
 
 

@@ -37,6 +37,7 @@ from tests.access_world import (
     ADMIN,
     ANON,
     EVAL,
+    GRID,
     COMPLAINT_TEXT,
     LISTING_TITLE,
     OFFICIAL,
@@ -165,7 +166,7 @@ def verdict(response, *, endpoint: str, role: str, method: str, url: str) -> str
     return None if status in expected else f"denied, but not {sorted(expected)}"
 
 
-KINDS = ({RES, RES2}, {STAFF, STAFF2}, {OFFICIAL}, {ADMIN}, {EVAL})
+KINDS = ({RES, RES2}, {STAFF, STAFF2}, {OFFICIAL}, {ADMIN}, {EVAL}, {GRID})
 
 
 # Sent by a caller who must be turned away before the body is read: no schema has this field.
