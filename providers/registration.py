@@ -71,7 +71,7 @@ NOTIFICATIONS = {
                             "book you; the checklist on your dashboard shows what is left to do."),
     "provider.rejected": _l("The district did not approve %(provider)s. Its reason: “%(reason)s”. Fix what it "
                             "asks for (details or documents) on your dashboard, then resubmit for review."),
-    "provider.suspended": _l("The district suspended %(provider)s. Its reason: “%(reason)s”. Residents cannot "
+    "provider.suspended_by_district": _l("The district suspended %(provider)s. Its reason: “%(reason)s”. Residents cannot "
                              "book you until it is reinstated."),
     "provider.reinstated": _l("The district reinstated %(provider)s (“%(reason)s”). Residents can book you again."),
 }
@@ -80,7 +80,7 @@ NOTIFICATIONS = {
 DECISION_NOTIFICATIONS = {
     "approve": "provider.approved",
     "reject": "provider.rejected",
-    "suspend": "provider.suspended",
+    "suspend": "provider.suspended_by_district",
     "reinstate": "provider.reinstated",
 }
 

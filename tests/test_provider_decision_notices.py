@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from app.extensions import db
 from app.notifications import Notification
@@ -15,10 +16,19 @@ from tests.forms import open_page
 pytestmark = pytest.mark.usefixtures("english_messages")
 
 
-def notices_of(user) -> list[Notification]:
+class _Read:
+    """A notification as its English reader sees it (the message is rendered when read)."""
+
+    def __init__(self, notice: Notification):
+        self.kind, self.link = notice.kind, notice.link
+        with force_locale("en"):
+            self.message = notice.message
+
+
+def notices_of(user) -> list[_Read]:
     db.session.expire_all()
-    return list(db.session.scalars(sa.select(Notification).where(Notification.user_id == user.id)
-                                   .order_by(Notification.id)))
+    return [_Read(n) for n in db.session.scalars(sa.select(Notification).where(Notification.user_id == user.id)
+                                                 .order_by(Notification.id))]
 
 
 def decide(client, provider, action: str, reason: str = ""):
@@ -61,7 +71,7 @@ def test_suspension_and_reinstatement_are_notified(client, auth):
     assert decide(client, provider, "suspend", "多次投诉").status_code == 302
     assert decide(client, provider, "reinstate", "已整改").status_code == 302
     suspended, reinstated = notices_of(owner)
-    assert suspended.kind == "provider.suspended" and "“多次投诉”" in suspended.message
+    assert suspended.kind == "provider.suspended_by_district" and "“多次投诉”" in suspended.message
     assert reinstated.kind == "provider.reinstated" and "Residents can book you again." in reinstated.message
 
 
