@@ -126,12 +126,14 @@ class Registry:
         for fn, trigger in jobs:
             self.job(fn, **trigger)
 
-    def notifications(self, kinds: Mapping, labels: Mapping[str, Mapping] | None = None) -> None:
-        """Notification kinds (kind → translatable text) and labels for parameters stored
-        as codes (parameter → {code: label})."""
+    def notifications(self, *kinds: Mapping, labels: Mapping[str, Mapping] | None = None) -> None:
+        """Notification kinds (kind → translatable text; several mappings of a domain's
+        modules may be given, and a kind in two of them with two texts is refused) and
+        labels for parameters stored as codes (parameter → {code: label})."""
         from app.notifications import register_kinds, register_labels
 
-        register_kinds(kinds)
+        for mapping in kinds:
+            register_kinds(mapping)
         for param, mapping in (labels or {}).items():
             register_labels(param, mapping)
 

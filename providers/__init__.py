@@ -19,7 +19,7 @@ def init_app(app) -> None:
     found = registry(app)
     # catalogue_cache: mapper events that move the catalogue generation on changes.
     found.models("providers.models", "providers.catalogue_cache", "providers.listing_photos")
-    found.notifications({**sanctions.NOTIFICATIONS, **registration_service.NOTIFICATIONS})
+    found.notifications(sanctions.NOTIFICATIONS, registration_service.NOTIFICATIONS)
     found.pages(bp)
     found.api(*api.blueprints())
     found.demo("providers", load_demo)

@@ -21,7 +21,7 @@ def init_app(app) -> None:
 
     found = registry(app)
     found.models("ratings.models")
-    found.notifications(NOTIFICATIONS, models.NOTIFICATION_LABELS)
+    found.notifications(NOTIFICATIONS, labels=models.NOTIFICATION_LABELS)
     found.pages(views.bp, scorecard_bp)
     found.api(*api.blueprints(), scorecard_blp)
     # The public listing and provider pages show the published ratings.

@@ -43,7 +43,7 @@ def init_app(app) -> None:
     funding_rules.register(RULES)  # billing dispatches programme-funded bookings here
     found = registry(app)
     found.models("billing.programmes.models")
-    found.notifications({**eligibility.NOTIFICATIONS, **jobs.NOTIFICATIONS, **visit_money.NOTIFICATIONS})
+    found.notifications(eligibility.NOTIFICATIONS, jobs.NOTIFICATIONS, visit_money.NOTIFICATIONS)
     visit_money.connect()
     found.pages(bp)
     found.api(*api.blueprints())

@@ -18,7 +18,7 @@ def init_app(app) -> None:
 
     found = registry(app)
     found.models("billing.subsidies.models")
-    found.notifications(models.NOTIFICATIONS, models.NOTIFICATION_LABELS)
+    found.notifications(models.NOTIFICATIONS, labels=models.NOTIFICATION_LABELS)
     found.pages(views.bp)
     found.api(*api.blueprints())
     found.jobs_from(jobs.JOBS)

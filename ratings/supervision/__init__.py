@@ -34,9 +34,9 @@ def init_app(app) -> None:
     found = registry(app)
     found.models("ratings.supervision.models", "ratings.supervision.sanction_models",
                  "ratings.supervision.dueprocess_models")
-    found.notifications({**NOTIFICATIONS, **review.NOTIFICATIONS, **appeals.NOTIFICATIONS, **sanctions.NOTIFICATIONS,
-                         **grade_reviews.NOTIFICATIONS},
-                        {**reports.NOTIFICATION_LABELS, **appeals.NOTIFICATION_LABELS,
+    found.notifications(NOTIFICATIONS, review.NOTIFICATIONS, appeals.NOTIFICATIONS, sanctions.NOTIFICATIONS,
+                        grade_reviews.NOTIFICATIONS,
+                        labels={**reports.NOTIFICATION_LABELS, **appeals.NOTIFICATION_LABELS,
                          **grade_reviews.NOTIFICATION_LABELS})
     found.pages(supervision_bp, review_bp, appeal_bp, publication_bp, dueprocess_bp, evaluation_bp, csv_bp)
     found.api(supervision_blp, sanctions_blp)
