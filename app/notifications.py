@@ -4,6 +4,10 @@ A notification stores its kind and parameters, not a rendered sentence, so it
 reads in the language of whoever opens it.  Domains add them inside their own
 transaction (a notification never exists without the change it reports).
 
+Each notification is also copied to the channels its user chose (SMS by
+default, email on request: app/delivery/preferences.py) as outbox rows in the
+same transaction, which the delivery worker sends after commit.
+
 The shell's own kinds are below; each domain registers its kinds and parameter
 labels from its ``init_app`` (``registry().notifications(...)``, app/registry.py),
 not as a side effect of importing a module.
@@ -77,13 +81,18 @@ class Notification(db.Model):
 
 
 def notify(session: Session, user_ids, kind: str, /, *, link: str | None = None, **params) -> None:
-    """Queue a notification for each user (in the caller's transaction)."""
+    """Queue a notification for each user (in the caller's transaction), and its copy
+    by SMS/email per each user's preferences (outbox rows, sent after commit)."""
+    from app.delivery.preferences import copy_to_channels
+
     if kind not in MESSAGES:
         raise ValueError(f"unknown notification kind {kind!r}")
     at = now()
-    for user_id in dict.fromkeys(user_ids):
-        session.add(Notification(user_id=user_id, kind=kind, params=params, link=link, created_at=at))
+    notes = [Notification(user_id=user_id, kind=kind, params=params, link=link, created_at=at)
+             for user_id in dict.fromkeys(user_ids)]
+    session.add_all(notes)
     session.flush()
+    copy_to_channels(session, notes)
 
 
 def unread_count(session: Session, user_id: int) -> int:
