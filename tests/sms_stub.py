@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections import Counter
 from contextlib import contextmanager
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -117,7 +117,7 @@ class _Collector:
         self.messages: list = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
-        message = message_from_bytes(envelope.content)
+        message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "message": message})
         return "250 Message accepted for delivery"
 

@@ -143,6 +143,8 @@ class AliyunSms:
             response = self.client.send_sms(request)
         except TeaException as error:  # HTTP 4xx/5xx answered by the gateway
             status = getattr(error, "status_code", None) or 0
+            if not status:  # no answer at all (the SDK's RetryError: refused, timed out)
+                raise DeliveryFailed(f"Aliyun unreachable: {error.message}"[:500]) from error
             permanent = 400 <= status < 500 and status != 429
             raise DeliveryFailed(f"Aliyun {status} {error.code}: {error.message}"[:500], permanent=permanent) from error
         except Exception as error:  # connection refused, timeout, a reply that is not JSON
