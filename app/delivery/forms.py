@@ -16,5 +16,5 @@ class OutboxFilterForm(FlaskForm):
 
     status = SelectField(_l("Show"), default="", choices=[
         ("", _l("All messages")), ("dead", _l("Dead letters")), ("pending", _l("Waiting to be sent")),
-        ("sent", _l("Sent")), ("expired", _l("Expired")),
+        ("sent", _l("Delivered")), ("expired", _l("Expired")),
     ])

@@ -287,10 +287,12 @@ def deliver_outbox(session: Session) -> int:
 
 def retry_dead(session: Session, message: OutboxMessage, *, at: datetime | None = None) -> None:
     """Give a dead letter a new round of attempts, now (flushes; the caller commits)."""
+    from flask_babel import lazy_gettext as _l
+
     from app.errors import Invalid
 
     if message.status != OutboxStatus.DEAD:
-        raise Invalid("Only a dead message can be retried.")
+        raise Invalid(_l("Only a dead message can be retried."))
     message.status = OutboxStatus.PENDING
     message.max_attempts = message.attempts + current_app.config.get("DELIVERY_MAX_ATTEMPTS", 8)
     message.next_attempt_at = at or app_now()

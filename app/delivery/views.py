@@ -26,7 +26,7 @@ SHOWN = 200
 STATUS_LABELS = {
     OutboxStatus.PENDING: _l("Waiting"),
     OutboxStatus.SENDING: _l("Sending"),
-    OutboxStatus.SENT: _l("Sent"),
+    OutboxStatus.SENT: _l("Delivered"),
     OutboxStatus.DEAD: _l("Dead letter"),
     OutboxStatus.EXPIRED: _l("Expired"),
 }
