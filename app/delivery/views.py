@@ -16,6 +16,7 @@ from app.delivery.forms import OutboxFilterForm, PreferencesForm
 from app.delivery.models import OutboxMessage, OutboxStatus
 from app.delivery.outbox import retry_dead
 from app.delivery.preferences import preference_of, set_preferences
+from app.delivery.templates import render
 from app.extensions import db
 from app.uow import form_action
 
@@ -52,6 +53,16 @@ def preferences():
     return page(422 if form.errors else 200)
 
 
+def preview(message: OutboxMessage) -> str:
+    """The text as sent, or as it will be sent (in the recipient's language)."""
+    if message.rendered:
+        return message.rendered
+    try:
+        return render(message.template, message.params, message.language).text
+    except Exception:  # a template that no longer renders: the worker will say why
+        return message.template
+
+
 @bp.route("/official/outbox")
 @official_required
 def outbox():
@@ -63,8 +74,10 @@ def outbox():
         stmt = stmt.where(OutboxMessage.status == OutboxStatus(status))
     counts = dict(db.session.execute(
         sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)).all())
+    messages = db.session.scalars(stmt).all()
     return render_template(
-        "delivery/outbox.html", messages=db.session.scalars(stmt).all(), form=form, counts=counts,
+        "delivery/outbox.html", messages=messages, previews={m.id: preview(m) for m in messages}, form=form,
+        counts=counts,
         status_labels=STATUS_LABELS, channel_labels=CHANNEL_LABELS, shown=SHOWN, empty_form=EmptyForm(),
         OutboxStatus=OutboxStatus,
     )
