@@ -21,7 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from collections.abc import Mapping
 
+from flask_babel import lazy_gettext as _l
+
 from app.clock import now
+from app.delivery.templates import Template
+from app.delivery.templates import register as register_template
 from app.db import UTCDateTime
 from app.extensions import db
 
@@ -78,6 +82,15 @@ class Notification(db.Model):
             return str(template) % params
         except (KeyError, TypeError, ValueError):
             return str(template)
+
+
+def _notice_variables(params: Mapping) -> dict:
+    note = Notification(kind=params.get("kind", ""), params=params.get("params") or {})
+    return {"message": note.message}
+
+
+# The outbox's template for a notification copied to SMS/email (app/delivery/templates.py).
+register_template(Template("notice", _l("Linli notification"), _l("Linli: %(message)s"), _notice_variables))
 
 
 def notify(session: Session, user_ids, kind: str, /, *, link: str | None = None, **params) -> None:

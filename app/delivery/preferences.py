@@ -51,6 +51,19 @@ def set_preferences(session: Session, user: User, *, sms: bool, email: bool, ema
     return found
 
 
+def addresses_of(session: Session, user: User) -> list[tuple[str, str]]:
+    """Where a message to ``user`` goes besides the app: ``[(channel, recipient), …]``."""
+    if user.disabled_at is not None:
+        return []
+    pref = preference_of(session, user.id)
+    found = []
+    if pref.sms and user.phone:
+        found.append(("sms", user.phone))
+    if pref.email and pref.email_address:
+        found.append(("email", pref.email_address))
+    return found
+
+
 def copy_to_channels(session: Session, notifications: Iterable) -> int:
     """Enqueue the SMS/email copy of each notification its user asked for; returns how many."""
     notes = list(notifications)

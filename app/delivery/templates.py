@@ -11,9 +11,9 @@ Templates:
 
 - ``text``: a text already written by the caller (``app.sms.send``; the log-in
   and sign-up codes).  Variables ``text``.
-- ``notice``: an in-app notification (app/notifications.py) copied to SMS/email;
-  its kind and parameters are stored, its sentence rendered in the recipient's
-  language.  Variables ``message``.
+- ``notice``: an in-app notification copied to SMS/email (registered by
+  app/notifications.py, which knows the kinds): its kind and parameters are
+  stored, its sentence rendered in the recipient's language.  Variables ``message``.
 - ``reminder_24h`` / ``reminder_1h``: a visit tomorrow / in an hour (the
   reminders job).  Variables ``service``, ``time``.
 """
@@ -47,13 +47,6 @@ class Template:
     variables: Callable[[Mapping], dict]
 
 
-def _notice_variables(params: Mapping) -> dict:
-    from app.notifications import Notification
-
-    note = Notification(kind=params.get("kind", ""), params=params.get("params") or {})
-    return {"message": note.message}
-
-
 def _given(*names: str) -> Callable[[Mapping], dict]:
     def variables(params: Mapping) -> dict:
         return {name: str(params.get(name, "")) for name in names}
@@ -72,7 +65,6 @@ def register(template: Template) -> None:
 
 for _template in (
     Template("text", _l("Linli"), "%(text)s", _given("text")),  # already written by the caller
-    Template("notice", _l("Linli notification"), _l("Linli: %(message)s"), _notice_variables),
     Template("reminder_24h", _l("Your visit tomorrow"),
              _l("Linli reminder: your visit “%(service)s” is tomorrow at %(time)s."), _given("service", "time")),
     Template("reminder_1h", _l("Your visit in one hour"),
