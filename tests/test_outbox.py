@@ -183,16 +183,13 @@ def test_the_daily_limit_per_phone_holds_the_rest_until_the_next_morning(app, db
 
 
 def test_a_message_held_past_its_expiry_is_dropped(db_session, clock):
-    clock.set(at_local(23, 0))
-    reminder("stale", expires_at=at_local(23, 30))
-    clock.set(at_local(23, 0))
-    from app.delivery.outbox import claim  # due at 08:00: take it as the lease-expiry path would
-
-    row = message("stale")
-    row.next_attempt_at = clock.now()
-    db_session.commit()
-    tally = deliver_due(db_session, clock=clock.now, transports_by_channel={"sms": ScriptedTransport()})
-    assert claim is not None and tally.expired == 1 and message("stale").status == OutboxStatus.EXPIRED
+    clock.set(at_local(21, 59, second=50))
+    reminder("stale", expires_at=at_local(22, 30))  # a visit at 22:30
+    transport = ScriptedTransport(failures=1)
+    deliver_due(db_session, clock=clock.now, transports_by_channel={"sms": transport})
+    clock.set(at_local(22, 0, second=20))  # the retry is due in the quiet hours, which end after the visit
+    tally = deliver_due(db_session, clock=clock.now, transports_by_channel={"sms": transport})
+    assert tally.expired == 1 and message("stale").status == OutboxStatus.EXPIRED and transport.sent == []
 
 
 # --- templates --------------------------------------------------------------------------------
@@ -260,3 +257,29 @@ def test_the_cli_prints_the_outbox_and_runs_the_worker(app, db_session):
     assert printed.exit_code == 0 and "13900000066" in printed.output and "pending" in printed.output
     ran = runner.invoke(args=["outbox", "deliver"])
     assert ran.exit_code == 0 and "sent 1" in ran.output
+
+
+def test_quiet_hours_are_22_to_8_shanghai_time(app):
+    from app.delivery.policy import in_quiet_hours, quiet_hours_end
+
+    assert [in_quiet_hours(at_local(h, m)) for h, m in ((21, 59), (22, 0), (3, 0), (7, 59), (8, 0))] == [
+        False, True, True, True, False]
+    assert quiet_hours_end(at_local(22, 0)) == at_local(8, day=3)
+    assert quiet_hours_end(at_local(3, 0)) == at_local(8)
+    assert quiet_hours_end(at_local(12, 0)) == at_local(12, 0)
+
+
+def test_a_provider_channel_without_its_keys_stops_the_app_with_every_problem():
+    from app.config import ConfigError
+    from app.delivery.settings import check, settings
+
+    with pytest.raises(ConfigError) as refused:
+        check({"SMS_SENDER": "aliyun", "ALIYUN_ACCESS_KEY_ID": "", "ALIYUN_ACCESS_KEY_SECRET": "", "ALIYUN_SMS_SIGN_NAME": ""})
+    assert len(refused.value.problems) == 3 and "LINLI_ALIYUN_ACCESS_KEY_ID" in refused.value.problems[0]
+    with pytest.raises(ConfigError, match="LINLI_SMS_SENDER"):
+        check({"SMS_SENDER": "carrier-pigeon"})
+    with pytest.raises(ConfigError, match="LINLI_ALIYUN_SMS_TEMPLATES"):
+        settings({"LINLI_ALIYUN_SMS_TEMPLATES": "{not json"})
+    with pytest.raises(ConfigError, match="LINLI_SMS_DAILY_LIMIT"):
+        settings({"LINLI_SMS_DAILY_LIMIT": "0"})
+    assert settings({})["EMAIL_SENDER"] == "outbox" and settings({})["SMS_DAILY_LIMIT"] == 10
