@@ -71,6 +71,7 @@ def import_models() -> None:
     import app.grids.models  # noqa: F401  (streets and households, which communities and users name)
     import app.models  # noqa: F401
     import app.notifications  # noqa: F401
+    import app.delivery.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -89,6 +90,9 @@ def register_blueprints(app: Flask) -> None:
     found.pages(main_bp, auth_bp, notifications_bp)
     found.api(account_blp)
     found.jobs_from(auth_jobs)
+    from app.delivery import init_app as init_delivery
+
+    init_delivery(app)  # the outbox: its pages, worker job and settings
 
 
 def init_shell_after_domains(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """The shell's CLI commands: officials and admins (never by self sign-up), communities,
-demo data (each domain's loader, registered by its ``init_app``), the scheduler.
+demo data (each domain's loader, registered by its ``init_app``), the scheduler, the outbox
+(app/delivery/cli.py).
 Domains add their own commands (``registry().command``)."""
 
 from __future__ import annotations
@@ -87,26 +88,8 @@ def demo_data() -> None:
         click.echo("Demo data already present; nothing changed.")
 
 
-@click.command("outbox")
-@click.option("--limit", default=20, show_default=True, help="How many messages, newest first.")
-@click.option("--phone", default=None, help="Only the messages to this number.")
-@with_appcontext
-def outbox(limit: int, phone: str | None) -> None:
-    """Print the embedded SMS channel's outbox (sign-up and log-in codes), newest first."""
-    from app.clock import local
-    from app.models import SmsMessage
-
-    stmt = sa.select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)
-    if phone:
-        stmt = stmt.where(SmsMessage.phone == phone)
-    messages = db.session.scalars(stmt).all()
-    if not messages:
-        click.echo("The outbox is empty.")
-    for message in messages:
-        click.echo(f"{local(message.created_at):%Y-%m-%d %H:%M}  {message.phone}  {message.body}")
-
-
 def register_commands(app: Flask) -> None:
+    from app.delivery.cli import outbox
     from app.scheduler import scheduler_command
 
     for command in (create_official, create_admin, create_evaluator, create_community, demo_data, scheduler_command, outbox):

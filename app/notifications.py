@@ -4,6 +4,10 @@ A notification stores its kind and parameters, not a rendered sentence, so it
 reads in the language of whoever opens it.  Domains add them inside their own
 transaction (a notification never exists without the change it reports).
 
+Each notification is also copied to the channels its user chose (SMS by
+default, email on request: app/delivery/preferences.py) as outbox rows in the
+same transaction, which the delivery worker sends after commit.
+
 The shell's own kinds are below; each domain registers its kinds and parameter
 labels from its ``init_app`` (``registry().notifications(...)``, app/registry.py),
 not as a side effect of importing a module.
@@ -17,7 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from collections.abc import Mapping
 
+from flask_babel import lazy_gettext as _l
+
 from app.clock import now
+from app.delivery.templates import Template
+from app.delivery.templates import register as register_template
 from app.db import UTCDateTime
 from app.extensions import db
 
@@ -76,14 +84,28 @@ class Notification(db.Model):
             return str(template)
 
 
+def _notice_variables(params: Mapping) -> dict:
+    note = Notification(kind=params.get("kind", ""), params=params.get("params") or {})
+    return {"message": note.message}
+
+
+# The outbox's template for a notification copied to SMS/email (app/delivery/templates.py).
+register_template(Template("notice", _l("Linli notification"), _l("Linli: %(message)s"), _notice_variables))
+
+
 def notify(session: Session, user_ids, kind: str, /, *, link: str | None = None, **params) -> None:
-    """Queue a notification for each user (in the caller's transaction)."""
+    """Queue a notification for each user (in the caller's transaction), and its copy
+    by SMS/email per each user's preferences (outbox rows, sent after commit)."""
+    from app.delivery.preferences import copy_to_channels
+
     if kind not in MESSAGES:
         raise ValueError(f"unknown notification kind {kind!r}")
     at = now()
-    for user_id in dict.fromkeys(user_ids):
-        session.add(Notification(user_id=user_id, kind=kind, params=params, link=link, created_at=at))
+    notes = [Notification(user_id=user_id, kind=kind, params=params, link=link, created_at=at)
+             for user_id in dict.fromkeys(user_ids)]
+    session.add_all(notes)
     session.flush()
+    copy_to_channels(session, notes)
 
 
 def unread_count(session: Session, user_id: int) -> int:

@@ -1,57 +1,25 @@
-"""Text messages to phones: one small interface, and the embedded default.
+"""Text messages to phones: ``send(session, phone, text)``, kept for the callers that
+write their own text (the sign-up and log-in codes of app/auth).
 
-``send(session, phone, text)`` hands a message to the channel that configuration
-names (``LINLI_SMS_SENDER``).  The only channel today is ``outbox``: the message is
-a row of ``sms_outbox`` written in the caller's transaction (so it exists exactly
-when what it announces was committed), which officials read on
-``/official/sms-outbox`` and ``flask --app app outbox`` prints; ``make run`` needs
-no keys.  A channel that reaches a real SMS provider implements :class:`SmsSender`
-and calls out in :func:`app.uow.after_commit` (never under the request's locks,
-never for a transaction that rolled back); the reach issue adds those.
+The text becomes an urgent outbox row (app/delivery/outbox.py, template ``text``)
+in the caller's transaction, so it exists exactly when what it announces was
+committed; urgent, it is sent as soon as the transaction commits (and by the
+worker if that fails), whatever the hour.  Which provider carries it is the
+outbox's configuration (``LINLI_SMS_SENDER``: the embedded ``outbox``, whose
+texts officials read on /official/sms-outbox and ``flask --app app outbox``
+prints, or ``aliyun``).  New code should enqueue a template of its own
+(:func:`app.delivery.outbox.enqueue`): a real provider sends only the templates
+it approved.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.models import SmsMessage
 
+def send(session: Session, phone: str, text: str, *, language: str | None = None) -> None:
+    """Send ``text`` to ``phone`` once ``session``'s transaction commits (at least once)."""
+    from app.delivery.outbox import enqueue, new_key
 
-class SmsSender(Protocol):
-    """A channel for text messages."""
-
-    name: str
-
-    def send(self, session: Session, phone: str, text: str) -> None:
-        """Deliver ``text`` to ``phone`` once ``session``'s transaction commits."""
-
-
-class OutboxSender:
-    """The embedded channel: the message is a row of the outbox, nothing leaves the machine."""
-
-    name = "outbox"
-
-    def send(self, session: Session, phone: str, text: str) -> None:
-        session.add(SmsMessage(phone=phone, body=text[:500]))
-        session.flush()
-
-
-SENDERS: dict[str, type] = {"outbox": OutboxSender}
-
-
-def sender() -> SmsSender:
-    """The configured channel (one per app)."""
-    found = current_app.extensions.get("linli.sms")
-    if found is None:
-        name = current_app.config.get("SMS_SENDER", "outbox")
-        if name not in SENDERS:
-            raise RuntimeError(f"LINLI_SMS_SENDER={name!r} is not one of {', '.join(SENDERS)}")
-        found = current_app.extensions["linli.sms"] = SENDERS[name]()
-    return found
-
-
-def send(session: Session, phone: str, text: str) -> None:
-    sender().send(session, phone, text)
+    enqueue(session, channel="sms", recipient=phone, template="text", params={"text": text[:500]},
+            dedup_key=new_key("sms"), language=language, urgent=True)

@@ -141,6 +141,11 @@ RULES: dict[str, Rule] = {
     "notifications.index": rule(LOGGED_IN),
     "notifications.read_all": rule(LOGGED_IN),
     "notifications.open_one": rule(A, notification_id="notification"),
+    # The outbox (app/delivery): each user's channels; the outbox and its dead letters for officials.
+    # Message 1 is the world's first notification copied to SMS; it is not dead, so a retry is refused.
+    "delivery.preferences": rule(LOGGED_IN, body={"sms": "y", "email_address": ""}),
+    "delivery.outbox": rule(OFFICIALS),
+    "delivery.retry": rule(OFFICIALS, message_id="=1"),
     "account_api.Me": rule(LOGGED_IN, body={"locale": "fr"}),
     "account_api.Tokens": rule(LOGGED_IN),
     "account_api.RenewToken": rule(A, token_id="token"),
