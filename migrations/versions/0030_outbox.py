@@ -3,7 +3,7 @@ deduplication key, attempts with backoff, leases for concurrent workers, dead le
 and each user's notification channels
 
 Revision ID: 0030_outbox
-Revises: 0026_listing_photos
+Revises: 0031_grids
 Create Date: 2026-12-04 18:45:00
 
 The embedded SMS channel's ``sms_outbox`` stays: it is now what the embedded transport
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0030_outbox'
-down_revision = '0026_listing_photos'  # the brief said 0024_carers; 0026 is this branch's head (one head for the tests); the lead rechains
+down_revision = '0031_grids'
 branch_labels = None
 depends_on = None
 
