@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = i18n.LOGIN_MESSAGE  # Flask-Login's own is English only
     login_manager.session_protection = "strong"
     import app.auth.services  # noqa: F401  (registers the user loader)
 

@@ -87,7 +87,8 @@ _LABELS = {
     "programme_fund": _l("Purchase-of-services fund"),
 }
 _NUMBERED_LABELS = {
-    "gateway_clearing": lambda suffix: _l("Money held by the %(gateway)s gateway", gateway=suffix),
+    "gateway_clearing": lambda suffix: (_l("Money held for payments made on site") if suffix == "offline"
+                                        else _l("Money held by the %(gateway)s gateway", gateway=suffix.capitalize())),
     "programme_budget": lambda suffix: _l("Budget available, programme %(id)s", id=suffix),
     "programme_reserved": lambda suffix: _l("Budget reserved for accepted visits, programme %(id)s", id=suffix),
     "programme_consumed": lambda suffix: _l("Budget consumed, awaiting settlement, programme %(id)s", id=suffix),

@@ -2,7 +2,8 @@
 
 ``Journey`` opens a fresh browser context of a size (a phone or a desktop), picks the language with
 the site's own switch, and records each step: after every navigation or action ``step(name)``
-runs axe-core on the page (no serious or critical violation) and saves a screenshot as
+runs axe-core on the page (no serious or critical violation), in Chinese checks that the page shows
+no untranslated English message and no raw code (``tests/browser/untranslated.py``), and saves a screenshot as
 ``test-artifacts/journeys/<role>-<lang>-<size>/NN-name.png``.  ``say(msgid)`` is what the app
 itself says for a message in the journey's language (its own catalogue), so outcomes are asserted
 as the person reads them.
@@ -21,6 +22,7 @@ from playwright.sync_api import expect
 from providers.demo import DEMO_PASSWORD
 from tests.browser.accessibility import assert_accessible
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.untranslated import assert_translated
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
 LANGUAGES = ("zh", "en")
@@ -89,7 +91,10 @@ class Journey:
         """The page after a navigation or an action: accessible, and kept as a screenshot."""
         self.page.wait_for_load_state("load")
         self.steps += 1
-        assert_accessible(self.page, f"{self.name} step {self.steps} ({name}) at {self.page.url}")
+        where = f"{self.name} step {self.steps} ({name}) at {self.page.url}"
+        assert_accessible(self.page, where)
+        if self.lang == "zh":
+            assert_translated(self.page, where)
         self.page.screenshot(path=str(self.folder / f"{self.steps:02d}-{name}.png"), full_page=True)
         # Headless Chromium can keep a stale scroll offset after a full-page screenshot of a tall
         # page, so the next click lands beside its target; scrolling once puts it right.
