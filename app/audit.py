@@ -221,8 +221,8 @@ def action_label(action: str | None) -> str:
 
 
 def actor_label(event: AuditEvent) -> str:
-    """Who did it: the person's name, or the system (a command line or a job) when nobody did."""
+    """Who did it: the person's name, or Linli itself (a scheduled job, a command) when nobody did."""
     return event.actor.name if event.actor is not None else str(SYSTEM_ACTOR)
 
 
-SYSTEM_ACTOR = _l("System (command line)")
+SYSTEM_ACTOR = _l("Linli (automatic)")  # as a booking's history says it (providers/bookings/views.py)

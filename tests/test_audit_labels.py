@@ -87,7 +87,7 @@ def test_an_unknown_code_reads_as_a_generic_label_not_as_the_code(app):
         assert audit.action_label("subsidy_claim.filed") == "Claim filed"
 
 
-@pytest.mark.parametrize(("locale", "expected"), [("en", "Claim filed · System (command line)"), ("zh", None)])
+@pytest.mark.parametrize(("locale", "expected"), [("en", "Claim filed · Linli (automatic)"), ("zh", None)])
 def test_the_template_globals_show_the_label_and_the_system_actor(app, locale, expected):
     event = audit.AuditEvent(action="subsidy_claim.filed", object_type="subsidy_claim", object_id=1)
     with app.test_request_context(), force_locale(locale):
