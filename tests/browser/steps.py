@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from providers.demo import DEMO_PASSWORD
 from tests.browser.accessibility import assert_accessible
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.untranslated import assert_translated
+from tests.browser.untranslated import assert_translated, stored_codes
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
 LANGUAGES = ("zh", "en")
@@ -71,6 +71,7 @@ class Journey:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         self.steps = 0
+        self.codes: frozenset[str] | None = None
         self.started = time.monotonic()
 
     def __enter__(self) -> Journey:
@@ -94,11 +95,20 @@ class Journey:
         where = f"{self.name} step {self.steps} ({name}) at {self.page.url}"
         assert_accessible(self.page, where)
         if self.lang == "zh":
-            assert_translated(self.page, where)
+            assert_translated(self.page, where, self._codes())
         self.page.screenshot(path=str(self.folder / f"{self.steps:02d}-{name}.png"), full_page=True)
         # Headless Chromium can keep a stale scroll offset after a full-page screenshot of a tall
         # page, so the next click lands beside its target; scrolling once puts it right.
         self.page.evaluate("() => window.scrollTo(0, 0)")
+
+    def _codes(self) -> frozenset[str]:
+        """The live database's category and community codes (read once per journey)."""
+        if self.codes is None:
+            with self.app.app_context():
+                from app.extensions import db
+
+                self.codes = stored_codes(db.session)
+        return self.codes
 
     def say(self, msgid, **params) -> str:
         """The message (an English msgid, or a label the app keeps as a lazy string) as the app

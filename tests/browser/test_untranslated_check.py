@@ -28,6 +28,13 @@ def test_findings_name_each_raw_code_and_english_message(text, expected):
     assert expected in findings(text)
 
 
+def test_findings_name_the_stored_codes_given():
+    codes = frozenset({"housekeeping", "zichuan-chengli"})
+    assert findings("类别：housekeeping", codes=codes) == ["raw value 'housekeeping'"]
+    assert findings("社区：zichuan-chengli", codes=codes) == ["raw code 'zichuan-chengli'"]
+    assert findings("类别：家政保洁 · 城里社区", codes=codes) == []
+
+
 def test_findings_pass_chinese_text_and_what_is_legitimately_latin():
     assert catalogue_phrases()  # the catalogue was read
     assert findings("王阿姨 · 13800000001 · wang@linli.example · https://linli.example/rules · 营业执照.pdf · Linli") == []

@@ -95,11 +95,26 @@ def _cleaned(text: str) -> str:
     return text
 
 
-def findings(text: str, values: frozenset[str] | None = None) -> list[str]:
-    """What in this Chinese page's text is untranslated English or a raw code (empty: none)."""
+def stored_codes(session) -> frozenset[str]:
+    """The codes the database keeps for its rows of reference data: service categories
+    (``housekeeping``) and communities (``zichuan-chengli``)."""
+    import sqlalchemy as sa
+
+    from app.models import Community
+    from providers.models import ServiceCategory
+
+    return frozenset([*session.scalars(sa.select(ServiceCategory.code)), *session.scalars(sa.select(Community.code))])
+
+
+def findings(text: str, values: frozenset[str] | None = None, codes: frozenset[str] = frozenset()) -> list[str]:
+    """What in this Chinese page's text is untranslated English or a raw code (empty: none);
+    ``codes`` are more codes to look for (:func:`stored_codes`)."""
     text = _cleaned(text)
-    values = enum_values() if values is None else values
+    values = (enum_values() if values is None else values) | codes
     found: list[str] = []
+    for code in sorted(c for c in codes if "-" in c):  # a hyphenated code is no word to the patterns
+        if re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", text):
+            found.append(f"raw code {code!r}")
     for match in _phrase_pattern().finditer(text):
         found.append(f"untranslated message {match.group(1)!r}")
     if not found:
@@ -132,7 +147,7 @@ def visible_text(page) -> str:
     return page.evaluate(_VISIBLE)
 
 
-def assert_translated(page, where: str = "") -> None:
+def assert_translated(page, where: str = "", codes: frozenset[str] = frozenset()) -> None:
     """Fail when the Chinese page shows an untranslated message or a raw code."""
-    found = findings(visible_text(page))
+    found = findings(visible_text(page), codes=codes)
     assert not found, f"untranslated text on the Chinese page {where or page.url}:\n  " + "\n  ".join(found)
