@@ -5,9 +5,11 @@ what gives it away, each as a short description:
 
 * a message of the catalogue (an English msgid of two words or more, or the literal part of one
   around its ``%(x)s`` placeholders) standing verbatim in the text: it was not translated;
+* else any run of three English words or more (a message not even in the catalogue yet);
 * a code: an audit action ``word.word`` (``subsidy_claim.filed``), a ``snake_case`` word
   (``resident_clearing``), or a lone lowercase word that is the value of one of the app's
-  enumerations (``published``, ``in_service``, ``cli``).
+  enumerations (``published``, ``in_service``, ``cli``), or a code the database keeps for its
+  categories and communities (``housekeeping``, ``zichuan-chengli``: :func:`stored_codes`).
 
 What legitimately reads like that is taken out first (:data:`ALLOWED`): e-mail addresses, web
 addresses, file names, the brand "Linli", the column names of the CSV uploads, and whatever the
