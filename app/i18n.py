@@ -13,7 +13,9 @@ from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_login import current_user
 
+from app import audit
 from app.clock import local
+from app.models import tier_label
 from app.money import format_fen
 
 LANG_COOKIE = "linli_lang"
@@ -59,6 +61,10 @@ def format_local(value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M") -> 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["fen"] = format_fen
     app.jinja_env.filters["localtime"] = format_local
+    # An audit event's action code and its actor, as people read them (app/audit.py).
+    app.jinja_env.globals["audit_label"] = audit.action_label
+    app.jinja_env.globals["audit_actor"] = audit.actor_label
+    app.jinja_env.globals["tier_label"] = tier_label
 
     @app.context_processor
     def inject():

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -40,6 +41,18 @@ class CommunityTier(StrEnum):
     BENCHMARK = "benchmark"
     GROWTH = "growth"
     BASIC = "basic"
+
+
+TIER_LABELS = {
+    CommunityTier.BENCHMARK: _l("Benchmark community"),
+    CommunityTier.GROWTH: _l("Growing community"),
+    CommunityTier.BASIC: _l("Basic community"),
+}
+
+
+def tier_label(tier) -> str:
+    """A community tier as people read it (template global ``tier_label``)."""
+    return str(TIER_LABELS[CommunityTier(tier)]) if tier in CommunityTier._value2member_map_ else str(tier)
 
 
 class Community(db.Model):

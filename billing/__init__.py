@@ -41,7 +41,7 @@ def init_app(app) -> None:
     from app.registry import registry
     from billing import cancel_costs, jobs, programmes, receivers, subsidies, supervision_receivers
     from billing.funding import registry as funding_rules
-    from billing.gateways import build_gateway
+    from billing.gateways import build_gateway, gateway_label
     from billing.policy_views import api_blp as payment_policy_blp
     from billing.policy_views import bp as policy_bp
     from billing.policy_views import fee_policy_of, payment_policy_for
@@ -65,6 +65,7 @@ def init_app(app) -> None:
     found.pages(settlements_bp, billing_bp, webhooks_bp, policy_bp)
     found.api(payment_policy_blp)
     found.template_global("linli_payment_for", payment_for)
+    found.template_global("gateway_label", gateway_label)
     found.template_global("linli_payment_policy_for", payment_policy_for)
     found.template_global("linli_fee_policy_of", fee_policy_of)
     found.template_global("linli_payment_shown", payment_shown)

@@ -87,7 +87,8 @@ _LABELS = {
     "programme_fund": _l("Purchase-of-services fund"),
 }
 _NUMBERED_LABELS = {
-    "gateway_clearing": lambda suffix: _l("Money held by the %(gateway)s gateway", gateway=suffix),
+    "gateway_clearing": lambda suffix: (_l("Money held for payments made on site") if suffix == "offline"
+                                        else _l("Money held by the %(gateway)s gateway", gateway=suffix.capitalize())),
     "programme_budget": lambda suffix: _l("Budget available, programme %(id)s", id=suffix),
     "programme_reserved": lambda suffix: _l("Budget reserved for accepted visits, programme %(id)s", id=suffix),
     "programme_consumed": lambda suffix: _l("Budget consumed, awaiting settlement, programme %(id)s", id=suffix),
@@ -100,9 +101,22 @@ def account_label(account: Account) -> str:
     if account.code in _LABELS:
         return str(_LABELS[account.code])
     prefix, _, suffix = account.code.partition(":")
+    if prefix == "provider_payable" and account.provider_id is not None:
+        provider = _provider_name(account)
+        if provider:  # the organisation by its name rather than its number
+            suffix = provider
     if prefix in _NUMBERED_LABELS and suffix:
         return str(_NUMBERED_LABELS[prefix](suffix))
     return account.name
+
+
+def _provider_name(account: Account) -> str | None:
+    from sqlalchemy.orm import object_session
+
+    from providers.models import Provider
+
+    session = object_session(account)
+    return session.scalar(sa.select(Provider.name).where(Provider.id == account.provider_id)) if session else None
 
 
 def account(session: Session, code: str) -> Account:

@@ -40,17 +40,21 @@ PEOPLE = [
 WEEKDAYS_9_TO_17 = [Window(d, 9 * 60, 17 * 60, 2) for d in range(5)]
 EVERY_DAY_MORNING = [Window(d, 8 * 60, 12 * 60, 3) for d in range(7)]
 
-# name, staff phone, staff name, categories, communities, outcome, listings
+CHENGLI, BANYANG, SONGLING, DONGXING = "zichuan-chengli", "zichuan-banyang", "zichuan-songling", "chuxiong-dongxing"
+
+# name, staff phone, staff name, categories, communities, outcome, listings; each listing serves
+# some of its provider's communities, so each community's catalogue differs: 城里社区 has the
+# doctor's rounds, the day-care centre and the deep clean; 般阳社区 hourly cleaning and repairs.
 PROVIDERS = [
     (
         "安康居家养老服务中心", "13700000001", "赵主任",
         ["home_care", "meal_delivery", "home_medical", "day_care"],
         ["zichuan-chengli", "zichuan-banyang", "zichuan-songling"], "approve",
         [
-            ("meal_delivery", "老年助餐送餐上门", "每日午餐营养配餐，荤素搭配，少油少盐，送餐到家。", 1500, "per_visit", 30, 2, EVERY_DAY_MORNING),
-            ("home_care", "居家照护（助浴、助洁）", "护理员上门协助洗浴、整理房间、陪伴聊天，持证上岗。", 6000, "per_hour", 60, 4, WEEKDAYS_9_TO_17),
-            ("home_medical", "家庭医生上门巡诊", "测量血压血糖、用药指导、慢病随访，签约家庭医生上门。", 8000, "per_visit", 45, 24, WEEKDAYS_9_TO_17),
-            ("day_care", "日间照料中心托养", "白天托管，含午餐午休、康复活动，傍晚接送回家。", 12000, "per_visit", 480, 24, [Window(d, 8 * 60, 17 * 60, 10) for d in range(5)]),
+            ("meal_delivery", "老年助餐送餐上门", "每日午餐营养配餐，荤素搭配，少油少盐，送餐到家。", 1500, "per_visit", 30, 2, EVERY_DAY_MORNING, [CHENGLI, BANYANG, SONGLING]),
+            ("home_care", "居家照护（助浴、助洁）", "护理员上门协助洗浴、整理房间、陪伴聊天，持证上岗。", 6000, "per_hour", 60, 4, WEEKDAYS_9_TO_17, [CHENGLI, BANYANG]),
+            ("home_medical", "家庭医生上门巡诊", "测量血压血糖、用药指导、慢病随访，签约家庭医生上门。", 8000, "per_visit", 45, 24, WEEKDAYS_9_TO_17, [CHENGLI]),
+            ("day_care", "日间照料中心托养", "白天托管，含午餐午休、康复活动，傍晚接送回家。", 12000, "per_visit", 480, 24, [Window(d, 8 * 60, 17 * 60, 10) for d in range(5)], [CHENGLI]),
         ],
     ),
     (
@@ -58,9 +62,9 @@ PROVIDERS = [
         ["housekeeping", "repairs"],
         ["zichuan-chengli", "zichuan-banyang", "chuxiong-dongxing"], "approve",
         [
-            ("housekeeping", "上门深度保洁（两小时）", "厨房油污、卫生间除垢、地面清洁，自带工具和环保清洁剂。", 12000, "per_visit", 120, 4, WEEKDAYS_9_TO_17),
-            ("housekeeping", "日常保洁（按小时）", "日常打扫、整理收纳，适合独居老人家庭。", 4500, "per_hour", 60, 4, WEEKDAYS_9_TO_17),
-            ("repairs", "水电维修上门", "水龙头、马桶、开关插座、灯具更换维修，材料费另计。", 5000, "per_visit", 60, 2, EVERY_DAY_MORNING),
+            ("housekeeping", "上门深度保洁（两小时）", "厨房油污、卫生间除垢、地面清洁，自带工具和环保清洁剂。", 12000, "per_visit", 120, 4, WEEKDAYS_9_TO_17, [CHENGLI]),
+            ("housekeeping", "日常保洁（按小时）", "日常打扫、整理收纳，适合独居老人家庭。", 4500, "per_hour", 60, 4, WEEKDAYS_9_TO_17, [BANYANG, DONGXING]),
+            ("repairs", "水电维修上门", "水龙头、马桶、开关插座、灯具更换维修，材料费另计。", 5000, "per_visit", 60, 2, EVERY_DAY_MORNING, [BANYANG, DONGXING]),
         ],
     ),
     (
@@ -155,13 +159,13 @@ def load_demo(session: Session) -> bool:
                 session, provider, "reject", official=official,
                 reason="营业执照照片不清晰，且缺少充电设施安装资质证书，请补充后重新提交。",
             )
-        for cat, title, description, price, unit, minutes, hours, windows in offered:
+        for cat, title, description, price, unit, minutes, hours, windows, where in offered:
             listing = listings.create_listing(
                 session, provider,
                 ListingInput(
                     category_id=categories[cat].id, title=title, description=description,
                     price_fen=price, pricing_unit=unit, duration_minutes=minutes,
-                    response_hours=hours, community_ids=[communities[c].id for c in served],
+                    response_hours=hours, community_ids=[communities[c].id for c in where],
                     availability=windows,
                 ),
                 actor=staff,

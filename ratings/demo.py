@@ -26,10 +26,11 @@ from ratings.models import Complaint, ComplaintKind, ComplaintStatus, Rating, Ra
 HISTORY_DAYS = 120
 EXTRA_RESIDENTS = 16
 
-# provider name: (bookings, late share, provider-cancel share, score range)
+# provider name: (bookings, late share, provider-cancel share, score range, upheld complaints at
+# most: about its first late visits; 安康's one stays below the evaluator's threshold of three)
 PROFILES = {
-    "安康居家养老服务中心": (70, 0.03, 0.0, (4, 5)),
-    "洁美家政服务有限公司": (60, 0.30, 0.08, (2, 4)),
+    "安康居家养老服务中心": (70, 0.03, 0.0, (4, 5), 1),
+    "洁美家政服务有限公司": (60, 0.30, 0.08, (2, 4), 3),
 }
 
 
@@ -107,7 +108,7 @@ def load_history(session: Session, seed: int = 7) -> int:
     residents = _residents(session, all_community_ids)
     official = session.scalar(sa.select(User).where(User.role == Role.OFFICIAL).order_by(User.id))
     written = 0
-    for name, (count, late_share, cancel_share, (low, high)) in PROFILES.items():
+    for name, (count, late_share, cancel_share, (low, high), complaints) in PROFILES.items():
         provider = providers[name]
         # The demo pretends these two have served since before the history began
         # (so the evaluator grades them rather than calling them new).
@@ -186,7 +187,7 @@ def load_history(session: Session, seed: int = 7) -> int:
                     tag_rows=[RatingTag(code=tag.value) for tag in tags],
                     created_at=booking.completed_at + timedelta(hours=rng.randint(3, 48)),
                 ))
-            if late and late_done <= 3 and official is not None:
+            if late and late_done <= complaints and official is not None:
                 session.add(Complaint(
                     booking_id=booking.id, resident_id=resident.id, provider_id=provider.id,
                     kind=ComplaintKind.LATE, description="约好九点，快十点才到，也没有提前电话说明。",

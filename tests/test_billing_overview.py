@@ -125,7 +125,7 @@ def test_the_overview_figures_and_a_balanced_ledger(settled, client, auth):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Ledger balanced" in html and "NOT balanced" not in html
-    for text in ("¥320.00", "¥171.50", "platform_fees", NOVEMBER):
+    for text in ("¥320.00", "¥171.50", "Platform fees", NOVEMBER):
         assert text in html, text
 
 

@@ -260,11 +260,11 @@ def test_official_decides_with_a_reason_once(client, auth, clock):
     official = factories.official()
     auth.login(official)
     page = client.get(f"/complaints/{complaint.id}").get_data(as_text=True)
-    assert "已致歉" in page and "Uphold" in page and "Dismiss" in page
+    assert "已致歉" in page and "Uphold the complaint" in page and "Dismiss the complaint" in page
 
     # The page as the official sees it; the buttons carry the outcome.
     queue = open_page(client, f"/complaints/{complaint.id}")
-    no_reason = queue.submit(button="Uphold", fields={"reason": ""})
+    no_reason = queue.submit(button="Uphold the complaint", fields={"reason": ""})
     assert no_reason.status_code == 422 and "Give the reason for the decision" in no_reason.get_data(as_text=True)
     # The outcome comes from the button pressed; a body without one is tampered.
     no_outcome = client.post(f"/official/complaints/{complaint.id}/decide", data={"reason": "x"})
@@ -272,7 +272,7 @@ def test_official_decides_with_a_reason_once(client, auth, clock):
     assert db.session.get(Complaint, complaint.id).status == ComplaintStatus.RESPONDED
     assert audit_events("complaint.upheld") == []
 
-    ok = queue.submit(button="Uphold", fields={"reason": "迟到属实"})
+    ok = queue.submit(button="Uphold the complaint", fields={"reason": "迟到属实"})
     assert ok.status_code == 302
     stored = db.session.get(Complaint, complaint.id)
     assert (stored.status, stored.decision_reason, stored.decided_by_id) == (
@@ -282,14 +282,14 @@ def test_official_decides_with_a_reason_once(client, auth, clock):
     assert {n.user_id for n in notifications("complaint.decided")} == {booking.resident_id, staff.id}
 
     # The same page, still open in another tab: the second decision is refused.
-    twice = queue.submit(button="Dismiss", fields={"reason": "改判"})
+    twice = queue.submit(button="Dismiss the complaint", fields={"reason": "改判"})
     assert twice.status_code == 409
     assert db.session.get(Complaint, complaint.id).status == ComplaintStatus.UPHELD
     # A complaint that does not exist has no page; the raw post checks the 404.
     assert client.post("/official/complaints/999999/decide", data={"outcome": "upheld", "reason": "x"}).status_code == 404
 
 
-@pytest.mark.parametrize(("button", "status"), [("Uphold", ComplaintStatus.UPHELD), ("Dismiss", ComplaintStatus.DISMISSED)])
+@pytest.mark.parametrize(("button", "status"), [("Uphold the complaint", ComplaintStatus.UPHELD), ("Dismiss the complaint", ComplaintStatus.DISMISSED)])
 def test_each_decision_button_on_the_queue_decides(client, auth, clock, button, status):
     booking, _ = accepted_booking()
     complaint = file(db.session, booking)

@@ -139,6 +139,6 @@ def test_the_demo_programme_loads_once_with_wang_ayi_enrolled(db_session):
     assert load_programme_demo(db_session) is False
     wang = db_session.scalar(sa.select(User).where(User.phone == "13800000001"))
     enrolment = active_enrolments(db_session, wang)[0]
-    assert enrolment.programme.budget_fen == 15_000_000
+    assert enrolment.programme.budget_fen == 2_000_000  # 400 visits at ¥50
     assert [a.provider.name for a in enrolment.programme.awards] == ["安康居家养老服务中心"]
     assert any("居家照护" in listing.title for listing in covered_listings(db_session, enrolment))

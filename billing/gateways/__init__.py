@@ -10,10 +10,19 @@ from __future__ import annotations
 from typing import Protocol
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 # The answer and error types live in .base, so the implementations import them without
 # importing this package back (no import cycle).
 from billing.gateways.base import CheckoutStart, GatewayError  # noqa: F401
+
+
+# What people read for a gateway's name (``payment.gateway``, ``gateway_clearing:<name>``).
+GATEWAY_LABELS = {"offline": _l("On site or by bank transfer"), "stripe": _l("Online (Stripe)")}
+
+
+def gateway_label(name: str) -> str:
+    return str(GATEWAY_LABELS[name]) if name in GATEWAY_LABELS else name
 
 
 class Gateway(Protocol):

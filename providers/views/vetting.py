@@ -3,6 +3,7 @@ its documents and audit trail, and the decisions (approve, reject, suspend, rein
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,27 +14,22 @@ from app.access import official_required
 from app.clock import today
 from app.errors import LinliError
 from app.extensions import db
+from app.models import Community
 from app.uow import apply_form_error, form_action
 from providers import registration, vetting
 from providers.forms import DecisionForm
-from providers.models import DOCUMENT_KIND_LABELS, PROVIDER_STATUS_LABELS, DocumentKind, ProviderStatus
+from providers.models import (
+    DOCUMENT_KIND_LABELS,
+    PROVIDER_STATUS_LABELS,
+    DocumentKind,
+    ProviderStatus,
+    ServiceCategory,
+)
 from providers.views import bp
 from providers.views.changes import change_rows
 
-AUDIT_ACTION_LABELS = {
-    "provider.registered": _l("Registered"),
-    "provider.updated": _l("Details changed"),
-    "provider.resubmitted": _l("Resubmitted for review"),
-    "document.uploaded": _l("Document uploaded"),
-    "provider.approve": _l("Approved"),
-    "provider.reject": _l("Rejected"),
-    "provider.suspend": _l("Suspended"),
-    "provider.reinstate": _l("Reinstated"),
-    "provider.change_requested": _l("Change requested"),
-    "provider.change_withdrawn": _l("Change withdrawn"),
-    "provider.change_approved": _l("Change approved"),
-    "provider.change_rejected": _l("Change rejected"),
-}
+# The actions' labels have one home: app.audit.ACTION_LABELS.
+audit_action_label = audit.action_label
 
 AUDIT_FIELD_LABELS = {
     "status": _l("Status"),
@@ -59,6 +55,17 @@ DOCUMENT_FIELD_LABELS = {
 }
 
 
+def _category_names() -> dict[str, str]:
+    return {c.code: c.name for c in db.session.scalars(sa.select(ServiceCategory))}
+
+
+def _community_names() -> dict[str, str]:
+    return {c.code: c.name for c in db.session.scalars(sa.select(Community))}
+
+
+CODE_NAMES = {"categories": _category_names, "communities": _community_names}
+
+
 def _shown(key: str, value) -> str:
     if value is None or value == "" or value == []:
         return "—"
@@ -66,6 +73,9 @@ def _shown(key: str, value) -> str:
         return str(PROVIDER_STATUS_LABELS[ProviderStatus(value)])
     if key == "kind" and value in DocumentKind._value2member_map_:
         return str(DOCUMENT_KIND_LABELS[DocumentKind(value)])
+    if key in CODE_NAMES and isinstance(value, list):  # stored as codes: shown by their names
+        names = CODE_NAMES[key]()
+        return ", ".join(names.get(item, str(item)) for item in value)
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return str(value)
@@ -82,10 +92,6 @@ def audit_changes(event) -> list[tuple[str, str, str]]:
         label = str(labels.get(key, key))
         rows.append((label, _shown(key, before.get(key)), _shown(key, after.get(key))))
     return rows
-
-
-def audit_action_label(action: str) -> str:
-    return str(AUDIT_ACTION_LABELS.get(action, action))
 
 
 @bp.route("/official/providers")

@@ -76,6 +76,12 @@ class RuleSet(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    @property
+    def note_label(self) -> str:
+        """The note as people read it: the seeded version's stored English note is translated."""
+        return str(SEEDED_NOTES[self.note]) if self.note in SEEDED_NOTES else self.note
+
     # When and over what.
     evaluation_day: Mapped[int] = mapped_column(sa.SmallInteger)
     timezone: Mapped[str] = mapped_column(sa.String(40))
@@ -155,6 +161,18 @@ class BookingExclusion(db.Model):
         return str(EXCLUSION_CAUSE_LABELS[self.cause])
 
 
+# Notes stored by migrations (0006_supervision seeds version 1), shown translated.
+SEEDED_NOTES = {"Linli default rule set (DOMAIN.md)": _l("Linli default rule set")}
+
+# How an evaluation run was started (``EvaluationRun.trigger``).
+TRIGGER_LABELS = {
+    "scheduler": _l("The scheduler"),
+    "cli": _l("System (command line)"),
+    "api": _l("Through the API"),
+    "page": _l("The supervision page"),
+}
+
+
 class EvaluationRun(db.Model):
     __tablename__ = "supervision_run"
     __table_args__ = (sa.UniqueConstraint("as_of"),)  # one evaluation per as-of time, ever
@@ -171,6 +189,10 @@ class EvaluationRun(db.Model):
     grade_counts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
 
     rule_set: Mapped[RuleSet] = relationship()
+
+    @property
+    def trigger_label(self) -> str:
+        return str(TRIGGER_LABELS.get(self.trigger, self.trigger))
 
 
 class Grade(StrEnum):

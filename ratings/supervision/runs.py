@@ -32,7 +32,7 @@ from app.errors import Conflict, Problems
 from app.models import User
 from ratings.supervision import rules
 from ratings.supervision.evaluator import Evaluation, as_of_day, evaluate
-from ratings.supervision.models import EvaluationRun, ProviderSnapshot, RuleSet
+from ratings.supervision.models import TRIGGER_LABELS, EvaluationRun, ProviderSnapshot, RuleSet
 from ratings.supervision.reports import Proposal, create_reports, plan
 
 
@@ -184,12 +184,8 @@ def store_previewed(session: Session, at: datetime, previewed: str, actor: User)
     return outcome
 
 
-TRIGGER_LABELS = {"scheduler": _l("Scheduler"), "cli": _l("Command line"), "api": _l("API"),
-                  "page": _l("Supervision page")}
-
-
 def trigger_label(trigger: str) -> str:
-    """Who started a run, in words (``trigger`` is stored as a code)."""
+    """Who started a run, in words (``trigger`` is stored as a code; labels in models.TRIGGER_LABELS)."""
     return str(TRIGGER_LABELS.get(trigger, trigger))
 
 

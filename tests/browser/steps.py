@@ -2,7 +2,8 @@
 
 ``Journey`` opens a fresh browser context of a size (a phone or a desktop), picks the language with
 the site's own switch, and records each step: after every navigation or action ``step(name)``
-runs axe-core on the page (no serious or critical violation) and saves a screenshot as
+runs axe-core on the page (no serious or critical violation), in Chinese checks that the page shows
+no untranslated English message and no raw code (``tests/browser/untranslated.py``), and saves a screenshot as
 ``test-artifacts/journeys/<role>-<lang>-<size>/NN-name.png``.  ``say(msgid)`` is what the app
 itself says for a message in the journey's language (its own catalogue), so outcomes are asserted
 as the person reads them.
@@ -21,6 +22,7 @@ from playwright.sync_api import expect
 from providers.demo import DEMO_PASSWORD
 from tests.browser.accessibility import assert_accessible
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.untranslated import assert_translated, stored_codes
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
 LANGUAGES = ("zh", "en")
@@ -69,6 +71,7 @@ class Journey:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         self.steps = 0
+        self.codes: frozenset[str] | None = None
         self.started = time.monotonic()
 
     def __enter__(self) -> Journey:
@@ -89,11 +92,23 @@ class Journey:
         """The page after a navigation or an action: accessible, and kept as a screenshot."""
         self.page.wait_for_load_state("load")
         self.steps += 1
-        assert_accessible(self.page, f"{self.name} step {self.steps} ({name}) at {self.page.url}")
+        where = f"{self.name} step {self.steps} ({name}) at {self.page.url}"
+        assert_accessible(self.page, where)
+        if self.lang == "zh":
+            assert_translated(self.page, where, self._codes())
         self.page.screenshot(path=str(self.folder / f"{self.steps:02d}-{name}.png"), full_page=True)
         # Headless Chromium can keep a stale scroll offset after a full-page screenshot of a tall
         # page, so the next click lands beside its target; scrolling once puts it right.
         self.page.evaluate("() => window.scrollTo(0, 0)")
+
+    def _codes(self) -> frozenset[str]:
+        """The live database's category and community codes (read once per journey)."""
+        if self.codes is None:
+            with self.app.app_context():
+                from app.extensions import db
+
+                self.codes = stored_codes(db.session)
+        return self.codes
 
     def say(self, msgid, **params) -> str:
         """The message (an English msgid, or a label the app keeps as a lazy string) as the app
