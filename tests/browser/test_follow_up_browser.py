@@ -4,7 +4,6 @@ appointed them.  The calls are arranged through the services on the live databas
 
 from __future__ import annotations
 
-import itertools
 
 from playwright.sync_api import expect
 
@@ -14,6 +13,7 @@ from app.models import Role
 from ratings.followups.models import CallOutcome, EvaluatorAppointment, FollowUpCall
 from ratings.followups.sampling import sample_month
 from tests import factories
+from tests.browser import arrange
 from tests.browser.steps import Journey
 from tests.conftest import PASSWORD
 from tests.flag_helpers import programme_visits
@@ -23,7 +23,7 @@ from tests.programme_helpers import open_programme
 def arrange_calls(app) -> dict:
     """Two programmes with one sampled visit each; an evaluator appointed to the second."""
     # The factories' numbers start far from the demo's phones and credit codes.
-    factories._seq = itertools.count(950_000)
+    arrange.far_factory_numbers()  # far from the demo's phones, never another test's
     with app.app_context():
         _programme, award, listing, _member, official, _community = open_programme()
         (mine,) = programme_visits(1, listing, award)

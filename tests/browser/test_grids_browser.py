@@ -5,13 +5,13 @@ arranged through the services on the live database."""
 
 from __future__ import annotations
 
-import itertools
 
 import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
 from tests import factories
+from tests.browser.arrange import far_factory_numbers
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.steps import Journey
 from tests.conftest import PASSWORD
@@ -21,7 +21,7 @@ _made = {}
 
 
 def arrange(app, size: str) -> dict:
-    factories._seq = itertools.count(970_000 + (1000 if size == "desktop" else 0))
+    far_factory_numbers()  # far from the demo's phones, never another test's
     with app.app_context():
         t = tree()
         other_resident = factories.resident(t["community"], name="陈奶奶")

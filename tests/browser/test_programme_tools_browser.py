@@ -5,7 +5,6 @@ The history is arranged through the services on the live database (the test help
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from billing.programmes import entitlements
 from billing.subsidies import review
 from providers.bookings import services
 from tests import factories
+from tests.browser import arrange
 from tests import subsidy_helpers as h
 from tests.browser.accessibility import assert_accessible
 from tests.browser.conftest import ARTIFACTS
@@ -25,7 +25,6 @@ from tests.carer_helpers import carer_for
 from tests.conftest import PASSWORD
 from tests.programme_helpers import enrolled_resident, open_programme
 
-_numbers = itertools.count(970_000)
 
 
 @pytest.fixture
@@ -47,7 +46,7 @@ def shot(page, name: str) -> None:
 
 
 def _fresh_numbers():
-    factories._seq = _numbers  # far from the demo's phones and credit codes, never the same twice
+    arrange.far_factory_numbers()  # far from the demo's phones, never another test's
 
 
 def arrange_budget_history(app, clock) -> tuple[int, str]:

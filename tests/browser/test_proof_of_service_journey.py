@@ -12,7 +12,6 @@ settlement, the evaluation: jobs) runs through the real services on the live dat
 
 from __future__ import annotations
 
-import itertools
 import re
 from datetime import datetime, time, timedelta
 from urllib.parse import urlsplit
@@ -36,7 +35,7 @@ from ratings.supervision import rules
 from ratings.supervision.evaluator import as_of_day
 from ratings.supervision.models import PenaltyReport
 from ratings.supervision.runs import run_evaluation
-from tests import factories
+from tests.browser import arrange
 from tests.browser.accessibility import assert_accessible
 from tests.browser.steps import log_in
 from tests.carer_helpers import carer_for
@@ -51,7 +50,7 @@ FAR = {"latitude": 36.644000 + 5000 / 111_195, "longitude": 117.967000}  # 5 km 
 def _arrange(app) -> dict:
     """An open programme awarded to a provider serving for a year, an enrolled elder with a
     home location, and two of her visits booked with the entitlement and accepted."""
-    factories._seq = itertools.count(970_000)  # far from the demo's phones and other tests'
+    arrange.far_factory_numbers()  # far from the demo's phones, never another test's
     with app.app_context():
         programme, award, listing, staff, official, community = open_programme(contract_price_fen=5000)
         listing.provider.activated_at = now() - timedelta(days=400)  # graded, not "new"
