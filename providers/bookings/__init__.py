@@ -15,6 +15,7 @@ def init_app(app) -> None:
     found.pages(views.bp)
     found.api(bookings_blp)
     found.jobs_from(jobs.JOBS)
-    from providers.bookings.reminders import send_visit_reminders
+    from providers.bookings.reminders import send_respond_by_reminders, send_visit_reminders
 
     found.job(send_visit_reminders, trigger="interval", minutes=5)  # the outbox sends them (app/delivery)
+    found.job(send_respond_by_reminders, trigger="interval", minutes=5)
