@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api import IdConverter, init_api
     from app.auth.api import account_blp
     from app.auth.services import JOBS as auth_jobs
+    from app.auth.recovery_views import bp as recovery_bp
     from app.auth.views import bp as auth_bp
     from app.notifications_views import bp as notifications_bp
     from app.registry import init_registry
@@ -87,7 +88,7 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any route is added
     found = init_registry(app)
     init_api(app)
-    found.pages(main_bp, auth_bp, notifications_bp)
+    found.pages(main_bp, auth_bp, recovery_bp, notifications_bp)
     found.api(account_blp)
     found.jobs_from(auth_jobs)
     from app.delivery import init_app as init_delivery

@@ -102,6 +102,9 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     # A resident's household (户) in the grid tree (app/grids), in their own community.
     household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("household.id"), index=True)
+    # Set when a grid worker or an official gave a temporary password (app/auth/recovery.py):
+    # it works until then and must be replaced at the first log-in.
+    temporary_password_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     community: Mapped[Community | None] = relationship()
 
@@ -209,6 +212,7 @@ class CodePurpose(StrEnum):
     SIGNUP = "signup"  # a resident's sign-up
     REGISTER = "register"  # an account made with a domain's registration (a provider's first staff)
     LOGIN = "login"  # a log-in past the throttle
+    RESET = "reset"  # a password reset (app/auth/recovery.py)
 
 
 class PhoneCode(db.Model):

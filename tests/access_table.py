@@ -136,6 +136,17 @@ RULES: dict[str, Rule] = {
     "auth.login_code": rule(EVERYONE),
     "auth.login_code_verify": rule(EVERYONE, redirects=EVERYONE),
     "auth.sms_outbox": rule(OFFICIALS),
+    # Account recovery (app/auth/recovery_views.py): the reset pages are public; an assisted
+    # reset is a grid worker's for the residents of her grids, an official's for any resident.
+    "recovery.forgot": rule(EVERYONE),
+    "recovery.reset": rule(EVERYONE, redirects=EVERYONE),  # to /password/forgot without a code asked for
+    "recovery.set_password": rule(LOGGED_IN, redirects=LOGGED_IN),  # home unless the password is temporary
+    "recovery.worker_reset": rule({GRID}, resident_id="resident_account",
+                                  body={"method": "in_person_id", "id_last4": "1234", "note": "本人到场"}),
+    "recovery.official_reset": rule(OFFICIALS, resident_id="resident_account",
+                                    body={"method": "phone_call_back", "note": "回拨本人"}),
+    # Paper: the weekly schedule of A, for A, officials and A's grid worker.
+    "schedule.weekly": rule(A | OFFICIALS | {GRID}, resident_id="resident_account"),
     "auth.set_language": rule(EVERYONE),
     "auth.toggle_large_text": rule(EVERYONE),
     "notifications.index": rule(LOGGED_IN),

@@ -344,7 +344,7 @@ def test_the_html_429_carries_retry_after_and_offers_a_code(en, clock):
     assert blocked.status_code == 429
     assert 500 <= int(blocked.headers["Retry-After"]) <= 601  # the oldest failure leaves in 10 minutes
     text = blocked.get_data(as_text=True)
-    assert "Too many failed log-ins. Please wait 10 minutes and try again." in text
+    assert "Locked after too many wrong passwords: you can try again in about 10 minutes" in text
     assert find_form(blocked, "form[action='/login/code']") is not None
 
 

@@ -40,7 +40,6 @@ from sqlalchemy.orm import Session
 from app.clock import now
 from app.errors import Conflict, Invalid, LinliError, NotFound, Problems
 from app.extensions import login_manager
-from app import sms
 from app.models import (
     ApiToken,
     CodePurpose,
@@ -208,7 +207,8 @@ def _failures(session: Session, since: datetime, *conditions) -> list[datetime]:
 
 
 def _too_many_logins(minutes: int):
-    return _l("Too many failed log-ins. Please wait %(minutes)d minutes and try again.", minutes=minutes)
+    return _l("Locked after too many wrong passwords: you can try again in about %(minutes)d minutes, "
+              "or reset your password with a code by SMS, or ask your grid worker for help.", minutes=minutes)
 
 
 def _check_throttle(session: Session, phone: str, ip: str, device: str | None) -> None:
@@ -275,6 +275,9 @@ def finish_login(session: Session, attempt: LoginAttempt, password: str) -> User
     user = check_credentials(session, attempt.phone, password)
     if user is None:
         raise Invalid(_l("The phone number or password is not right."), field="password")
+    if user.temporary_password_until is not None and now() >= user.temporary_password_until:
+        raise Invalid(_l("This temporary password has expired. Ask your grid worker or the community office "
+                         "for a new one, or reset your password with a code by SMS."), field="password")
     attempt.succeeded = True
     session.flush()
     return user
@@ -311,14 +314,17 @@ def _check_code_limits(session: Session, phone: str, ip: str) -> None:
         _refuse_over(times, limit, window, _too_many_codes)
 
 
-def _send_code(session: Session, purpose: CodePurpose, phone: str, ip: str, payload: dict) -> PhoneCode:
-    """A new code for ``phone``, within the limits per address and per phone, sent by SMS."""
+def new_code(session: Session, purpose: CodePurpose, phone: str, ip: str, payload: dict | None,
+             *, minutes: int | None = None) -> tuple[PhoneCode, str]:
+    """A new code row for ``phone`` (stored as an HMAC), within the limits per address and
+    per phone; returns it with the code, which the caller sends (or not: see
+    app/auth/recovery.py, which counts a reset of a phone with no account the same way)."""
     config = current_app.config
     ip = (ip or "unknown")[:45]
     serialise(session, f"code-ip:{ip}", f"code-phone:{phone}")
     _check_code_limits(session, phone, ip)
     code = f"{secrets.randbelow(10**6):06d}"
-    minutes = config["PHONE_CODE_MINUTES"]
+    minutes = minutes or config["PHONE_CODE_MINUTES"]
     row = PhoneCode(
         purpose=purpose, phone=phone, ip=ip, code_hash="", payload=payload, attempts=0,
         max_attempts=config["PHONE_CODE_ATTEMPTS"], created_at=now(),
@@ -327,11 +333,32 @@ def _send_code(session: Session, purpose: CodePurpose, phone: str, ip: str, payl
     session.add(row)
     session.flush()
     row.code_hash = _code_hash(row.id, code)
-    sms.send(session, phone, str(_l(
-        "Linli: your code is %(code)s. It is valid for %(minutes)d minutes. Never tell it to anyone.",
-        code=code, minutes=minutes)))
     session.flush()
+    return row, code
+
+
+def _send_code(session: Session, purpose: CodePurpose, phone: str, ip: str, payload: dict) -> PhoneCode:
+    """A new code for ``phone``, within the limits per address and per phone, sent by SMS
+    (the outbox's ``login_code`` template, urgent: it goes out as the request commits)."""
+    from app.delivery.outbox import enqueue, new_key
+
+    row, code = new_code(session, purpose, phone, ip, payload)
+    minutes = current_app.config["PHONE_CODE_MINUTES"]
+    enqueue(session, channel="sms", recipient=phone, template="login_code",
+            params={"code": code, "minutes": minutes}, dedup_key=new_key("code"), urgent=True,
+            language=_request_language())
     return row
+
+
+def _request_language() -> str | None:
+    """The language of the page the code was asked for on (zh unless the person reads English)."""
+    try:
+        from flask_babel import get_locale
+
+        locale = get_locale()
+        return str(locale.language) if locale is not None else None
+    except RuntimeError:  # outside a request
+        return None
 
 
 def _pending_code(session: Session, code_id: int | None, purpose: CodePurpose) -> PhoneCode:

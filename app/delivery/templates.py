@@ -16,6 +16,16 @@ Templates:
   stored, its sentence rendered in the recipient's language.  Variables ``message``.
 - ``reminder_24h`` / ``reminder_1h``: a visit tomorrow / in an hour (the
   reminders job).  Variables ``service``, ``time``.
+- ``login_code``: the code of a sign-up, a registration or a log-in past the
+  throttle (app/auth/services.py).  Variables ``code``, ``minutes``.
+- ``password_reset_code``: the code of a password reset (app/auth/recovery.py).
+  Variables ``code``.
+- ``respond_by_reminder``: a booking request to answer soon (providers' staff).
+  Variables ``booking``, ``service``, ``time``.
+- ``appeal_deadline``: a sanction's appeal window closing soon (providers' staff).
+  Variables ``report``, ``deadline``.
+- ``budget_running_out``: a programme's budget projected to run out soon (officials).
+  Variables ``programme``, ``date``.
 """
 
 from __future__ import annotations
@@ -70,6 +80,21 @@ for _template in (
     Template("reminder_1h", _l("Your visit in one hour"),
              _l("Linli reminder: your visit “%(service)s” starts at %(time)s, in one hour."),
              _given("service", "time")),
+    Template("login_code", _l("Your Linli code"),
+             _l("Linli: your code is %(code)s. It is valid for %(minutes)s minutes. Never tell it to anyone."),
+             _given("code", "minutes")),
+    Template("password_reset_code", _l("Your Linli password reset code"),
+             _l("Linli: your password reset code is %(code)s, valid for 10 minutes. Never tell it to anyone, "
+                "not even Linli staff."), _given("code")),
+    Template("respond_by_reminder", _l("A booking request waits for your answer"),
+             _l("Linli: booking request #%(booking)s (%(service)s) needs your answer by %(time)s, "
+                "or it expires."), _given("booking", "service", "time")),
+    Template("appeal_deadline", _l("Your appeal window closes soon"),
+             _l("Linli: you may appeal penalty report #%(report)s until %(deadline)s; after that the "
+                "sanction takes effect."), _given("report", "deadline")),
+    Template("budget_running_out", _l("A programme's budget runs out soon"),
+             _l("Linli: the budget of the programme %(programme)s is projected to run out on %(date)s."),
+             _given("programme", "date")),
 ):
     register(_template)
 

@@ -48,6 +48,9 @@ def init_app(app) -> None:
     found.pages(bp)
     found.api(*api.blueprints())
     found.jobs_from(jobs.JOBS)
+    from billing.programmes.budget_alerts import send_budget_alerts
+
+    found.job(send_budget_alerts, trigger="interval", hours=1)  # the outbox sends them (app/delivery)
     found.template_global("linli_entitlement_for", lambda booking: use_of(db.session, booking.id))
     found.template_global("linli_entitlement_covers", entitlement_link)
     # The listing page offers a slot beside its Book button.

@@ -55,3 +55,42 @@ def send_visit_reminders(session: Session) -> int:
                         dedup_key=f"{key}-carer", language="zh", expires_at=booking.starts_at)
                 count += 1
     return count
+
+
+# --- respond-by reminders to the provider's staff ----------------------------------------------
+
+# A request still unanswered this long before its respond-by time reminds the provider's staff.
+RESPOND_BY_LEAD = timedelta(hours=1)
+
+
+def send_respond_by_reminders(session: Session) -> int:
+    """Remind each staff member of a provider (by the channels they chose) of a booking request
+    still unanswered within ``RESPOND_BY_LEAD`` of its respond-by time, once
+    (``respond-by-<booking>-<user>``), and only past half the time the provider had to answer
+    (a request made with less than two hours to answer is not reminded at once).  A request
+    answered, cancelled or expired before that moment gets none; held past its respond-by
+    time (quiet hours, the daily limit) it is dropped."""
+    from providers.bookings.services import staff_ids
+
+    at = now()
+    requests = session.scalars(
+        sa.select(Booking).options(selectinload(Booking.listing))
+        .where(Booking.status == BookingStatus.REQUESTED, Booking.respond_by > at,
+               Booking.respond_by <= at + RESPOND_BY_LEAD)
+        .order_by(Booking.id)
+    ).all()
+    count = 0
+    for booking in requests:
+        if at < booking.requested_at + (booking.respond_by - booking.requested_at) / 2:
+            continue
+        params = {"booking": booking.id, "service": booking.listing.title,
+                  "time": local(booking.respond_by).strftime("%H:%M")}
+        for user_id in staff_ids(session, booking.provider_id):
+            staff = session.get(User, user_id)
+            key = f"respond-by-{booking.id}-{user_id}"
+            for channel, recipient in addresses_of(session, staff):
+                enqueue(session, channel=channel, recipient=recipient, template="respond_by_reminder",
+                        params=params, dedup_key=key if channel == "sms" else f"{key}-{channel}",
+                        language=staff.locale, user_id=staff.id, expires_at=booking.respond_by)
+                count += 1
+    return count

@@ -42,4 +42,7 @@ def init_app(app) -> None:
     found.api(supervision_blp, sanctions_blp)
     found.jobs_from(jobs.JOBS)
     found.jobs_from(sanctions.JOBS)
+    from ratings.supervision.appeal_reminders import send_appeal_deadline_reminders
+
+    found.job(send_appeal_deadline_reminders, trigger="interval", minutes=15)  # the outbox sends them
     found.command(jobs.evaluate_command)
