@@ -337,8 +337,8 @@ def resident_actions(booking: Booking, user=None) -> dict:
         "waiting_no_show": no_show_from is not None,
         "free_until": free_cancel_until(booking),
         **cancel_wording(booking, current),
-        # The rating and complaint pages (ratings/) decide the finer rules themselves.
-        "rate": booking.status == S.COMPLETED and not fact_of("ratings.rated", booking, False),
+        # The rating page's own rule (ratings/ answers it); the complaint page decides its finer rules.
+        "rate": booking.status == S.COMPLETED and fact_of("ratings.may_rate", booking, False),
         "complain": booking.status in COMPLAINABLE,
         # Recorded as absent by the provider (after its check-in): the complaint is the dispute.
         "dispute": booking.status == S.NO_SHOW_RESIDENT,
