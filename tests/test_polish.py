@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
+from bs4 import BeautifulSoup
 
+from app.extensions import db
+from app.money import format_fen
+from billing import payments
+from billing.payment_models import PayAt, PaymentPolicy, Refund
+from billing.refunds import late_fee
+from providers.bookings import services as booking_services
+from providers.bookings.models import Booking, BookingStatus
+from tests import factories
+from tests.carer_helpers import carer_for
+from tests.forms import open_page, submit
 from tests.rating_helpers import completed_booking
 
 pytestmark = pytest.mark.usefixtures("english_messages")
@@ -27,3 +39,57 @@ def test_the_rate_button_follows_the_rating_window(client, auth, clock, after, o
     rate_page = client.get(f"/bookings/{booking.id}/rate").get_data(as_text=True)
     assert ("Publish my rating" in rate_page) is offered
     assert ("can no longer be rated" in rate_page) is not offered
+
+
+# --- 2. the fee stated before booking is the fee the refund keeps ---------------------------
+
+
+
+def _utc(local_day: str, hour: int) -> datetime:
+    y, m, d = map(int, local_day.split("-"))
+    return datetime(y, m, d, hour, tzinfo=timezone(timedelta(hours=8))).astimezone(timezone.utc)
+
+
+@pytest.mark.parametrize("pay_at", [PayAt.BOOKING, PayAt.ACCEPTANCE])
+@pytest.mark.parametrize("paid", [True, False])
+@pytest.mark.parametrize("inside", [True, False])
+def test_the_fee_stated_before_booking_is_what_cancelling_keeps(client, auth, db_session, pay_at, paid, inside):
+    listing = factories.listing()
+    db.session.add(PaymentPolicy(listing_id=listing.id, pay_at=pay_at, late_cancel_fee_percent=20))
+    db.session.commit()
+    staff, resident = factories.staff(listing.provider), factories.resident(listing.communities[0])
+    auth.login(resident)
+    # The clock is Monday 2 November 2026, 10:00 in Shanghai: 13:00 today is inside the
+    # 24-hour notice, Wednesday 11:00 is not.
+    starts = _utc("2026-11-02", 13) if inside else _utc("2026-11-04", 11)
+    value = starts.strftime("%Y-%m-%dT%H:%MZ")
+    url = f"/listings/{listing.id}/book?day={starts.astimezone(timezone(timedelta(hours=8))).date()}"
+    form = BeautifulSoup(client.get(url).get_data(as_text=True), "html.parser")
+    choice = form.find("input", attrs={"name": "starts_at", "value": value})
+    stated = int(choice["data-fee-if-paid-fen"] if paid else choice["data-fee-if-unpaid-fen"])
+    words = choice["data-terms"]
+    if inside:
+        assert stated == (late_fee(listing.price_fen, 20) if paid else 0)
+        fee = format_fen(late_fee(listing.price_fen, 20))
+        assert f"keeps 20% of what you have paid ({fee})" in words
+        assert "if you have not paid yet, cancelling costs nothing" in words
+    else:
+        assert stated == 0 and words.startswith("Free cancellation until")
+
+    assert submit(client, url, fields={"starts_at": value, "address": "3号楼"}).status_code == 302
+    booking = db_session.scalar(sa.select(Booking).where(Booking.listing_id == listing.id))
+    booking_services.accept(db_session, booking, staff, carer_id=carer_for(booking))
+    payment = payments.confirm_offline_receipt(db_session, booking) if paid else None
+    db_session.commit()
+
+    page = open_page(client, f"/bookings/{booking.id}")
+    assert int(page.soup.select_one("#cancel-fee")["data-fee-fen"]) == stated
+    assert page.submit(button="Cancel this booking").status_code == 302
+    db_session.expire_all()
+    assert db_session.get(Booking, booking.id).status == BookingStatus.CANCELLED_BY_RESIDENT
+    if payment is None:
+        assert stated == 0
+        assert not db_session.scalars(sa.select(Refund)).all()
+    else:
+        [refund] = db_session.scalars(sa.select(Refund).where(Refund.payment_id == payment.id)).all()
+        assert refund.late_fee_fen == stated and refund.amount_fen == payment.amount_fen - stated
