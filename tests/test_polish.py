@@ -13,7 +13,9 @@ from app.money import format_fen
 from billing import payments
 from billing.payment_models import PayAt, PaymentPolicy, Refund
 from billing.refunds import late_fee
+from providers.bookings import actions
 from providers.bookings import services as booking_services
+from providers.bookings.actions import Party
 from providers.bookings.models import Booking, BookingStatus
 from tests import factories
 from tests.carer_helpers import carer_for
@@ -93,3 +95,43 @@ def test_the_fee_stated_before_booking_is_what_cancelling_keeps(client, auth, db
     else:
         [refund] = db_session.scalars(sa.select(Refund).where(Refund.payment_id == payment.id)).all()
         assert refund.late_fee_fen == stated and refund.amount_fen == payment.amount_fen - stated
+
+
+# --- 5. the provider's agenda: the carer, the reasons, the list in pages ---------------------
+
+
+def test_the_agenda_says_not_assigned_and_history_shows_reasons_only_where_there_are(client, auth):
+    listing = factories.listing()
+    staff = factories.staff(listing.provider)
+    booking = factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1))
+    auth.login(staff)
+    day = booking.starts_at.astimezone(timezone(timedelta(hours=8))).date().isoformat()
+    for url in (f"/provider/bookings?view=week&date={day}", "/provider/bookings?view=list"):
+        row = BeautifulSoup(client.get(url).get_data(as_text=True), "html.parser").find(id=f"booking-{booking.id}")
+        assert "Not assigned" in row.get_text(), url
+    history = BeautifulSoup(client.get(f"/provider/bookings/{booking.id}").get_data(as_text=True),
+                            "html.parser").find(id="booking-history")
+    assert "Reason" not in history.find("thead").get_text()  # no change has a reason: no column
+    booking_services.perform(db.session, actions.get(Party.PROVIDER, "decline"), booking, staff, "那天没有人手")
+    db.session.commit()
+    history = BeautifulSoup(client.get(f"/provider/bookings/{booking.id}").get_data(as_text=True),
+                            "html.parser").find(id="booking-history")
+    assert "Reason" in history.find("thead").get_text()
+    cells = [row.find_all("td")[-1] for row in history.find("tbody").find_all("tr")]
+    assert [cell.get_text() for cell in cells] == ["", "那天没有人手"]
+    assert "no-value" in cells[0]["class"] and not cells[1].get("class")  # hidden on a phone card
+
+
+def test_the_provider_list_comes_in_pages(client, auth):
+    listing = factories.listing()
+    staff = factories.staff(listing.provider)
+    for n in range(16):
+        factories.booking(listing, starts_at=factories.next_slot(listing, days_ahead=1 + n // 4, hour=9 + 2 * (n % 4)))
+    auth.login(staff)
+    first = BeautifulSoup(client.get("/provider/bookings?view=list").get_data(as_text=True), "html.parser")
+    assert len(first.select("tbody tr")) == 15
+    pages = first.find(id="list-pages")
+    assert "Page 1" in pages.get_text() and pages.find("a", string="Next page")
+    second = BeautifulSoup(client.get(pages.find("a", string="Next page")["href"]).get_data(as_text=True),
+                           "html.parser")
+    assert len(second.select("tbody tr")) == 1 and second.find(id="list-pages").find("a", string="Previous page")
