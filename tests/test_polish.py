@@ -135,3 +135,17 @@ def test_the_provider_list_comes_in_pages(client, auth):
     second = BeautifulSoup(client.get(pages.find("a", string="Next page")["href"]).get_data(as_text=True),
                            "html.parser")
     assert len(second.select("tbody tr")) == 1 and second.find(id="list-pages").find("a", string="Previous page")
+
+
+# --- 6. the catalogue's filters fold on a phone, open when one is in use ---------------------
+
+
+def test_the_catalogue_filters_fold_unless_one_is_in_use(client):
+    factories.listing()
+    plain = BeautifulSoup(client.get("/catalogue?q=保洁").get_data(as_text=True), "html.parser")
+    fold = plain.find(id="filter-fold")
+    assert fold.name == "details" and not fold.has_attr("open") and fold.find(id="category")
+    assert "in use" not in fold.find("summary").get_text()
+    chosen = BeautifulSoup(client.get("/catalogue?category=housekeeping&sort=price_asc").get_data(as_text=True),
+                           "html.parser").find(id="filter-fold")
+    assert chosen.has_attr("open") and "(2 in use)" in chosen.find("summary").get_text()
