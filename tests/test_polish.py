@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale, gettext
 from bs4 import BeautifulSoup
 
 from app.extensions import db
@@ -149,3 +150,18 @@ def test_the_catalogue_filters_fold_unless_one_is_in_use(client):
     chosen = BeautifulSoup(client.get("/catalogue?category=housekeeping&sort=price_asc").get_data(as_text=True),
                            "html.parser").find(id="filter-fold")
     assert chosen.has_attr("open") and "(2 in use)" in chosen.find("summary").get_text()
+
+
+# --- 7. labels: one word for one thing --------------------------------------------------------
+
+
+def test_csv_and_table_headings_say_what_their_column_holds(client):
+    header = client.get("/grades.csv").get_data(as_text=True).lstrip("\ufeff").splitlines()[0].split(",")
+    assert "Average rating" in header and "Number of ratings" in header
+    assert len(set(header)) == len(header)
+    with force_locale("zh"):
+        # The nav's "Bookings" (预约管理) is not the count of a month's bookings or their table.
+        names = {gettext("Bookings"), gettext("Bookings (count)"), gettext("Bookings settled")}
+        assert len(names) == 3
+        assert gettext("Average rating") != gettext("Number of ratings")
+        assert gettext("Calculation term") != gettext("Term")  # not "服务期限"
