@@ -22,6 +22,7 @@ from tests import factories
 from tests.carer_helpers import carer_for
 from tests.forms import open_page, submit
 from tests.rating_helpers import completed_booking
+from tests.sanction_helpers import provider_with_staff, report
 
 pytestmark = pytest.mark.usefixtures("english_messages")
 
@@ -165,3 +166,22 @@ def test_csv_and_table_headings_say_what_their_column_holds(client):
         assert len(names) == 3
         assert gettext("Average rating") != gettext("Number of ratings")
         assert gettext("Calculation term") != gettext("Term")  # not "服务期限"
+
+
+# --- 8. the supervision dashboard: charts at their own size, a way to run an evaluation -------
+
+
+def test_the_dashboard_charts_are_never_scaled_below_their_text_size(client, auth):
+    provider, _staff = provider_with_staff()
+    report(provider)
+    auth.login(factories.official())
+    soup = BeautifulSoup(client.get("/official/supervision/dashboard").get_data(as_text=True), "html.parser")
+    assert soup.find(id="run-evaluation")["href"] == "/official/supervision/evaluate"
+    charts = soup.select("svg")
+    assert len(charts) == 3
+    for svg in charts:
+        _x, _y, width, height = svg["viewbox"].split()
+        assert (svg["width"], svg["height"]) == (width, height)  # drawn 1:1, never shrunk to fit
+        assert svg.parent["class"] == ["chart-scroll"]  # a wide one scrolls in its box
+        assert all(int(text["font-size"]) >= 14 for text in svg.find_all("text"))
+    assert int(charts[0]["width"]) <= 350  # the bar charts fit a phone (390 px less the margins)
