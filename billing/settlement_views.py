@@ -312,7 +312,7 @@ def period_settlements_csv(period: str):
         .outerjoin(Payout, Payout.settlement_id == Settlement.id)
         .where(Settlement.period == parsed.key).order_by(Provider.name)).all()
     return csv_response(f"settlements-{parsed.key}.csv", [
-        _("Provider"), _("Bookings"), _("Gross (yuan)"), _("Platform fee (yuan)"), _("Penalties (yuan)"),
+        _("Provider"), _("Bookings (count)"), _("Gross (yuan)"), _("Platform fee (yuan)"), _("Penalties (yuan)"),
         _("Subsidies (yuan)"), _("Collected by the provider (yuan)"), _("Net (yuan)"), _("Payout"),
         _("Payout method"), _("Payout amount (yuan)"), _("Paid at")],
         ((provider.name, s.booking_count, fen_to_yuan(s.gross_fen), fen_to_yuan(s.fee_fen), fen_to_yuan(s.penalties_fen),
@@ -326,7 +326,7 @@ def provider_statements_csv(provider_id: int):
     """A provider's settled months with their payouts, as on its statements page (CSV; 404 unknown provider)."""
     provider = _provider_or_404(provider_id)
     return csv_response(f"statements-{provider.id}.csv", [
-        _("Month"), _("Bookings"), _("Gross (yuan)"), _("Net (yuan)"), _("Payout"), _("Payout method"),
+        _("Month"), _("Bookings (count)"), _("Gross (yuan)"), _("Net (yuan)"), _("Payout"), _("Payout method"),
         _("Payout amount (yuan)"), _("Paid at")],
         ((s.period, s.booking_count, fen_to_yuan(s.gross_fen), fen_to_yuan(s.net_fen), *payout_labels(payout),
           _paid_at(payout)) for s, payout in _settlement_list(provider.id)))

@@ -17,7 +17,12 @@ statements (:func:`facts_of`):
 - **carers**: at least one active carer on the roster.
 
 The checklist is shown while something is left to do and the provider is pending,
-rejected or active; once every item is done it is hidden.
+rejected or active; once every item is done it is hidden.  Its headline (:func:`headline`)
+says what is true in the provider's state: not approved yet, approved but not yet bookable
+(no published listing with weekly hours), or bookable already with items left to finish —
+residents of an active provider with a published listing are never told they cannot book.
+The payout account is recorded by the district office (providers cannot set it themselves):
+its item says so.
 """
 
 from __future__ import annotations
@@ -106,7 +111,7 @@ LABELS = {
     "documents": _l("Qualification documents uploaded and valid"),
     "listing": _l("A first listing created and published"),
     "availability": _l("Weekly hours set for your services"),
-    "payout": _l("Payout account set"),
+    "payout": _l("Payout account recorded by the district office"),
     "carers": _l("Carers on your roster"),
 }
 
@@ -156,11 +161,36 @@ def steps(session: Session, provider: Provider, on: date) -> list[Step] | None:
               _l("Set weekly hours")),
         _step("payout", marks["payout"],
               _l("Your payouts go to this account.") if marks["payout"] else
-              _l("The district office records the bank account your monthly payouts go to: send it your "
-                 "account details. Your statements show each payout."),
+              _l("You cannot set this yourself: the district office records the bank account your monthly "
+                 "payouts go to. Send it your account details. Your statements show what you are owed and "
+                 "each payout."),
               url_for("settlements.my_statements"), _l("See your statements")),
         _step("carers", marks["carers"],
               ngettext("%(num)d active carer.", "%(num)d active carers.", facts.active_carers) if marks["carers"] else
               _l("Add the carers who do the visits: each booking is assigned to one."),
               url_for("carers.roster"), _l("Add a carer")),
     ]
+
+
+def bookable(provider: Provider, items: list[Step]) -> bool:
+    """Whether residents can book the provider now as far as the checklist knows: approved,
+    with a published listing and weekly hours."""
+    marks = {item.key: item.done for item in items}
+    return provider.status == ProviderStatus.ACTIVE and marks["listing"] and marks["availability"]
+
+
+def headline(provider: Provider, items: list[Step] | None) -> str | None:
+    """The line over the checklist, true for the provider's state (None without a checklist)."""
+    if not items:
+        return None
+    left = sum(1 for item in items if not item.done)
+    if provider.status != ProviderStatus.ACTIVE:
+        return ngettext("%(num)d step left. Residents can book you once the district has approved your "
+                        "organisation and you have published a listing with weekly hours.",
+                        "%(num)d steps left. Residents can book you once the district has approved your "
+                        "organisation and you have published a listing with weekly hours.", left)
+    if not bookable(provider, items):
+        return ngettext("%(num)d step left before residents can book you.",
+                        "%(num)d steps left before residents can book you.", left)
+    return ngettext("Residents can already book you. %(num)d item left to finish:",
+                    "Residents can already book you. %(num)d items left to finish:", left)

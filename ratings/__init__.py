@@ -27,8 +27,9 @@ def init_app(app) -> None:
     # The public listing and provider pages show the published ratings.
     found.slot("providers.listing.after", lambda listing: render_template("ratings/_published.html", listing=listing))
     found.slot("providers.profile.after", lambda provider: render_template("ratings/_published.html", provider=provider))
-    # The resident's booking page offers "Rate this service" only while the booking is unrated.
-    found.fact("ratings.rated", views.booking_is_rated)
+    # The resident's booking page offers "Rate this service" exactly when the rate page would
+    # accept a rating (unrated, completed, within the rating window).
+    found.fact("ratings.may_rate", views.booking_may_be_rated)
     found.demo("ratings", load_history)
     supervision.init_app(app)
     followups.init_app(app)

@@ -149,16 +149,31 @@ def rating_of_booking(session: Session, booking_id: int) -> Rating | None:
     return session.scalar(sa.select(Rating).where(Rating.booking_id == booking_id))
 
 
+def why_not_rate(session: Session, booking: Booking) -> Conflict | None:
+    """The one rule of "may this booking be rated now": None when it may, else the refusal
+    (409 with the reason).  The rate page enforces it (:func:`check_can_rate`) and the
+    booking page offers its button by it (the fact ``ratings.may_rate``)."""
+    if rating_of_booking(session, booking.id) is not None:
+        return Conflict(_l("You have already rated this booking."))
+    if booking.status != BookingStatus.COMPLETED or booking.completed_at is None:
+        return Conflict(_l("Only a completed booking can be rated; this one is: %(status)s.",
+                           status=booking.status_label))
+    if now() > rating_deadline(booking):
+        return Conflict(_l("Ratings are accepted for %(n)d days after the service; this booking "
+                           "can no longer be rated.", n=int(current_app.config["RATING_WINDOW_DAYS"])))
+    return None
+
+
+def may_rate(session: Session, booking: Booking) -> bool:
+    """Whether the rate page would accept a rating of this booking now."""
+    return why_not_rate(session, booking) is None
+
+
 def check_can_rate(session: Session, booking: Booking) -> None:
     """Raise why this (own) booking cannot be rated now: 409 with the reason."""
-    if rating_of_booking(session, booking.id) is not None:
-        raise Conflict(_l("You have already rated this booking."))
-    if booking.status != BookingStatus.COMPLETED or booking.completed_at is None:
-        raise Conflict(_l("Only a completed booking can be rated; this one is: %(status)s.",
-                          status=booking.status_label))
-    if now() > rating_deadline(booking):
-        raise Conflict(_l("Ratings are accepted for %(n)d days after the service; this booking "
-                          "can no longer be rated.", n=int(current_app.config["RATING_WINDOW_DAYS"])))
+    refusal = why_not_rate(session, booking)
+    if refusal is not None:
+        raise refusal
 
 
 def rate_booking(

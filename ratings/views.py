@@ -42,9 +42,10 @@ def rating_tag_counts_of(listing_id: int | None = None, provider_id: int | None 
     return services.tag_counts(db.session, listing_id=listing_id, provider_id=provider_id)
 
 
-def booking_is_rated(booking) -> bool:
-    """The fact "ratings.rated" (app/registry.py) the booking pages ask before offering to rate."""
-    return services.rating_of_booking(db.session, booking.id) is not None
+def booking_may_be_rated(booking) -> bool:
+    """The fact "ratings.may_rate" (app/registry.py) the booking pages ask before offering
+    to rate: the rate page's own rule (:func:`ratings.services.may_rate`)."""
+    return services.may_rate(db.session, booking)
 
 
 def page_number() -> int:

@@ -91,8 +91,10 @@ def test_a_time_three_hours_away_states_its_fee_before_booking(client, auth):
     fee = format_fen(late_fee(listing.price_fen, 20))
     found = radio(page, slot(starts))
     assert "slot-fee" in found.find_parent("label")["class"]
-    assert f"Cancelling: {fee}" in found.find_parent("label").get_text(" ")
-    assert f"cancelling costs {fee} (20%)" in found["data-terms"]
+    assert f"Fee if paid: {fee}" in found.find_parent("label").get_text(" ")
+    # The refund keeps a share of what was paid: the fee is stated as "if you have paid".
+    assert f"cancelling keeps 20% of what you have paid ({fee})" in found["data-terms"]
+    assert "if you have not paid yet, cancelling costs nothing" in found["data-terms"]
     assert "Free cancellation until" not in found["data-terms"]
     assert "free cancellation has already ended" in found["data-terms"]
 
@@ -113,7 +115,7 @@ def test_the_programme_form_has_the_same_picker_and_no_fee(client, auth):
     assert f'href="/my/entitlements/book/{listing.id}?day=2026-11-03"' in page
     first = BeautifulSoup(page, "html.parser").find("input", attrs={"name": "starts_at"})
     assert first["data-terms"] == "Paid by the programme: cancelling costs you nothing."
-    assert "Cancelling:" not in page
+    assert "Fee if paid:" not in page
 
 
 # --- every refusal at once ----------------------------------------------------------------
@@ -250,8 +252,8 @@ def test_a_request_not_yet_accepted_costs_nothing_to_cancel_but_says_what_accept
     words = text(html)
     assert "Free cancellation until" not in words and "Free cancellation ended at Mon 11/2 09:00." in words
     assert (f"Cancelling now costs nothing, because the provider has not accepted yet. Free cancellation ended "
-            f"at Mon 11/2 09:00: once the provider accepts, cancelling costs "
-            f"{format_fen(late_fee(booking.price_fen, 20))} (20%).") in words
+            f"at Mon 11/2 09:00: once the provider accepts, cancelling keeps 20% of what you have paid "
+            f"({format_fen(late_fee(booking.price_fen, 20))}); if you have not paid, it costs nothing.") in words
 
 
 def test_an_accepted_unpaid_booking_inside_the_window_is_late_but_keeps_nothing(client, auth, clock, db_session):

@@ -65,7 +65,7 @@ def test_raising_the_fee_after_booking_charges_the_percentage_shown_and_stored(c
     form_page = client.get(f"/listings/{listing.id}/book")
     assert form_page.status_code == 200
     # Shown before booking: the fee the booking will be made under.
-    assert "the provider keeps 20% of what you paid" in text(form_page)
+    assert "the provider keeps 20% of what you have paid by then" in text(form_page)
     slot = rendered_form(form_page.get_data(as_text=True), f"/listings/{listing.id}/book").find(
         "input", attrs={"name": "starts_at"})["value"]
     made = submit(client, form_page.get_data(as_text=True), f"/listings/{listing.id}/book",

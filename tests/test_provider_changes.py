@@ -138,7 +138,7 @@ def upload_licence(web, kind: str = "medical_licence", days: int = 365):
 
 def request_medical_rename(web):
     """The abuse: rename to an official-sounding name and add 上门医疗, on the rendered edit form."""
-    form = form_with(web.get("/provider/edit"), "credit_code")
+    form = form_with(web.get("/provider/edit"), "contact_phone")
     form["name"] = FAKE_NAME
     check_categories(form, {factories.category("housekeeping").id, factories.category("home_medical").id})
     return form.submit(expect_errors=True)
@@ -282,7 +282,7 @@ def test_a_listing_in_a_category_not_approved_cannot_be_published_page_or_api(we
 def test_details_officials_did_not_vet_apply_at_once(web, housekeeper, db_session):
     provider, staff, _ = housekeeper
     log_in(web, staff)
-    form = form_with(web.get("/provider/edit"), "credit_code")
+    form = form_with(web.get("/provider/edit"), "contact_phone")
     form["contact_phone"] = "13712345678"
     form["description"] = "新的服务介绍。"
     response = form.submit()

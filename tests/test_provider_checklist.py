@@ -130,3 +130,30 @@ def test_a_suspended_provider_sees_no_checklist(client, auth):
     provider = factories.provider(status=ProviderStatus.SUSPENDED)
     auth.login(factories.staff(provider))
     assert checklist_items(client) == {}
+
+
+def headline(client) -> str | None:
+    found = BeautifulSoup(client.get("/provider").get_data(as_text=True), "html.parser").find(
+        id="first-steps-headline")
+    return None if found is None else " ".join(found.get_text().split())
+
+
+def test_the_headline_says_what_is_true_in_each_state(client, auth):
+    # Pending: residents cannot book it yet, and the reason is the approval.
+    pending = factories.provider(status=ProviderStatus.PENDING)
+    auth.login(factories.staff(pending))
+    assert "Residents can book you once the district has approved your organisation" in headline(client)
+    # Approved, nothing published: residents cannot book it yet.
+    fresh = factories.provider(categories=["housekeeping"])
+    auth.login(factories.staff(fresh))
+    assert headline(client).endswith("steps left before residents can book you.")
+    # Approved with a published listing with hours (residents book it): only the payout account is
+    # left, which the district office records — never "before residents can book you".
+    add_document(fresh, factories.staff(fresh))
+    factories.listing(fresh, status=ListingStatus.PUBLISHED)
+    auth.login(factories.staff(fresh))
+    text = headline(client)
+    assert text == "Residents can already book you. 1 item left to finish:"
+    page = BeautifulSoup(client.get("/provider").get_data(as_text=True), "html.parser")
+    payout = " ".join(page.find(id="step-payout").get_text().split())
+    assert "recorded by the district office" in payout and "You cannot set this yourself" in payout

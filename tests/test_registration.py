@@ -6,8 +6,10 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from bs4 import BeautifulSoup
 
 from app.audit import AuditEvent
+from app.errors import Conflict
 from app.extensions import db
 from app.models import Role, SmsMessage, User
 from providers import registration
@@ -293,12 +295,11 @@ def test_bad_edits_are_refused_and_change_nothing(client, auth, db_session):
     provider = factories.provider(status=ProviderStatus.ACTIVE)
     auth.login(factories.staff(provider))
     name = provider.name
-    base = form_data(community=provider.communities[0], credit_code=provider.credit_code)
+    base = form_data(community=provider.communities[0])
+    del base["credit_code"]  # an approved organisation's edit page shows its code, offers no input
     cases = [
         ({"contact_phone": "abc"}, "contact_phone", "11-digit mobile number"),
         ({"community_ids": []}, "community_ids", "Choose at least one community"),
-        ({"credit_code": factories.credit_code()}, "credit_code", "cannot change its credit code"),
-        ({"credit_code": "123"}, "credit_code", "exactly 18 characters"),
     ]
     for overrides, field, message in cases:
         response = submit(client, "/provider/edit", fields=edit_fields({**base, **overrides}))
@@ -308,6 +309,31 @@ def test_bad_edits_are_refused_and_change_nothing(client, auth, db_session):
     db_session.expire_all()
     assert db_session.get(Provider, provider.id).name == name
     assert events(db_session, provider.id, "provider.updated") == []
+
+
+def test_an_approved_provider_is_shown_its_credit_code_not_offered_it(client, auth, db_session):
+    provider = factories.provider(status=ProviderStatus.ACTIVE)
+    auth.login(factories.staff(provider))
+    code = provider.credit_code
+    page = client.get("/provider/edit").get_data(as_text=True)
+    soup = BeautifulSoup(page, "html.parser")
+    assert soup.select_one("input[name=credit_code]") is None
+    assert soup.select_one("#credit-code-fixed code").get_text() == code
+    assert "cannot change its credit code" in soup.select_one("#credit-code-fixed").get_text()
+    # The form as rendered saves, keeping the code in force.
+    response = submit(client, "/provider/edit", fields={"contact_phone": "13712345678"})
+    assert response.status_code == 302
+    db_session.expire_all()
+    stored = db_session.get(Provider, provider.id)
+    assert stored.credit_code == code and stored.contact_phone == "13712345678"
+    # The service itself refuses the change.
+    with pytest.raises(Conflict) as refused:
+        registration.update_details(db_session, stored, registration.ProviderDetails(
+            name=stored.name, credit_code=factories.credit_code(), legal_representative=stored.legal_representative,
+            contact_name=stored.contact_name, contact_phone=stored.contact_phone, address=stored.address,
+            description=stored.description, category_ids=[c.id for c in stored.categories],
+            community_ids=[c.id for c in stored.communities]), actor=None)
+    assert refused.value.field == "credit_code"
 
 
 def test_a_suspended_provider_cannot_edit_its_details(client, auth, db_session):

@@ -19,7 +19,7 @@ from providers.bookings.models import OPEN, Booking, BookingStatus
 S = BookingStatus
 
 VIEWS = ("day", "week", "list")
-LIST_PAGE_SIZE = 50
+LIST_PAGE_SIZE = 15  # a phone shows each as a card: 50 made a page 15,000 px long
 RESIDENT_PAST_SHOWN = 50
 
 

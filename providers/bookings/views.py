@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -178,25 +178,8 @@ def slot_days(listing: Listing, *, funded: bool = False) -> list[dict]:
 
 
 def slot_terms(starts_at: datetime, current: datetime, fee: tuple[int, int] | None, funded: bool) -> dict:
-    """What the form says of cancelling a slot: free until an exact time, or (inside the
-    notice window) the fee a late cancellation keeps; a programme-funded booking has none."""
-    until = cancellation.free_until(starts_at)
-    inside = cancellation.inside_window(starts_at, current)
-    if funded:
-        short = _("No fee")
-        terms = _("Paid by the programme: cancelling costs you nothing.")
-    elif inside and fee and fee[0]:
-        short = _("Cancelling: %(fee)s", fee=format_fen(fee[0]))
-        terms = _("This time starts in less than %(h)d hours, so free cancellation has already ended: "
-                  "once the provider accepts, cancelling costs %(fee)s (%(p)d%%).",
-                  h=int(current_app.config["BOOKING_FREE_CANCEL_HOURS"]), fee=format_fen(fee[0]), p=fee[1])
-    elif inside:
-        short = _("No fee")
-        terms = _("Cancelling costs nothing: this provider keeps no fee.")
-    else:
-        short = _("Free until %(when)s", when=cancellation.deadline_text(until))
-        terms = _("Free cancellation until %(when)s.", when=cancellation.deadline_text(until))
-    return {"inside": inside and not funded and bool(fee and fee[0]), "short": short, "terms": terms}
+    """What the form says of cancelling a slot (:func:`cancellation.slot_wording`)."""
+    return cancellation.slot_wording(starts_at, current, fee, funded)
 
 
 def _parse_day(value: str | None) -> date | None:
@@ -337,8 +320,8 @@ def resident_actions(booking: Booking, user=None) -> dict:
         "waiting_no_show": no_show_from is not None,
         "free_until": free_cancel_until(booking),
         **cancel_wording(booking, current),
-        # The rating and complaint pages (ratings/) decide the finer rules themselves.
-        "rate": booking.status == S.COMPLETED and not fact_of("ratings.rated", booking, False),
+        # The rating page's own rule (ratings/ answers it); the complaint page decides its finer rules.
+        "rate": booking.status == S.COMPLETED and fact_of("ratings.may_rate", booking, False),
         "complain": booking.status in COMPLAINABLE,
         # Recorded as absent by the provider (after its check-in): the complaint is the dispute.
         "dispute": booking.status == S.NO_SHOW_RESIDENT,
@@ -346,33 +329,9 @@ def resident_actions(booking: Booking, user=None) -> dict:
 
 
 def cancel_wording(booking: Booking, current: datetime) -> dict:
-    """What the booking page says of cancelling it now: the exact free-cancellation time
-    while it is ahead, the amount cancelling now keeps (billing's answer, the refund's own
-    rule: ``cancel_fee_fen``), and never "free" once the free time has passed."""
-    until = free_cancel_until(booking)
-    passed = current > until
-    cost = cancellation.cost_of(booking)
-    when = cancellation.deadline_text(until)
-    if cost is None:  # a purchase programme pays: the resident has no fee to pay
-        now_text = _("Paid by the programme: cancelling costs you nothing.")
-    elif cost.now_fen:
-        now_text = _("Cancelling now costs %(fee)s (%(p)d%% of what you paid): free cancellation ended at "
-                     "%(when)s. The rest is refunded.", fee=format_fen(cost.now_fen), p=cost.percent, when=when)
-    elif cancellation.late_if_cancelled_at(booking, current):
-        now_text = _("Cancelling now is a late cancellation (free cancellation ended at %(when)s). You have not "
-                     "paid yet, so no fee is kept.", when=when)
-    elif passed:
-        now_text = _("Cancelling now costs nothing, because the provider has not accepted yet. Free "
-                     "cancellation ended at %(when)s: once the provider accepts, cancelling costs %(fee)s "
-                     "(%(p)d%%).", when=when, fee=format_fen(cost.late_fen), p=cost.percent)
-    else:
-        now_text = _("Free cancellation until %(when)s. After that, once the provider has accepted, cancelling "
-                     "costs %(fee)s (%(p)d%%).",
-                     when=when, fee=format_fen(cost.late_fen), p=cost.percent)
-    return {"cancel_cost": cost, "cancel_fee_fen": cost.now_fen if cost else 0, "cancel_text": now_text,
-            "free_until_text": when, "free_passed": passed,
-            "cancel_confirm": (_("Cancel this booking? %(fee)s will be kept.", fee=format_fen(cost.now_fen))
-                               if cost and cost.now_fen else _("Cancel this booking? It costs nothing."))}
+    """What the booking page says of cancelling it now (:func:`cancellation.booking_wording`,
+    on billing's amounts: the refund's own rule)."""
+    return cancellation.booking_wording(booking, cancellation.cost_of(booking), current)
 
 
 def _own_booking(booking_id: int, *, for_update: bool = False) -> Booking:

@@ -58,6 +58,15 @@ class CatalogueFilters:
     defaulted_community: bool = False
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def active(self) -> int:
+        """How many filters beyond the search words narrow or order the results (the page
+        opens its folded filters when there are any)."""
+        chosen = [self.category, self.min_price, self.max_price, self.provider]
+        chosen.append(self.community if not self.defaulted_community else "")
+        chosen.append("" if self.sort == Sort.RELEVANCE.value else self.sort)
+        return sum(1 for value in chosen if value)
+
     def args(self, **changes) -> dict:
         """The query-string arguments for a link to this search (e.g. another page)."""
         values = {

@@ -35,6 +35,7 @@ def render_dashboard(provider, *, document_form: DocumentForm | None = None, sta
     """The dashboard page of ``provider`` with the given HTTP status."""
     change = registration.open_change(db.session, provider)
     decided = registration.last_decided_change(db.session, provider)
+    first_steps = checklist.steps(db.session, provider, today())
     return render_template(
         "providers/dashboard.html",
         provider=provider,
@@ -51,7 +52,8 @@ def render_dashboard(provider, *, document_form: DocumentForm | None = None, sta
         empty_form=EmptyForm(),
         today=today(),
         expiring=expiry.expiring(db.session, provider.id, today()),
-        first_steps=checklist.steps(db.session, provider, today()),
+        first_steps=first_steps,
+        first_steps_headline=checklist.headline(provider, first_steps),
         max_size=uploads.readable_size(current_app.config["DOCUMENT_MAX_BYTES"]),
     ), status
 
@@ -112,8 +114,13 @@ def edit_details():
             return render_dashboard(provider, status=409)
         return redirect(url_for("providers.dashboard"))
     change = registration.open_change(db.session, provider)
+    # An approved organisation's credit code is fixed: the page shows it, not an input, and
+    # what is saved is the code in force (the service refuses a change with 409 anyway).
+    code_fixed = provider.status == ProviderStatus.ACTIVE
     if request.method == "POST":
         form = ProviderDetailsForm()
+        if code_fixed:
+            form.credit_code.data = provider.credit_code
     else:
         # An open change request is what the provider edits: its proposal, over what is in force.
         proposed = change.proposed if change is not None else {}
@@ -132,6 +139,7 @@ def edit_details():
         status = 422 if request.method == "POST" else 200
         return render_template(
             "providers/dashboard_edit.html", form=form, provider=provider, vetted=vetted, change=change,
+            code_fixed=code_fixed,
             qualifications=registration.qualifications_needed(
                 [c for c in db.session.scalars(sa.select(ServiceCategory).order_by(ServiceCategory.sort_order))]),
         ), status
@@ -145,7 +153,7 @@ def edit_details():
             # request per provider: uq_provider_change_pending).
             flash(_("Your organisation's details were changed a moment ago. Check them and save again."), "error")
             return render_template("providers/dashboard_edit.html", form=form, provider=provider,
-                                   vetted=vetted, change=None, qualifications=[]), 409
+                                   vetted=vetted, change=None, qualifications=[], code_fixed=code_fixed), 409
         if change is not None and change.status == ChangeStatus.PENDING:
             flash(_("Your contact details are saved. The changes to what the district vetted (name, legal "
                     "representative, service categories) are sent for review: until the district approves "

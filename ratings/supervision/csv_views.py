@@ -116,7 +116,7 @@ def sanctions_csv():
 def grades_csv():
     """The league table of published grades for ``?community=&category=``, best first."""
     run, rows = league.league(db.session, community_id=_int_arg("community"), category_id=_int_arg("category"))
-    header = [_("Rank"), _("Provider"), _("Grade"), _("Rating"), _("Ratings"), _("Bookings finished"),
+    header = [_("Rank"), _("Provider"), _("Grade"), _("Average rating"), _("Number of ratings"), _("Bookings finished"),
               _("Evaluation")]
     body = ([i, row.provider.name, row.grade_label,
              round(row.rating_mean, 2) if row.rating_mean is not None else None, row.rating_count,

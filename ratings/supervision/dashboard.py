@@ -78,20 +78,31 @@ def dashboard(session: Session) -> Dashboard:
 # --- Charts ----------------------------------------------------------------------------
 
 
+# The charts are drawn at their own size in pixels (never scaled down to a phone's width, which
+# made their text about 8 px): every text is FONT px; a chart wider than the screen scrolls
+# sideways in its box (dashboard.html), with the figures as a table below.
+FONT = 14
+
+
+def _svg_open(title: str, width: int, height: int) -> str:
+    return (f'<svg class="chart-fixed" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+            f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>')
+
+
 def bar_chart(rows: list[tuple[str, int]], *, title: str, colour: str = BAR_COLOUR) -> Markup:
-    """Horizontal bars, one per row, each labelled with its value."""
-    label_w, bar_w, row_h = 190, 300, 28
+    """Horizontal bars, one per row, each labelled with its value; 340 px wide, so it fits
+    a phone at its own size."""
+    label_w, bar_w, row_h = 150, 150, 28
     height = row_h * len(rows) + 10
     top = max([v for _, v in rows] + [1])
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {label_w + bar_w + 50} {height}" '
-             f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    parts = [_svg_open(title, label_w + bar_w + 40, height)]
     for i, (label, value) in enumerate(rows):
         y = 5 + i * row_h
         w = round(bar_w * value / top)
-        parts.append(f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="14" fill="#222">'
+        parts.append(f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="{FONT}" fill="#222">'
                      f'{escape(label)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="{row_h - 8}" fill="{colour}"/>')
-        parts.append(f'<text x="{label_w + w + 6}" y="{y + 18}" font-size="14" fill="#222">{value}</text>')
+        parts.append(f'<text x="{label_w + w + 6}" y="{y + 18}" font-size="{FONT}" fill="#222">{value}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -102,11 +113,11 @@ def stacked_chart(months: list[str], series: dict[str, list[int]], *, title: str
     col_w, chart_h, left, top_pad = 44, 180, 30, 10
     width = left + col_w * n + 10
     top = max([sum(series[k][i] for k in series) for i in range(n)] + [1])
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {chart_h + 80}" '
-             f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    # The legend is one column at the left edge: on a phone it shows before any scrolling.
+    parts = [_svg_open(title, width, top_pad + chart_h + 30 + len(series) * 22)]
     base = top_pad + chart_h
     parts.append(f'<line x1="{left}" y1="{base}" x2="{width - 5}" y2="{base}" stroke="#888"/>')
-    parts.append(f'<text x="{left - 4}" y="{top_pad + 10}" text-anchor="end" font-size="12" fill="#222">{top}</text>')
+    parts.append(f'<text x="{left - 4}" y="{top_pad + 10}" text-anchor="end" font-size="{FONT}" fill="#222">{top}</text>')
     for i, month in enumerate(months):
         x = left + i * col_w + 6
         y = base
@@ -117,13 +128,13 @@ def stacked_chart(months: list[str], series: dict[str, list[int]], *, title: str
                 parts.append(f'<rect x="{x}" y="{y}" width="{col_w - 12}" height="{h}" '
                              f'fill="{SANCTION_COLOURS.get(key, BAR_COLOUR)}"><title>{escape(month)} '
                              f'{escape(str(SANCTION_LABELS.get(key, key)))}: {values[i]}</title></rect>')
-        parts.append(f'<text x="{x + (col_w - 12) / 2}" y="{base + 16}" text-anchor="middle" font-size="11" '
+        parts.append(f'<text x="{x + (col_w - 12) / 2}" y="{base + 16}" text-anchor="middle" font-size="{FONT}" '
                      f'fill="#222">{escape(month[2:])}</text>')
     for j, key in enumerate(series):
-        lx = left + (j % 2) * 200
-        ly = base + 36 + (j // 2) * 20
+        lx = left
+        ly = base + 44 + j * 22
         parts.append(f'<rect x="{lx}" y="{ly - 11}" width="12" height="12" fill="{SANCTION_COLOURS.get(key, BAR_COLOUR)}"/>')
-        parts.append(f'<text x="{lx + 18}" y="{ly}" font-size="13" fill="#222">'
+        parts.append(f'<text x="{lx + 18}" y="{ly}" font-size="{FONT}" fill="#222">'
                      f'{escape(str(SANCTION_LABELS.get(key, key)))}: {sum(series[key])}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
