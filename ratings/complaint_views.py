@@ -65,21 +65,19 @@ def complain(booking_id: int):
     """The complaint form for the resident's booking (200); on POST the complaint is
     filed and the resident is redirected to it.  Refused: 404 someone else's booking,
     409 a booking that never took place (or a complaint already waiting), 422 bad
-    input or a photo that is not JPEG/PNG — then no row and no file stay behind."""
+    input or a photo that is not JPEG/PNG — every one of them shown at once, with a
+    summary at the top; then no row and no file stay behind."""
     booking = resident_booking(db.session, current_user, booking_id)
     form = ComplaintForm()
     if request.method == "GET":
         return render_complain(booking, form)
-    if not form.validate_on_submit():
+    if not form.validate_on_submit():  # the CSRF token; the service checks every field at once
         return render_complain(booking, form, status=422)
-    stored = []
     with form_action(form, lambda status: render_complain(resident_booking(db.session, current_user, booking_id),
-                                                          form, status=status),
-                     on_failure=lambda: photos.discard_all(stored)):
-        stored = photos.save_photos(request.files.getlist(form.photos.name))
+                                                          form, status=status)):
         complaint = complaints.file_complaint(
             db.session, current_user, booking_id, kind=form.kind.data,
-            description=form.description.data, photos=stored,
+            description=form.description.data, photos=request.files.getlist(form.photos.name),
         )
     flash(_("Your complaint is filed. The provider has %(n)d hours to respond.",
             n=int(current_app.config["COMPLAINT_RESPONSE_HOURS"])), "success")
