@@ -75,3 +75,60 @@ def test_when_only_the_photo_is_wrong_it_is_the_first_field_at_fault(app, client
     html = soup(response)
     assert html.select_one("#kind option[selected]")["value"] == "late"
     assert html.select_one("#description").get_text() == "迟到"
+
+
+# --- 6. notifications, newest first ----------------------------------------------------
+
+
+def test_notifications_are_listed_newest_first_whatever_order_they_were_written(client, auth, clock):
+    from datetime import datetime, timezone
+
+    from app.extensions import db
+    from app.notifications import Notification
+    from tests import factories
+
+    resident = factories.resident()
+    written = [  # written in this order: the newest one first, an older one after it
+        datetime(2026, 12, 4, 18, 41, tzinfo=timezone.utc),
+        datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc),
+        datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc),
+        datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc),
+    ]
+    rows = [Notification(user_id=resident.id, kind="complaint.responded", params={"booking": n}, created_at=at)
+            for n, at in enumerate(written)]
+    db.session.add_all(rows)
+    db.session.flush()
+    auth.login(resident)
+    page = soup(client.get("/notifications"))
+    shown = [int(p["id"].split("-")[1]) for p in page.select('p[id^="notification-"][id$="-text"]')]
+    assert shown == [rows[0].id, rows[3].id, rows[2].id, rows[1].id]
+
+
+# --- 4. a checkbox has no aria-describedby="None" ----------------------------------------
+
+
+def test_the_login_checkbox_points_to_no_error_it_does_not_have(client):
+    page = soup(client.get("/login"))
+    boxes = page.select('main input[type="checkbox"]')
+    assert boxes, "the log-in page has its keep-me-logged-in checkbox"
+    for box in boxes:
+        assert not box.has_attr("aria-describedby") and not box.has_attr("aria-invalid")
+    assert "None" not in str(page.select_one("main form"))
+
+
+def test_a_checkbox_with_an_error_points_to_it(app):
+    from flask import render_template_string
+    from flask_wtf import FlaskForm
+    from wtforms import BooleanField
+
+    class Agree(FlaskForm):
+        agree = BooleanField("I agree")
+
+    with app.test_request_context("/"):
+        form = Agree(meta={"csrf": False})
+        form.agree.errors = ["Tick the box."]
+        html = BeautifulSoup(render_template_string(
+            '{% from "_forms.html" import field %}{{ field(form.agree) }}', form=form), "html.parser")
+    box = html.select_one("input#agree")
+    assert box["aria-describedby"] == "agree-error" and box["aria-invalid"] == "true"
+    assert html.select_one("#agree-error").get_text() == "Tick the box."
