@@ -132,3 +132,92 @@ def test_a_checkbox_with_an_error_points_to_it(app):
     box = html.select_one("input#agree")
     assert box["aria-describedby"] == "agree-error" and box["aria-invalid"] == "true"
     assert html.select_one("#agree-error").get_text() == "Tick the box."
+
+
+# --- 2. the address a reload asks for; the 405 page ----------------------------------------
+
+
+def answers_post(response):
+    body = soup(response).body
+    return body.get("data-answers-post") if body.has_attr("data-answers-post") else None
+
+
+def test_a_refused_form_at_an_address_that_answers_a_get_reloads_to_itself(client, auth, clock):
+    booking, _ = accepted_booking()
+    auth.login(booking.resident)
+    page = open_page(client, f"/bookings/{booking.id}/complain")
+    response = page.form(action=f"/bookings/{booking.id}/complain").submit(fields={"kind": ""})
+    assert response.status_code == 422 and answers_post(response) == f"/bookings/{booking.id}/complain"
+    assert answers_post(client.get(f"/bookings/{booking.id}/complain")) is None  # a visit: nothing to replace
+
+
+def test_a_refused_form_at_a_post_only_address_reloads_to_the_page_that_showed_it(client, auth, app):
+    from tests import factories
+
+    staff = factories.staff()
+    auth.login(staff)
+    page = open_page(client, "/provider")
+    form = page.form(action="/provider/documents")
+    response = form.submit(fields={}, headers={"Referer": "http://localhost/provider?tab=documents"})
+    assert response.status_code == 422 and answers_post(response) == "/provider?tab=documents"
+    # the language switch on that page comes back to the page, not to the POST-only address
+    nexts = {tag["value"] for tag in soup(response).select('input[name="next"]')}
+    assert nexts == {"/provider?tab=documents"}
+
+    # another site, a page that takes no GET, or no Referer at all: nothing to reload to
+    for referrer in ("https://evil.example/provider", "http://localhost/provider/documents", None):
+        headers = {"Referer": referrer} if referrer else {}
+        refused = form.submit(fields={}, headers=headers)
+        assert refused.status_code == 422 and answers_post(refused) is None, referrer
+
+
+def test_opening_a_post_only_address_answers_a_405_page_of_ours_that_links_back(client, auth):
+    from tests import factories
+
+    auth.login(factories.staff())
+    response = client.get("/provider/documents", headers={"Referer": "http://localhost/provider"})
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
+    text = response.get_data(as_text=True)
+    assert "The method is not allowed" not in text and "This address only receives a form" in text
+    back = soup(response).select("main a.button")
+    assert [a["href"] for a in back] == ["/provider", "/"]
+    # without a page to go back to, only the home page
+    alone = soup(client.get("/provider/documents")).select("main a.button")
+    assert [a["href"] for a in alone] == ["/"]
+
+    client.set_cookie("linli_lang", "zh")
+    page = soup(client.get("/provider/documents"))
+    assert page.html["lang"].startswith("zh") and page.select_one("main a.button").get_text() == "返回首页"
+
+
+@pytest.mark.parametrize(("code", "english"), [
+    (400, "The browser (or proxy) sent a request"), (404, "The requested URL was not found"),
+    (413, "The data value transmitted exceeds"), (429, "This user has exceeded"),
+    (403, "You don't have the permission"),
+])
+def test_error_pages_never_show_werkzeugs_english_descriptions(app, code, english):
+    from werkzeug.exceptions import default_exceptions
+
+    with app.test_request_context("/somewhere"):
+        response = app.make_response(app.handle_http_exception(default_exceptions[code]()))
+    assert response.status_code == code
+    text = response.get_data(as_text=True)
+    assert english not in text and "<h1>" in text
+
+
+def test_a_message_our_code_gives_is_kept(app):
+    from flask import abort
+
+    with app.test_request_context("/somewhere"):
+        try:
+            abort(403, description="Only the owner may do this.")
+        except Exception as error:  # noqa: BLE001 - the HTTPException abort raises
+            response = app.make_response(app.handle_http_exception(error))
+    assert response.status_code == 403 and "Only the owner may do this." in response.get_data(as_text=True)
+
+
+def test_a_form_with_an_expired_csrf_token_says_what_to_do(client, auth, csrf_enabled):
+    response = client.post("/login", data={"phone": "13800000000", "password": "x"})
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "This form was open too long" in text and "CSRF token" not in text
