@@ -161,8 +161,8 @@ def page_message(error: HTTPException) -> str:
     from flask_wtf.csrf import CSRFError
 
     if isinstance(error, CSRFError):
-        return _("This form was open too long, or it was not sent from this site. Reload the page and send "
-                 "it again.")
+        return _("This form was open too long, or it was not sent from this site (its security token, CSRF, "
+                 "is missing or out of date). Reload the page and send it again.")
     if "description" in vars(error):  # given by our code, already translated
         return str(error.description)
     return _http_messages().get(error.code, _("The request could not be completed (error %(code)s).",

@@ -220,4 +220,96 @@ def test_a_form_with_an_expired_csrf_token_says_what_to_do(client, auth, csrf_en
     response = client.post("/login", data={"phone": "13800000000", "password": "x"})
     assert response.status_code == 400
     text = response.get_data(as_text=True)
-    assert "This form was open too long" in text and "CSRF token" not in text
+    assert "This form was open too long" in text and "The CSRF token is missing." not in text
+
+
+# --- 5. the number and the payment: Post/Redirect/Get ---------------------------------------
+
+
+def phone_events(booking) -> int:
+    import sqlalchemy as sa
+
+    from app.audit import AuditEvent
+    from app.extensions import db
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "booking.provider_phone_shown", AuditEvent.object_id == booking.id))
+
+
+def test_showing_the_number_redirects_to_a_page_that_can_be_reloaded(client, auth, clock):
+    from tests import factories
+
+    booking, _ = accepted_booking()
+    phone = booking.provider.contact_phone
+    auth.login(booking.resident)
+    url = f"/bookings/{booking.id}/provider-phone"
+    before = soup(client.get(url))  # opened (bookmarked) before asking: the button, not the number
+    assert phone not in str(before) and before.select_one("#masked-phone") is not None
+    assert phone_events(booking) == 0
+
+    page = open_page(client, f"/bookings/{booking.id}")
+    asked = page.form(action=url).submit(button="Show the number and call")
+    assert asked.status_code == 303 and asked.location.endswith(url)
+    assert phone_events(booking) == 1
+    shown = client.get(asked.location)
+    assert shown.status_code == 200 and soup(shown).select_one("#call-provider")["href"] == f"tel:{phone}"
+    assert answers_post(shown) is None
+
+    clock.advance(minutes=20)  # a reload a little later: still shown, nothing more recorded
+    assert soup(client.get(url)).select_one("#call-provider") is not None and phone_events(booking) == 1
+    clock.advance(minutes=15)  # later: asked for again
+    again = soup(client.get(url))
+    assert again.select_one("#call-provider") is None and phone not in str(again)
+    assert again.select_one(f'form[action="{url}"] button') is not None
+
+    auth.logout()
+    auth.login(factories.resident())
+    assert client.get(url).status_code == 404
+
+
+def test_the_number_page_of_a_booking_out_of_service_is_a_409(client, auth, clock):
+    from tests.rating_helpers import completed_booking
+
+    booking, _ = completed_booking(clock)
+    auth.login(booking.resident)
+    response = client.get(f"/bookings/{booking.id}/provider-phone")
+    assert response.status_code == 409 and "only while the booking is accepted or in service" in \
+        response.get_data(as_text=True)
+    assert booking.provider.contact_phone not in response.get_data(as_text=True)
+
+
+def test_paying_offline_redirects_to_the_instructions_which_can_be_reloaded(client, auth, clock):
+    from billing import payments
+    from app.extensions import db
+    from tests import factories
+
+    booking, staff = accepted_booking()
+    auth.login(booking.resident)
+    url = f"/bookings/{booking.id}/pay"
+    page = open_page(client, f"/bookings/{booking.id}")
+    paid = page.form(action=url).submit(button="Pay now")
+    assert paid.status_code == 303 and paid.location.endswith(url)
+    for _ in range(2):  # the page, then a reload: the same instructions, one payment
+        shown = client.get(url)
+        assert shown.status_code == 200 and soup(shown).select_one("#offline-payment") is not None
+        assert booking.provider.name in soup(shown).select_one("#pay-whom").get_text()
+    assert len([p for p in [payments.live_payment(db.session, booking.id)] if p]) == 1
+
+    payments.confirm_offline_receipt(db.session, booking)
+    db.session.commit()
+    done = soup(client.get(url))
+    assert done.select_one("#payment-made") is not None and done.select_one("#offline-payment") is None
+
+    auth.logout()
+    auth.login(factories.resident())
+    assert client.get(url).status_code == 404
+
+
+def test_the_payment_page_of_a_booking_with_nothing_to_pay_is_a_409(client, auth):
+    from tests import factories
+
+    booking = factories.booking()  # requested; paid at acceptance: nothing due yet
+    auth.login(booking.resident)
+    response = client.get(f"/bookings/{booking.id}/pay")
+    assert response.status_code == 409 and "There is nothing to pay for this booking." in \
+        response.get_data(as_text=True)
