@@ -139,6 +139,8 @@ def render_provider_complaints(*, failed=None, status: int = 200):
         item.id: failed[1] if failed and failed[0] == item.id else ResponseForm(formdata=None)
         for item in items if item.status == ComplaintStatus.OPEN
     }
+    for complaint_id, form in forms.items():  # the id its box has on the page (the error summary links to it)
+        form.response.id = f"response-{complaint_id}"
     at = now()
     return render_template(
         "ratings/provider_complaints.html", provider=provider, complaints=items, forms=forms,
@@ -176,6 +178,8 @@ def render_queue(shown: str, *, failed=None, status: int = 200):
         item.id: failed[1] if failed and failed[0] == item.id else DecisionForm(formdata=None)
         for item in items if item.status in complaints.UNDECIDED
     }
+    for complaint_id, form in forms.items():
+        form.reason.id = f"reason-{complaint_id}"
     at = now()
     return render_template(
         "ratings/official_complaints.html", complaints=items, shown=shown, forms=forms,

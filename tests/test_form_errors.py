@@ -313,3 +313,123 @@ def test_the_payment_page_of_a_booking_with_nothing_to_pay_is_a_409(client, auth
     response = client.get(f"/bookings/{booking.id}/pay")
     assert response.status_code == 409 and "There is nothing to pay for this booking." in \
         response.get_data(as_text=True)
+
+
+# --- 3. every form page that can come back with field errors has the summary --------------
+
+
+def test_the_provider_details_emptied_show_every_missing_field_in_the_summary(client, auth):
+    from tests import factories
+
+    auth.login(factories.staff())
+    page = open_page(client, "/provider/edit")
+    response = page.form(action="/provider/edit").submit(fields={
+        "name": "", "legal_representative": "", "contact_name": "", "contact_phone": ""})
+    assert response.status_code == 422
+    targets = [target for target, _ in summary(response)]
+    assert targets[:2] == ["name", "legal_representative"] and {"contact_name", "contact_phone"} <= set(targets)
+    assert invalid_ids(response)[0] == "name"
+
+
+def test_adding_a_carer_with_nothing_filled_in_lists_every_field(client, auth):
+    from tests import factories
+
+    auth.login(factories.staff())
+    page = open_page(client, "/provider/carers")
+    response = page.form(action="/provider/carers").submit(fields={"name": "", "phone": "", "id_number": ""})
+    assert response.status_code == 422
+    assert [target for target, _ in summary(response)] == ["name", "phone", "id_number"]
+    assert invalid_ids(response) == ["name", "phone", "id_number"]
+
+
+def test_the_carer_service_reports_every_mistake_at_once(db_session):
+    from app.errors import Problems
+    from providers.carers import services
+    from providers.registration import provider_of
+    from tests import factories
+
+    staff = factories.staff()
+    provider_id = provider_of(db_session, staff).id
+    with pytest.raises(Problems) as refused:
+        services.add_carer(db_session, provider_id, staff, name="", phone="12", id_number="x")
+    assert [e.field for e in refused.value.errors] == ["name", "phone", "id_number"]
+
+
+def test_registering_an_organisation_with_nothing_filled_in_lists_every_field(client):
+    page = open_page(client, "/providers/register")
+    response = page.form(action="/providers/register").submit(fields={})
+    assert response.status_code == 422
+    targets = [target for target, _ in summary(response)]
+    assert targets[0] == "name" and {"credit_code", "staff_name", "password"} <= set(targets)
+
+
+def test_the_registration_service_reports_every_detail_at_once(db_session):
+    from app.errors import Problems
+    from providers import registration
+
+    details = registration.ProviderDetails(name="", credit_code="bad", legal_representative="", contact_name="",
+                                           contact_phone="1", category_ids=[], community_ids=[])
+    with pytest.raises(Problems) as refused:
+        registration.register_provider(db_session, details, staff_name="王", staff_phone="13900000009",
+                                       password="a long password 1")
+    assert [e.field for e in refused.value.errors] == [
+        "credit_code", "name", "legal_representative", "category_ids", "contact_name", "contact_phone",
+        "community_ids"]
+
+
+def test_rejecting_a_provider_without_a_reason_links_the_summary_to_that_box(client, auth):
+    from providers.models import ProviderStatus
+    from tests import factories
+
+    provider = factories.provider(status=ProviderStatus.PENDING)
+    auth.login(factories.official())
+    page = open_page(client, f"/official/providers/{provider.id}")
+    response = page.form(action=f"/official/providers/{provider.id}/decision",
+                         having={"action": "reject"}).submit(fields={"reason": ""})
+    assert response.status_code == 422
+    assert [target for target, _ in summary(response)] == ["reason-reject"]
+    assert invalid_ids(response) == ["reason-reject"]
+    assert soup(response).select_one("#reason-reject").name == "textarea"
+
+
+def test_a_refused_password_change_shows_the_account_page_with_each_reason(client, auth):
+    from tests import factories
+
+    auth.login(factories.resident())
+    page = open_page(client, "/account")
+    response = page.form(action="/account/password").submit(fields={"current_password": "", "new_password": ""})
+    assert response.status_code == 422
+    assert [target for target, _ in summary(response)] == ["current_password", "new_password"]
+    assert invalid_ids(response) == ["current_password", "new_password"]
+    assert answers_post(response) is None or answers_post(response) == "/account"
+
+
+def test_a_token_without_a_name_is_shown_beside_its_field(client, auth):
+    from tests import factories
+
+    auth.login(factories.staff())
+    page = open_page(client, "/account")
+    response = page.form(action="/account/tokens").submit(fields={"name": ""})
+    assert response.status_code == 422
+    assert [target for target, _ in summary(response)] == ["token-name"]
+    assert soup(response).select_one("#token-name")["aria-invalid"] == "true"
+
+
+def test_every_form_page_that_renders_fields_has_the_error_summary():
+    """The templates with a POST form that renders form fields (``field(``, ``textarea(``,
+    ``.errors``) call ``error_summary`` — the booking pages (another stream's) excepted."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    partials = {"_forms.html", "_complaint_forms.html", "_home_form.html", "_evaluators.html"}  # macros, included
+    not_yet = {"_booking.html", "provider_booking.html", "official_booking.html"}  # the booking pages
+    missing = []
+    for path in root.glob("*/**/templates/**/*.html"):
+        if ".venv" in path.parts or path.name in partials or path.name in not_yet:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if 'method="post"' in text and re.search(r"\bfield\(|\btextarea\(|\.errors\b", text) \
+                and "error_summary" not in text:
+            missing.append(str(path.relative_to(root)))
+    assert not missing, missing
