@@ -26,6 +26,15 @@ HOME_CARE = "安康居家养老服务中心"  # demo provider
 SIZES = [pytest.param("phone", marks=pytest.mark.viewport(390, 844), id="phone"),
          pytest.param("desktop", marks=pytest.mark.viewport(1280, 900), id="desktop")]
 NOT_A_PHOTO = b"just some text, not an image\n" * 20
+ERRORS_405 = ("This address only receives a form; it is not a page to open. Go back to the page that "
+              "shows the form.")  # app/errors.py
+
+
+def _in_chinese(app, msgid: str) -> str:
+    from flask_babel import force_locale, gettext
+
+    with app.test_request_context("/"), force_locale("zh"):
+        return gettext(msgid)
 
 
 def _shot(page, what: str, size: str, *, full_page: bool = True) -> None:
@@ -139,7 +148,7 @@ def test_a_refused_form_at_a_post_only_address_reloads_to_its_page(page, live_se
     answer = page.goto(f"{live_server}/provider/documents")
     assert answer.status == 405
     text = page.locator("main").inner_text()
-    assert "not allowed" not in text and "此地址只用于接收表单提交" in text
+    assert "not allowed" not in text and _in_chinese(live_app, ERRORS_405) in text
     expect(page.locator("main a.button").last).to_have_attribute("href", "/")
     _shot(page, "405", size)
 
