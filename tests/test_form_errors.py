@@ -433,3 +433,22 @@ def test_every_form_page_that_renders_fields_has_the_error_summary():
                 and "error_summary" not in text:
             missing.append(str(path.relative_to(root)))
     assert not missing, missing
+
+
+def test_a_refused_check_out_on_todays_visits_opens_with_the_summary(client, auth, clock):
+    from datetime import timedelta
+
+    from tests import visit_helpers as v
+
+    listing, staff, resident = v.setting()
+    booking = v.in_service(listing, staff, resident, clock)
+    clock.set(booking.starts_at + timedelta(minutes=30))  # leaving early needs a reason
+    auth.login(staff)
+    page = open_page(client, "/provider/today")
+    lat, lon = v.HOME
+    prefix = f"visit{booking.id}-"
+    response = page.submit(button="Check out: the visit is done",
+                           fields={prefix + "lat": str(lat), prefix + "lon": str(lon)})
+    assert response.status_code == 422
+    targets = [target for target, _ in summary(response)]
+    assert prefix + "short_reason" in targets
