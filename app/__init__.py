@@ -119,9 +119,10 @@ def register_commands(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from app import assets, headers, i18n
+    from app import assets, headers, i18n, reloads
 
     i18n.register_template_helpers(app)
+    reloads.init_app(app)  # the address a reload of a page answering a POST asks for
     headers.init_app(app)  # security headers and Cache-Control (app/headers.py)
     assets.init_app(app)  # static files: hashed addresses, long caching, gzip; the favicon
 

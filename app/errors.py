@@ -134,8 +134,39 @@ def _http_error(error: HTTPException):
         if error.code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="linli"'
         return response
-    template = f"errors/{error.code}.html" if error.code in (403, 404, 429) else "errors/generic.html"
-    return render_template(template, error=error), error.code
+    template = f"errors/{error.code}.html" if error.code in (403, 404, 405, 429) else "errors/generic.html"
+    response = current_app.make_response((render_template(template, error=error, message=page_message(error)),
+                                          error.code))
+    if getattr(error, "valid_methods", None):  # a 405 names the methods the address takes
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _http_messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood. Go back to the page and try again."),
+        403: _("Your account may not open this page."),
+        404: _("This page does not exist, or it is not available to you."),
+        405: _("This address only receives a form; it is not a page to open. Go back to the page that "
+               "shows the form."),
+        413: _("What you sent is too large. Send a smaller file, or fewer files at once."),
+        429: _("Too many attempts. Please wait a few minutes and try again."),
+    }
+
+
+def page_message(error: HTTPException) -> str:
+    """What an error page says, in the reader's language: the message the code gave
+    (``abort(422, description=_("…"))``), else ours for the status — never werkzeug's
+    English description.  A refused CSRF token (an old or foreign form) says what to do."""
+    from flask_wtf.csrf import CSRFError
+
+    if isinstance(error, CSRFError):
+        return _("This form was open too long, or it was not sent from this site (its security token, CSRF, "
+                 "is missing or out of date). Reload the page and send it again.")
+    if "description" in vars(error):  # given by our code, already translated
+        return str(error.description)
+    return _http_messages().get(error.code, _("The request could not be completed (error %(code)s).",
+                                              code=error.code))
 
 
 def _can_build_urls() -> bool:

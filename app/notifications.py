@@ -116,10 +116,12 @@ def unread_count(session: Session, user_id: int) -> int:
 
 
 def recent(session: Session, user_id: int, limit: int = 50) -> list[Notification]:
+    """The user's latest notifications, newest first by when they happened (a row written
+    later may be about something earlier: a loaded or replayed event); ties by id."""
     stmt = (
         sa.select(Notification)
         .where(Notification.user_id == user_id)
-        .order_by(Notification.id.desc())
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(limit)
     )
     return list(session.scalars(stmt))

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.auth.services import check_phone, create_user
 from app.clock import local, now, today
-from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, LinliError, NotFound
+from app.errors import Conflict, Forbidden, IllegalTransition, Invalid, LinliError, NotFound, Problems
 from app.models import Community, Role, User
 from app.notifications import notify
 from providers import creditcode
@@ -144,35 +144,61 @@ def _load_all(session: Session, model, ids: list[int], field_name: str, message)
     return rows
 
 
-def _vetted_values(session: Session, details: ProviderDetails) -> dict:
-    """The vetted fields of ``details``, checked (categories as rows)."""
+def _collect(problems: Problems, check, *args, **kwargs):
+    """``check(...)``'s value, or None with its refusal added to ``problems``."""
+    try:
+        return check(*args, **kwargs)
+    except Invalid as error:
+        problems.extend(error)
+        return None
+
+
+def _vetted_values(session: Session, details: ProviderDetails, problems: Problems) -> dict:
+    """The vetted fields of ``details``, checked (categories as rows); refusals go to ``problems``."""
     return {
-        "name": _required(details.name, "name", _l("Organisation name"), 120),
-        "legal_representative": _required(
-            details.legal_representative, "legal_representative", _l("Legal representative"), 60
+        "name": _collect(problems, _required, details.name, "name", _l("Organisation name"), 120),
+        "legal_representative": _collect(
+            problems, _required, details.legal_representative, "legal_representative", _l("Legal representative"), 60
         ),
-        "categories": _load_all(
-            session, ServiceCategory, details.category_ids, "category_ids",
+        "categories": _collect(
+            problems, _load_all, session, ServiceCategory, details.category_ids, "category_ids",
             _l("Choose at least one service category."),
         ),
     }
 
 
-def _apply_open_details(session: Session, provider: Provider, details: ProviderDetails) -> None:
+def _open_values(session: Session, details: ProviderDetails, problems: Problems) -> dict:
+    """The details officials did not vet, checked; refusals go to ``problems``."""
+    return {
+        "contact_name": _collect(problems, _required, details.contact_name, "contact_name", _l("Contact person"), 60),
+        "contact_phone": _collect(problems, check_phone, details.contact_phone, field="contact_phone"),
+        "address": _collect(problems, _optional, details.address, "address", _l("Address"), 200),
+        "description": _collect(problems, _optional, details.description, "description", _l("Description"), 4000),
+        "communities": _collect(
+            problems, _load_all, session, Community, details.community_ids, "community_ids",
+            _l("Choose at least one community you serve."),
+        ),
+    }
+
+
+def _apply_open_details(provider: Provider, values: dict) -> None:
     """The details officials did not vet: they apply at once."""
-    provider.contact_name = _required(details.contact_name, "contact_name", _l("Contact person"), 60)
-    provider.contact_phone = check_phone(details.contact_phone, field="contact_phone")
-    provider.address = _optional(details.address, "address", _l("Address"), 200)
-    provider.description = _optional(details.description, "description", _l("Description"), 4000)
-    provider.communities = _load_all(
-        session, Community, details.community_ids, "community_ids",
-        _l("Choose at least one community you serve."),
-    )
+    for name, value in values.items():
+        setattr(provider, name, value)
 
 
-def _apply_details(session: Session, provider: Provider, details: ProviderDetails) -> None:
-    vetted = _vetted_values(session, details)
-    _apply_open_details(session, provider, details)
+def _checked_details(session: Session, details: ProviderDetails, problems: Problems | None = None) -> tuple[dict, dict]:
+    """(vetted values, open values) of ``details``; every refusal at once (:class:`Problems`),
+    with those already in ``problems`` (the credit code's)."""
+    problems = problems if problems is not None else Problems()
+    vetted = _vetted_values(session, details, problems)
+    open_values = _open_values(session, details, problems)
+    problems.raise_if_any()
+    return vetted, open_values
+
+
+def _apply_details(provider: Provider, vetted: dict, open_values: dict) -> None:
+    _apply_open_details(provider, open_values)
     provider.name = vetted["name"]
     provider.legal_representative = vetted["legal_representative"]
     provider.categories = vetted["categories"]
@@ -288,10 +314,12 @@ def register_provider(
 
     ``password_hash``: the password checked and hashed when the phone's code was sent
     (the registration page, :func:`check_registration`)."""
-    code = check_credit_code(details.credit_code)
+    problems = Problems()
+    code = _collect(problems, check_credit_code, details.credit_code)
+    vetted, open_values = _checked_details(session, details, problems)
     _check_code_free(session, code)
     provider = Provider(credit_code=code, status=ProviderStatus.PENDING, submitted_at=now())
-    _apply_details(session, provider, details)
+    _apply_details(provider, vetted, open_values)
     try:
         user = create_user(
             session, phone=staff_phone, name=staff_name, password=password, role=Role.PROVIDER_STAFF,
@@ -353,18 +381,19 @@ def update_details(
     if not can_edit(provider):
         raise Conflict(_l("A suspended or removed provider cannot change its details."))
     before = snapshot(provider)
-    code = check_credit_code(details.credit_code)
+    problems = Problems()
+    code = _collect(problems, check_credit_code, details.credit_code)
+    vetted, open_values = _checked_details(session, details, problems)
     if code != provider.credit_code:
         if provider.status == ProviderStatus.ACTIVE:
             raise Conflict(_l("An approved organisation cannot change its credit code."), field="credit_code")
         _check_code_free(session, code, provider.id)
         provider.credit_code = code
     if provider.status not in VETTED_STATUSES:
-        _apply_details(session, provider, details)
+        _apply_details(provider, vetted, open_values)
         change = None
     else:
-        vetted = _vetted_values(session, details)
-        _apply_open_details(session, provider, details)
+        _apply_open_details(provider, open_values)
         change = _file_change(session, provider, vetted, actor=actor)
     session.flush()
     after = snapshot(provider)

@@ -65,21 +65,19 @@ def complain(booking_id: int):
     """The complaint form for the resident's booking (200); on POST the complaint is
     filed and the resident is redirected to it.  Refused: 404 someone else's booking,
     409 a booking that never took place (or a complaint already waiting), 422 bad
-    input or a photo that is not JPEG/PNG — then no row and no file stay behind."""
+    input or a photo that is not JPEG/PNG — every one of them shown at once, with a
+    summary at the top; then no row and no file stay behind."""
     booking = resident_booking(db.session, current_user, booking_id)
     form = ComplaintForm()
     if request.method == "GET":
         return render_complain(booking, form)
-    if not form.validate_on_submit():
+    if not form.validate_on_submit():  # the CSRF token; the service checks every field at once
         return render_complain(booking, form, status=422)
-    stored = []
     with form_action(form, lambda status: render_complain(resident_booking(db.session, current_user, booking_id),
-                                                          form, status=status),
-                     on_failure=lambda: photos.discard_all(stored)):
-        stored = photos.save_photos(request.files.getlist(form.photos.name))
+                                                          form, status=status)):
         complaint = complaints.file_complaint(
             db.session, current_user, booking_id, kind=form.kind.data,
-            description=form.description.data, photos=stored,
+            description=form.description.data, photos=request.files.getlist(form.photos.name),
         )
     flash(_("Your complaint is filed. The provider has %(n)d hours to respond.",
             n=int(current_app.config["COMPLAINT_RESPONSE_HOURS"])), "success")
@@ -141,6 +139,8 @@ def render_provider_complaints(*, failed=None, status: int = 200):
         item.id: failed[1] if failed and failed[0] == item.id else ResponseForm(formdata=None)
         for item in items if item.status == ComplaintStatus.OPEN
     }
+    for complaint_id, form in forms.items():  # the id its box has on the page (the error summary links to it)
+        form.response.id = f"response-{complaint_id}"
     at = now()
     return render_template(
         "ratings/provider_complaints.html", provider=provider, complaints=items, forms=forms,
@@ -178,6 +178,8 @@ def render_queue(shown: str, *, failed=None, status: int = 200):
         item.id: failed[1] if failed and failed[0] == item.id else DecisionForm(formdata=None)
         for item in items if item.status in complaints.UNDECIDED
     }
+    for complaint_id, form in forms.items():
+        form.reason.id = f"reason-{complaint_id}"
     at = now()
     return render_template(
         "ratings/official_complaints.html", complaints=items, shown=shown, forms=forms,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app import audit
 from app.clock import now
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound, Problems
 from app.models import User
 from app.notifications import notify
 from providers.bookings.models import BOOKING_STATUS_LABELS, Booking, BookingStatus
@@ -36,7 +36,7 @@ from ratings.models import (
     ComplaintPhoto,
     ComplaintStatus,
 )
-from ratings.photos import MAX_PHOTOS, PHOTO_TYPES
+from ratings import photos as photo_files
 
 S = BookingStatus
 CS = ComplaintStatus
@@ -53,12 +53,18 @@ MAX_TEXT = 2000
 QUEUE_FILTERS = ("undecided", *(status.value for status in CS), "all")
 
 
-def _text(value: str | None, field: str, missing) -> str:
+def _text(value: str | None, field: str, missing, problems: Problems | None = None) -> str:
+    """The stripped text; its refusal is raised, or added to ``problems`` when given."""
     text = (value or "").strip()
+    error = None
     if not text:
-        raise Invalid(missing, field=field)
-    if len(text) > MAX_TEXT:
-        raise Invalid(_l("This is too long (%(n)d characters at most).", n=MAX_TEXT), field=field)
+        error = Invalid(missing, field=field)
+    elif len(text) > MAX_TEXT:
+        error = Invalid(_l("This is too long (%(n)d characters at most).", n=MAX_TEXT), field=field)
+    if error is not None:
+        if problems is None:
+            raise error
+        problems.extend(error)
     return text
 
 
@@ -92,26 +98,30 @@ def file_complaint(
     *,
     kind: str | None,
     description: str | None,
-    photos: list[StoredFile] = (),
+    photos=(),
 ) -> Complaint:
     """The resident complains about their booking (404 someone else's, 409 never happened, 422 input).
 
-    ``photos`` are files already stored by :func:`ratings.photos.save_photos`;
-    the caller discards them if this raises.
+    ``photos`` are the uploaded files (``FileStorage``; empty parts are ignored).  Every
+    problem with the input — the kind, the description, the photos — is raised at once
+    as :class:`~app.errors.Problems` before anything is stored; the photos are stored
+    (:func:`ratings.photos.save_photos`) only then, and their files go away if the
+    transaction rolls back (:mod:`app.storage`).
     """
     if not resident.is_resident:
         raise Forbidden(_l("Only residents can file complaints."))
     booking = resident_booking(session, resident, booking_id, for_update=True)
     check_can_complain(session, booking)
+    problems = Problems()
     try:
         kind_value = ComplaintKind(kind or "")
     except ValueError:
-        raise Invalid(_l("Choose what the complaint is about."), field="kind") from None
-    description = _text(description, "description", _l("Describe what happened."))
-    if len(photos) > MAX_PHOTOS:
-        raise Invalid(_l("Attach at most %(n)d photos.", n=MAX_PHOTOS), field="photos")
-    if any(photo.content_type not in PHOTO_TYPES for photo in photos):
-        raise Invalid(_l("Photos must be JPEG or PNG images."), field="photos")
+        problems.add(_l("Choose what the complaint is about."), field="kind")
+    description = _text(description, "description", _l("Describe what happened."), problems)
+    for error in photo_files.photo_problems(photos):
+        problems.extend(error)
+    problems.raise_if_any()
+    stored: list[StoredFile] = photo_files.save_photos(photos)
     current = now()
     hours = int(current_app.config["COMPLAINT_RESPONSE_HOURS"])
     complaint = Complaint(
@@ -121,7 +131,7 @@ def file_complaint(
     )
     session.add(complaint)
     session.flush()
-    for photo in photos:
+    for photo in stored:
         session.add(ComplaintPhoto(
             complaint_id=complaint.id, original_name=photo.original_name, stored_name=photo.stored_name,
             content_type=photo.content_type, size_bytes=photo.size_bytes, uploaded_at=current,

@@ -111,6 +111,8 @@ def render_provider_ratings(*, failed: tuple[int, ReplyForm] | None = None, stat
         rating.id: failed[1] if failed and failed[0] == rating.id else ReplyForm(formdata=None)
         for rating in page.items if rating.reply is None
     }
+    for rating_id, form in forms.items():  # the id its box has on the page (the error summary links to it)
+        form.reply.id = f"reply-{rating_id}"
     return render_template(
         "ratings/provider_ratings.html", provider=provider, page=page, forms=forms, mean=mean,
         count=count, tag_counts=tag_counts, score_fields=services.SCORE_FIELDS, score_labels=services.SCORE_LABELS,
@@ -154,6 +156,8 @@ def render_official_ratings(shown: str, *, failed: tuple[int, ReasonForm] | None
         rating.id: failed[1] if failed and failed[0] == rating.id else ReasonForm(formdata=None)
         for rating in page.items
     }
+    for rating_id, form in forms.items():  # the id its box has on the page (the error summary links to it)
+        form.reason.id = f"reason-{rating_id}"
     return render_template(
         "ratings/official_ratings.html", page=page, shown=shown, forms=forms,
         filters=services.OFFICIAL_FILTERS, score_fields=services.SCORE_FIELDS,

@@ -255,6 +255,8 @@ RULES: dict[str, Rule] = {
     "billing.pay": rule(A, booking_id=B),
     "billing.payment_received": rule(P, booking_id=B),
     "billing.provider_phone": rule(A, booking_id=B),  # B is accepted: the number is shown
+    "billing.provider_phone_page": rule(A, booking_id=B),  # the number once asked for, else the button
+    "billing.payment_page": rule(A, booking_id=B),  # how to pay B (409 when nothing is due)
     "billing_webhooks.stripe_webhook": rule(EVERYONE),  # anyone may call it; the signature decides
     "billing_policy.payment_policy": rule(P, listing_id="listing", body={"pay_at": "booking",
                                                                         "late_cancel_fee_percent": "10"}),

@@ -139,7 +139,7 @@ def test_the_offline_payment_page_says_whom_how_and_how_much(client, auth):
                                  account_holder=booking.provider.name))
     db.session.commit()
     auth.login(booking.resident)
-    page = submit(client, f"/bookings/{booking.id}", button="Pay now")
+    page = submit(client, f"/bookings/{booking.id}", button="Pay now", follow_redirects=True)
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert booking.provider.name in text and "¥120.00" in text
@@ -151,7 +151,7 @@ def test_the_offline_payment_page_says_whom_how_and_how_much(client, auth):
 def test_without_a_bank_account_the_page_offers_cash_only(client, auth):
     booking, _member = accepted_booking()
     auth.login(booking.resident)
-    text = submit(client, f"/bookings/{booking.id}", button="Pay now").get_data(as_text=True)
+    text = submit(client, f"/bookings/{booking.id}", button="Pay now", follow_redirects=True).get_data(as_text=True)
     assert "In cash at the visit" in text and "bank transfer to the provider's account" not in text
 
 
@@ -166,7 +166,7 @@ def test_the_accepted_bookings_resident_sees_the_masked_number_and_the_look_is_l
     masked = f"{phone[:3]}****{phone[-4:]}"
     assert masked in page and phone not in page
     assert 'id="contact-carer">' + booking.carer.name[:1] + " (carer)" in page
-    shown = submit(client, f"/bookings/{booking.id}", button="Show the number and call")
+    shown = submit(client, f"/bookings/{booking.id}", button="Show the number and call", follow_redirects=True)
     assert shown.status_code == 200
     assert f'href="tel:{phone}"' in shown.get_data(as_text=True)
     [event] = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "booking.provider_phone_shown"))

@@ -34,7 +34,7 @@ def test_offline_pay_confirm_complete_posts_the_ledger(db_session, auth, en, clo
     client = en
     booking, member = accepted_booking()
     auth.login(booking.resident)
-    page = submit(client, f"/bookings/{booking.id}", button="Pay now")
+    page = submit(client, f"/bookings/{booking.id}", button="Pay now", follow_redirects=True)
     assert page.status_code == 200 and "In cash at the visit" in page.get_data(as_text=True)
     auth.logout()
     auth.login(member)

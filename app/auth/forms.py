@@ -24,12 +24,16 @@ class AccountForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
-    new_password = PasswordField(_l("New password"), validators=[DataRequired()])
+    current_password = PasswordField(_l("Current password"),
+                                     validators=[DataRequired(_l("Enter your current password."))])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(_l("Choose a new password."))])
 
 
 class TokenForm(FlaskForm):
-    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=60)])
+    # Its own id: the account form on the same page has a "name" too.
+    name = StringField(_l("Token name"), id="token-name", validators=[
+        DataRequired(_l("Give the token a name (60 characters at most).")),
+        Length(max=60, message=_l("Give the token a name (60 characters at most)."))])
     scope = SelectField(
         _l("What it may do"),
         choices=[("read", _l("Only read")), ("write", _l("Read and write"))],

@@ -336,6 +336,23 @@ def logout():
     return redirect(url_for("main.home"))
 
 
+def render_account(*, form=None, password_form=None, token_form=None, status: int | None = None):
+    """The account page with its three forms; a refused one shows its errors beside its
+    fields and in the summary at the top (422), the others blank."""
+    forms = [form or AccountForm(obj=current_user, formdata=None), password_form or PasswordForm(formdata=None),
+             token_form or TokenForm(formdata=None)]
+    failed = any(f.errors for f in forms)
+    return render_template(
+        "auth/account.html",
+        form=forms[0],
+        password_form=forms[1],
+        token_form=forms[2],
+        tokens=services.live_tokens(db.session, current_user),
+        now=now(),
+        empty_form=EmptyForm(),
+    ), status or (422 if failed else 200)
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
@@ -352,47 +369,42 @@ def account():
             LARGE_TEXT_COOKIE, "1" if form.large_text.data else "0", max_age=ONE_YEAR, samesite="Lax"
         )
         return response
-    return render_template(
-        "auth/account.html",
-        form=form,
-        password_form=PasswordForm(),
-        token_form=TokenForm(),
-        tokens=services.live_tokens(db.session, current_user),
-        now=now(),
-        empty_form=EmptyForm(),
-    ), 422 if form.errors else 200
+    return render_account(form=form)
 
 
 @bp.route("/account/password", methods=["POST"])
 @login_required
 def change_password():
-    """A new password ends every other session and revokes every API token (the page says so)."""
+    """A new password ends every other session and revokes every API token (the page says
+    so) and redirects to the account page; refused (a field missing, the current password
+    wrong, the new one too weak: every one at once), the account page shows each beside its
+    field (422), nothing changed."""
     form = PasswordForm()
-    if form.validate_on_submit():
-        with form_action(None, lambda _status: redirect(url_for("auth.account"))):
-            revoked = services.change_password(
-                db.session, current_user, current=form.current_password.data, new=form.new_password.data
-            )
-        # Every other session has ended; keep this one with the new nonce.
-        start_session(current_user._get_current_object())
-        flash(_("Your password is changed. Other devices have been logged out."), "success")
-        if revoked:
-            flash(ngettext("Your API token was revoked with the old password: create a new one for your program.",
-                           "Your %(num)d API tokens were revoked with the old password: create new ones for your "
-                           "programs.", revoked), "success")
-    else:
-        flash(_("Enter your current password and a new one."), "error")
+    if not form.validate_on_submit():
+        return render_account(password_form=form)
+    with form_action(form, lambda status: render_account(password_form=form, status=status)):
+        revoked = services.change_password(
+            db.session, current_user, current=form.current_password.data, new=form.new_password.data
+        )
+    # Every other session has ended; keep this one with the new nonce.
+    start_session(current_user._get_current_object())
+    flash(_("Your password is changed. Other devices have been logged out."), "success")
+    if revoked:
+        flash(ngettext("Your API token was revoked with the old password: create a new one for your program.",
+                       "Your %(num)d API tokens were revoked with the old password: create new ones for your "
+                       "programs.", revoked), "success")
     return redirect(url_for("auth.account"))
 
 
 @bp.route("/account/tokens", methods=["POST"])
 @login_required
 def create_token():
+    """A new token, shown once, and back to the account page; a missing or too long name is
+    shown beside its field (422)."""
     form = TokenForm()
     if not form.validate_on_submit():
-        flash(_("Give the token a name (60 characters at most)."), "error")
-        return redirect(url_for("auth.account"))
-    with form_action(None, lambda _status: redirect(url_for("auth.account"))):
+        return render_account(token_form=form)
+    with form_action(form, lambda status: render_account(token_form=form, status=status)):
         token, raw = services.issue_token(db.session, current_user, form.name.data, form.scope.data)
     flash(_("Your new API token (copy it now, it is shown only once): %(token)s", token=raw), "token")
     return redirect(url_for("auth.account"))

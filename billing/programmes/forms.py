@@ -145,7 +145,8 @@ class CsvForm(FlaskForm):
 class EvaluatorForm(FlaskForm):
     """Appoint a third-party evaluator (an evaluator account) to the programme's follow-up calls."""
 
-    phone = StringField(_l("The evaluator's phone number"), validators=[Length(max=20)])
+    # Its own id: the enrolment form on the same page has a "phone" too.
+    phone = StringField(_l("The evaluator's phone number"), id="evaluator-phone", validators=[Length(max=20)])
 
 
 class ReasonForm(FlaskForm):

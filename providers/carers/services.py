@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, Problems
 from app.models import User
 from providers.carers import identity
 from providers.carers.kinds import QualificationKind
@@ -78,9 +78,22 @@ def carer_of(session: Session, provider_id: int, carer_id: int) -> Carer:
     return carer
 
 
+def _cleaned(problems: Problems, clean, value):
+    """``clean(value)``, or None with its refusal added to ``problems``."""
+    try:
+        return clean(value)
+    except Invalid as error:
+        problems.extend(error)
+        return None
+
+
 def add_carer(session: Session, provider_id: int, actor: User, *, name: str, phone: str, id_number: str) -> Carer:
-    """Put a person on the roster (Conflict on ``id_number`` if they are on it already)."""
-    name, phone, number = clean_name(name), clean_phone(phone), identity.clean(id_number)
+    """Put a person on the roster: every mistake at once (:class:`Problems`), then Conflict on
+    ``id_number`` if they are on it already."""
+    problems = Problems()
+    name, phone = _cleaned(problems, clean_name, name), _cleaned(problems, clean_phone, phone)
+    number = _cleaned(problems, identity.clean, id_number)
+    problems.raise_if_any()
     digest = identity.digest(number)
     if session.scalar(sa.select(Carer.id).where(Carer.provider_id == provider_id, Carer.id_number_digest == digest)):
         raise Conflict(ALREADY_ON_ROSTER, field="id_number")
@@ -100,7 +113,10 @@ def add_carer(session: Session, provider_id: int, actor: User, *, name: str, pho
 def update_carer(session: Session, carer: Carer, actor: User, *, name: str, phone: str) -> None:
     """Correct a carer's name or phone (the ID number identifies the person: it does not change)."""
     before = _facts(carer)
-    carer.name, carer.phone = clean_name(name), clean_phone(phone)
+    problems = Problems()
+    name, phone = _cleaned(problems, clean_name, name), _cleaned(problems, clean_phone, phone)
+    problems.raise_if_any()
+    carer.name, carer.phone = name, phone
     session.flush()
     audit.record(session, actor=actor, action="carer.updated", object_type="carer", object_id=carer.id,
                  before=before, after=_facts(carer))
@@ -118,11 +134,13 @@ def set_active(session: Session, carer: Carer, actor: User, active: bool) -> Non
 
 def add_qualification(session: Session, carer: Carer, actor: User, *, kind: str, number: str,
                       expires_on: date | None) -> CarerQualification:
+    problems = Problems()
     if kind not in {k.value for k in QualificationKind}:
-        raise Invalid(_l("Choose a qualification from the list."), field="kind")
-    number = clean_certificate_number(number)
+        problems.add(_l("Choose a qualification from the list."), field="kind")
+    number = _cleaned(problems, clean_certificate_number, number)
     if expires_on is None:
-        raise Invalid(_l("Enter the expiry date printed on the certificate."), field="expires_on")
+        problems.add(_l("Enter the expiry date printed on the certificate."), field="expires_on")
+    problems.raise_if_any()
     qualification = CarerQualification(carer=carer, kind=QualificationKind(kind), number=number,
                                        expires_on=expires_on)
     session.add(qualification)

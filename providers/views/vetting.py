@@ -151,6 +151,11 @@ def render_provider(provider, *, failed: DecisionForm | None = None, failed_chan
                 change_forms[action] = failed_change
             else:
                 change_forms[action] = DecisionForm(formdata=None, action=action)
+    # Each form's reason box has its own id on the page, so the error summary links to it.
+    for action, form in forms.items():
+        form.reason.id = f"reason-{action}"
+    for action, form in change_forms.items():
+        form.reason.id = f"change-reason-{action}"
     return render_template(
         "providers/vetting_provider.html",
         provider=provider,

@@ -13,12 +13,16 @@ document.addEventListener("click", function (event) {
   var target = event.target.closest("[data-confirm]");
   if (target && !window.confirm(target.dataset.confirm)) { event.preventDefault(); }
 });
-// A page that answers a form sent by POST (a refused form shown again, <body data-answers-post>):
-// the history entry becomes a plain visit of the same address, so reloading asks for the page
-// afresh (a GET, a blank form) and the browser never offers to send the form again.
-if (document.body && document.body.hasAttribute("data-answers-post") && window.history.replaceState) {
-  window.history.replaceState(null, "", window.location.href);
-}
+// A page that answers a form sent by POST (a refused form shown again): the server names the
+// address a reload should ask for (<body data-answers-post="/provider/documents"> is the form's
+// own address when it answers a GET, else the page that showed the form; app/reloads.py).  The
+// history entry becomes a plain visit of it, so reloading asks for that page afresh (a GET, a
+// blank form), never a 405, and the browser never offers to send the form again.
+(function () {
+  var target = document.body && document.body.getAttribute("data-answers-post");
+  if (!target || target.charAt(0) !== "/" || target.charAt(1) === "/" || !window.history.replaceState) { return; }
+  window.history.replaceState(null, "", target + window.location.hash);
+})();
 document.addEventListener("DOMContentLoaded", function () {
   // A page answering a refused form: focus the first field at fault (the page scrolls there,
   // an upload field included), or the summary when the fault has no field of its own.
