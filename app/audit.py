@@ -210,6 +210,27 @@ ACTION_LABELS: dict[str, Any] = {
     "subsidy_claim.objection_abusive": _l("Objection dismissed as abusive"),
     # money
     "payout.bank_transfer_confirmed": _l("Bank transfer confirmed"),
+    # accounts (recovery)
+    "account.password_reset": _l("Password reset by text-message code"),
+    "account.password_reset_assisted": _l("Password reset with help, after an identity check"),
+    "account.temporary_password_replaced": _l("Temporary password replaced by her own"),
+    # grids
+    "street.created": _l("Street added"),
+    "community.street_set": _l("Community placed under a street"),
+    "grid.created": _l("Grid added"),
+    "grid.renamed": _l("Grid changed"),
+    "grid.retired": _l("Grid retired"),
+    "grid_assignment.created": _l("Grid worker assigned"),
+    "grid_assignment.ended": _l("Grid worker's assignment ended"),
+    "household.created": _l("Household added"),
+    "household.member_added": _l("Resident put in a household"),
+    "household.member_removed": _l("Resident taken out of a household"),
+    "household.retired": _l("Household retired"),
+    # listings' photos, the provider's phone, messages
+    "listing.photos_added": _l("Photos added"),
+    "listing.photo_removed": _l("Photo removed"),
+    "booking.provider_phone_shown": _l("Provider's phone shown to the resident"),
+    "outbox.retry": _l("Message sent again"),
 }
 
 UNKNOWN_ACTION = _l("Other change")

@@ -24,6 +24,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from app.clock import local
 from app.extensions import db
 from app.scheduler import run_job
 from billing.gateways.stripe_gateway import StripeGateway
@@ -107,7 +108,7 @@ def book_api(client, listing_id, starts, token):
 def test_a_booking_page_killed_midway_is_a_503_writes_nothing_and_the_retry_books_once(fapp, clock, killer, point):
     listing_id, phone, starts = booking_shop(fapp)
     client = logged_in(fapp, phone)
-    page = open_page(client, f"/listings/{listing_id}/book")
+    page = open_page(client, f"/listings/{listing_id}/book?day={local(starts).date().isoformat()}")  # its day's times
 
     with killer.armed(point):
         response = book_page(page, starts)
@@ -155,7 +156,7 @@ def test_a_booking_page_committed_just_before_the_database_goes_is_answered_as_m
     made (not a 503 that would invite a second booking), and it is there once."""
     listing_id, phone, starts = booking_shop(fapp)
     client = logged_in(fapp, phone)
-    page = open_page(client, f"/listings/{listing_id}/book")
+    page = open_page(client, f"/listings/{listing_id}/book?day={local(starts).date().isoformat()}")  # its day's times
     with killer.armed(AFTER_COMMIT):
         response = book_page(page, starts)
         assert response.status_code == 302, response.get_data(as_text=True)[:300]

@@ -66,7 +66,7 @@ def test_runs(client, official):
     db.session.commit()
     html, rows, _ = page_and_csv(client, "/official/supervision/runs")
     assert first_column(rows) == ids_on(html, "run") and len(rows) == 3
-    assert rows[0][:3] == ["Run", "As of", "Rule set"] and rows[1][3] == "Command line"
+    assert rows[0][:3] == ["Run", "As of", "Rule set"] and rows[1][3] == "System (command line)"
 
 
 def test_penalty_reports_and_the_review_queue(client, official):
