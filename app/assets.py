@@ -93,6 +93,9 @@ class StaticFiles:
             return None
         if not os.path.isfile(path):
             return None
+        # One entry per file, however its name was spelt ("css/./linli.css", "css//linli.css"):
+        # the cache cannot be grown by asking for the same file under new names.
+        filename = os.path.relpath(path, self.folder).replace(os.sep, "/")
         stamp = (stat.st_mtime_ns, stat.st_size)
         known = self._files.get(filename)
         if known is not None and known.stamp == stamp:

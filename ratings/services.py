@@ -115,7 +115,7 @@ def check_tags(values) -> list[RatingTagCode]:
         return []
     if isinstance(values, str):
         values = [values]
-    if not isinstance(values, (list, tuple)):
+    if not isinstance(values, (list, tuple)) or not all(isinstance(value, str) for value in values):
         raise Invalid(_l("Tags must be a list of tag codes."), field="tags")
     known = {code.value: code for code in RatingTagCode}
     unknown = [str(value) for value in values if value not in known]

@@ -49,6 +49,7 @@ def world(db_session, clock):
 
 def page(app, user, resident, week=None):
     client = app.test_client()
+    client.set_cookie("linli_lang", "en")  # the English page these tests read
     assert client.post("/login", data={"phone": user.phone, "password": PASSWORD}).status_code == 302
     url = f"/residents/{resident.id}/schedule" + (f"?week={week}" if week else "")
     return client.get(url)

@@ -22,7 +22,7 @@ from app.auth import recovery
 from app.auth.views import Refusal, client_ip, remember_device, start_session
 from app.clock import now
 from app.db import write_transaction
-from app.errors import Invalid
+from app.errors import Invalid, problem
 from app.extensions import db
 from app.grids.workers import mask_phone
 from app.models import Role
@@ -66,9 +66,17 @@ OPEN_WITH_TEMPORARY = {"recovery.set_password", "auth.logout", "static", "auth.s
 
 @bp.before_app_request
 def _temporary_password_first():
-    if request.path.startswith("/api/") or request.endpoint in OPEN_WITH_TEMPORARY:
+    """Nothing but setting her own password (and logging out) for a user on a temporary one:
+    the pages redirect there, the API answers 403 to her session (a bearer token cannot be
+    hers: the reset revoked them all, and she cannot create one before her own password)."""
+    if request.endpoint in OPEN_WITH_TEMPORARY:
+        return None
+    api = request.path.startswith("/api/")
+    if api and request.headers.get("Authorization", "").lower().startswith("bearer "):
         return None
     if recovery.must_set_password(current_user):
+        if api:
+            return problem(403, "forbidden", _("Set your own password first: the temporary one opens only that page."))
         return redirect(url_for("recovery.set_password"))
     return None
 

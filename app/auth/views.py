@@ -11,6 +11,7 @@ import secrets
 import sqlalchemy as sa
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     make_response,
@@ -441,7 +442,14 @@ OUTBOX_PAGE = 100
 @bp.route("/official/sms-outbox")
 @official_required
 def sms_outbox():
-    """The latest texts of the embedded SMS channel (app/sms.py), newest first."""
+    """The latest texts of the embedded SMS channel (app/sms.py), newest first.
+
+    The embedded channel is the phone of every account on a machine that sends no real
+    text messages (``make run``, the tests), so its codes are readable here.  Once a real
+    provider sends them (``LINLI_SMS_SENDER=aliyun``) this page is gone (404): nobody but
+    the phone's owner reads a code; /official/outbox shows every message with codes masked."""
+    if current_app.config.get("SMS_SENDER", "outbox") != "outbox":
+        abort(404)
     messages = db.session.scalars(
         sa.select(SmsMessage).order_by(SmsMessage.id.desc()).limit(OUTBOX_PAGE)
     ).all()

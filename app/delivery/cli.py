@@ -20,7 +20,8 @@ from app.extensions import db
 @click.pass_context
 @with_appcontext
 def outbox(ctx: click.Context, limit: int, phone: str | None, dead: bool) -> None:
-    """Print the outbox (every channel; the embedded SMS channel's codes too), newest first."""
+    """Print the outbox (every channel, codes masked), newest first; then, with no SMS provider, the
+    texts the embedded channel received (the codes a user on this machine is waiting for)."""
     if ctx.invoked_subcommand is not None:
         return
     from app.clock import local
@@ -44,6 +45,21 @@ def outbox(ctx: click.Context, limit: int, phone: str | None, dead: bool) -> Non
         if m.last_error:
             line += f"  [{m.last_error}]"
         click.echo(line)
+    from flask import current_app
+
+    if current_app.config.get("SMS_SENDER", "outbox") == "outbox" and not dead:
+        # No SMS provider: the embedded channel is every account's phone, and its texts hold the
+        # codes the outbox above keeps masked (for the operator of a machine that sends none).
+        from app.models import SmsMessage
+
+        texts = sa.select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)
+        if phone:
+            texts = texts.where(SmsMessage.phone == phone)
+        received = db.session.scalars(texts).all()
+        if received:
+            click.echo("Texts on the embedded SMS channel (no SMS provider is configured):")
+        for t in received:
+            click.echo(f"{local(t.created_at):%Y-%m-%d %H:%M}  {t.phone}  {t.body}")
 
 
 @outbox.command("deliver")

@@ -43,7 +43,7 @@ from app.clock import now as app_now
 from app.delivery import policy
 from app.delivery.channels import DeliveryFailed, Outgoing, Sent, Transport, transports
 from app.delivery.models import OutboxMessage, OutboxStatus
-from app.delivery.templates import UnknownTemplate, language_of, render
+from app.delivery.templates import UnknownTemplate, is_secret, language_of, masked, render
 from app.uow import after_commit
 
 log = logging.getLogger("linli.outbox")
@@ -180,8 +180,16 @@ def claim(session: Session, *, at: datetime, batch: int, ids: Iterable[int] | No
 
 
 def _record(session: Session, message: Outgoing, **values) -> bool:
-    """Write the outcome of ``message``'s claim, if the claim is still ours; commit."""
+    """Write the outcome of ``message``'s claim, if the claim is still ours; commit.
+
+    A message that is done (sent, dead, expired) keeps no secret: a code it carried is
+    masked in its params and in the text kept of it (templates.masked)."""
     M = OutboxMessage
+    if values.get("status") in (OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.EXPIRED) \
+            and is_secret(message.template):
+        values["params"] = masked(message.template, message.params)
+        if values.get("rendered"):
+            values["rendered"] = render(message.template, values["params"], message.language).text
     result = session.execute(
         sa.update(M).where(M.id == message.id, M.lease_token == message.token)
         .values(lease_token=None, lease_until=None, **values)

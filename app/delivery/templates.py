@@ -55,6 +55,7 @@ class Template:
     subject: object  # lazy text
     text: object  # lazy text with %(variable)s placeholders
     variables: Callable[[Mapping], dict]
+    secret: tuple[str, ...] = ()  # params nobody but the recipient may read (a code): masked once sent
 
 
 def _given(*names: str) -> Callable[[Mapping], dict]:
@@ -82,10 +83,10 @@ for _template in (
              _given("service", "time")),
     Template("login_code", _l("Your Linli code"),
              _l("Linli: your code is %(code)s. It is valid for %(minutes)s minutes. Never tell it to anyone."),
-             _given("code", "minutes")),
+             _given("code", "minutes"), secret=("code",)),
     Template("password_reset_code", _l("Your Linli password reset code"),
              _l("Linli: your password reset code is %(code)s, valid for 10 minutes. Never tell it to anyone, "
-                "not even Linli staff."), _given("code")),
+                "not even Linli staff."), _given("code"), secret=("code",)),
     Template("respond_by_reminder", _l("A booking request waits for your answer"),
              _l("Linli: booking request #%(booking)s (%(service)s) needs your answer by %(time)s, "
                 "or it expires."), _given("booking", "service", "time")),
@@ -106,6 +107,22 @@ def language_of(locale: str | None) -> str:
 
 class UnknownTemplate(LookupError):
     pass
+
+
+MASK = "••••••"
+
+
+def masked(template: str, params: Mapping) -> dict:
+    """``params`` with the template's secret values (a log-in or reset code) masked: what is
+    kept once the message is sent or dead, and all an official's outbox page ever shows."""
+    found = TEMPLATES.get(template)
+    secret = found.secret if found is not None else ()
+    return {k: (MASK if k in secret else v) for k, v in dict(params or {}).items()}
+
+
+def is_secret(template: str) -> bool:
+    found = TEMPLATES.get(template)
+    return bool(found is not None and found.secret)
 
 
 def render(template: str, params: Mapping, language: str) -> Rendered:

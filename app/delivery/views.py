@@ -16,7 +16,7 @@ from app.delivery.forms import OutboxFilterForm, PreferencesForm
 from app.delivery.models import OutboxMessage, OutboxStatus
 from app.delivery.outbox import retry_dead
 from app.delivery.preferences import preference_of, set_preferences
-from app.delivery.templates import render
+from app.delivery.templates import is_secret, masked, render
 from app.extensions import db
 from app.uow import form_action
 
@@ -54,11 +54,12 @@ def preferences():
 
 
 def preview(message: OutboxMessage) -> str:
-    """The text as sent, or as it will be sent (in the recipient's language)."""
-    if message.rendered:
+    """The text as sent, or as it will be sent (in the recipient's language), with any code
+    it carries masked: an official reading the outbox never sees a log-in or reset code."""
+    if message.rendered and not is_secret(message.template):
         return message.rendered
     try:
-        return render(message.template, message.params, message.language).text
+        return render(message.template, masked(message.template, message.params), message.language).text
     except Exception:  # a template that no longer renders: the worker will say why
         return message.template
 

@@ -82,6 +82,8 @@ def read_rows(data: bytes, columns: tuple[str, ...]) -> list[tuple[int, dict[str
         raise Invalid(NOT_CSV, field="file") from None
     if "\x00" in text:
         raise Invalid(NOT_CSV, field="file")
+    if not text.strip():  # nothing but a byte-order mark
+        raise Invalid(_l("The file is empty."), field="file")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [cell.strip().lower() for cell in next(reader)]

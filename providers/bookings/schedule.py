@@ -90,9 +90,12 @@ def _monday() -> date:
     if not raw:
         return week_of(today())
     try:
-        return week_of(date.fromisoformat(raw))
+        day = date.fromisoformat(raw)
     except ValueError:
         abort(404)
+    if not date(2000, 1, 10) <= day <= date(9000, 12, 31):  # a week a schedule can have (and its neighbours)
+        abort(404)
+    return week_of(day)
 
 
 @bp.route("/residents/<int:resident_id>/schedule")
