@@ -52,7 +52,7 @@ def test_only_an_evaluator_account_can_be_appointed(client, auth, en):
     response = submit(client, page, f"form[action$='/official/programmes/{programme.id}/evaluators']",
                       phone=factories.resident().phone)
     assert response.status_code == 422
-    assert 'id="phone-error"' in response.get_data(as_text=True)
+    assert 'id="evaluator-phone-error"' in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(EvaluatorAppointment)) == 0
 
 

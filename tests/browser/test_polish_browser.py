@@ -34,7 +34,7 @@ from tests.browser.steps import log_in
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
 RUNS = list(SIZES)
-CLEANING = "日常保洁（按小时）"  # 洁美家政, serves 城里社区
+CLEANING = "上门深度保洁（两小时）"  # 洁美家政, serves 城里社区 (the demo's 日常保洁 serves 般阳社区 only)
 ANKANG = "13700000001"  # 赵主任, 安康居家养老服务中心 (active, with bookings)
 OFFICIAL = "13900000001"
 SHANGHAI = timezone(timedelta(hours=8))
