@@ -16,7 +16,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app import audit
 from app.clock import now, today
@@ -249,7 +249,9 @@ def get_enrolment(session: Session, programme_id: int, enrolment_id: int) -> Enr
 
 
 def enrolments(session: Session, programme_id: int) -> list[Enrolment]:
-    return list(session.scalars(sa.select(Enrolment).where(Enrolment.programme_id == programme_id)
+    """The programme's enrolments with their residents (the page and its CSV name them)."""
+    return list(session.scalars(sa.select(Enrolment).options(selectinload(Enrolment.resident))
+                                .where(Enrolment.programme_id == programme_id)
                                 .order_by(Enrolment.status, Enrolment.id)))
 
 

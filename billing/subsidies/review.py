@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app import audit
 from app.clock import local, now, today
@@ -61,6 +61,7 @@ from billing.subsidies.models import (
     SubsidyClaim,
     SubsidyCommunityYear,
     SubsidyObjection,
+    SubsidyProject,
 )
 from billing.subsidies.obligations import start_obligation
 from billing.subsidies.policies import compute
@@ -409,8 +410,13 @@ def claim_by_id(session: Session, claim_id: int) -> SubsidyClaim:
     return claim
 
 
+# A list of claims shows each one's project (its community) and provider: loaded with it.
+_LISTED = (selectinload(SubsidyClaim.project).selectinload(SubsidyProject.community),
+           selectinload(SubsidyClaim.provider))
+
+
 def queue(session: Session, status: str | None = None) -> list[SubsidyClaim]:
-    stmt = sa.select(SubsidyClaim).order_by(SubsidyClaim.filed_at, SubsidyClaim.id)
+    stmt = sa.select(SubsidyClaim).options(*_LISTED).order_by(SubsidyClaim.filed_at, SubsidyClaim.id)
     if status:
         try:
             stmt = stmt.where(SubsidyClaim.status == ClaimStatus(status))
@@ -425,6 +431,7 @@ def queue(session: Session, status: str | None = None) -> list[SubsidyClaim]:
 def in_notice(session: Session) -> list[SubsidyClaim]:
     """Claims in public notice or paused by an objection (what anyone logged in may see)."""
     return list(session.scalars(
-        sa.select(SubsidyClaim).where(SubsidyClaim.status.in_([ClaimStatus.NOTICE, ClaimStatus.OBJECTED]))
+        sa.select(SubsidyClaim).options(*_LISTED)
+        .where(SubsidyClaim.status.in_([ClaimStatus.NOTICE, ClaimStatus.OBJECTED]))
         .order_by(SubsidyClaim.notice_ends_at, SubsidyClaim.id)
     ))
