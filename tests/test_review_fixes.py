@@ -127,3 +127,19 @@ def test_a_static_file_asked_for_under_new_spellings_is_cached_once(app, client)
         assert client.get("/static/css/" + "./" * n + "linli.css").status_code == 200
     assert len(files._files) <= before + 1
     assert re.search(r"css/linli\.css", " ".join(files._files)) is not None
+
+
+def test_a_dead_code_is_never_sent_again(app, client, auth):
+    from app.delivery.outbox import enqueue, new_key
+
+    row = enqueue(db.session, channel="sms", recipient="13800000000", template="login_code",
+                  params={"code": "123456", "minutes": 10}, dedup_key=new_key("code"))
+    row.status, row.params = OutboxStatus.DEAD, {"code": "••••••", "minutes": 10}
+    db.session.commit()
+    auth.login(factories.official())
+    page = client.get("/official/outbox?status=dead")
+    response = submit(client, page, f"form[action$='/official/outbox/{row.id}/retry']")
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, row.id).status == OutboxStatus.DEAD
+    assert response.status_code == 302  # back to the dead letters, with the refusal flashed
+    assert "A code is never sent again" in client.get(response.location).get_data(as_text=True)

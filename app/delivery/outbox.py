@@ -301,6 +301,8 @@ def retry_dead(session: Session, message: OutboxMessage, *, at: datetime | None 
 
     if message.status != OutboxStatus.DEAD:
         raise Invalid(_l("Only a dead message can be retried."))
+    if is_secret(message.template):  # its code is masked once dead, and stale by now anyway
+        raise Invalid(_l("A code is never sent again: the user asks for a new one."))
     message.status = OutboxStatus.PENDING
     message.max_attempts = message.attempts + current_app.config.get("DELIVERY_MAX_ATTEMPTS", 8)
     message.next_attempt_at = at or app_now()
