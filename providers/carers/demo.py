@@ -22,6 +22,13 @@ def demo_id_number(n: int) -> str:
     return first17 + identity.check_character(first17)
 
 
+def kinds_for(provider: Provider) -> list[QualificationKind]:
+    """The certificates a carer of ``provider`` holds: those its categories require (a cleaner
+    holds no nurse's licence), or the health certificate when none is required."""
+    required = {c.required_qualification for c in provider.categories if c.required_qualification}
+    return sorted(required, key=list(QualificationKind).index) or [QualificationKind.HEALTH]
+
+
 def load_demo(session: Session) -> None:
     providers = session.scalars(sa.select(Provider).order_by(Provider.id)).all()
     n = 0
@@ -37,6 +44,6 @@ def load_demo(session: Session) -> None:
             # The second carer's certificates run out within the month: the dashboard warns.
             until = today() + (timedelta(days=25) if k else timedelta(days=700))
             carer.qualifications = [CarerQualification(kind=kind, number=f"{kind.value[:2].upper()}{n:06d}",
-                                                       expires_on=until) for kind in QualificationKind]
+                                                       expires_on=until) for kind in kinds_for(provider)]
             session.add(carer)
     session.flush()
