@@ -86,3 +86,12 @@ def store_grade(provider_id: int, grade, as_of: datetime | None = None):
     db.session.add(snapshot)
     db.session.flush()
     return snapshot
+
+
+def log_in(client, phone: str, password: str | None = None, **environ):
+    """Log in through the log-in form the page rendered (its hidden fields and button)."""
+    from tests.conftest import PASSWORD
+    from tests.rendered_forms import submit
+
+    page = client.get("/login", **environ)
+    return submit(client, page, "main form.stack", phone=phone, password=PASSWORD if password is None else password)

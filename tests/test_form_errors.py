@@ -217,6 +217,7 @@ def test_a_message_our_code_gives_is_kept(app):
 
 
 def test_a_form_with_an_expired_csrf_token_says_what_to_do(client, auth, csrf_enabled):
+    # A body without the token the page would have given (an expired one): raw on purpose.
     response = client.post("/login", data={"phone": "13800000000", "password": "x"})
     assert response.status_code == 400
     text = response.get_data(as_text=True)

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.grids.models import Grid, GridAssignment, Household
 from app.models import Role
 from tests import factories
+from tests.helpers import log_in
 from tests.grid_helpers import tree, worker_on
 from tests.rendered_forms import submit
 
@@ -105,7 +106,7 @@ def test_an_official_assigns_a_grid_worker_who_then_sees_only_her_grids_resident
     mine, theirs = app.test_client(), app.test_client()
     for c, user in ((mine, worker), (theirs, other)):
         c.set_cookie("linli_lang", "en")
-        c.post("/login", data={"phone": user.phone, "password": "correct horse 12"})
+        log_in(c, user.phone, "correct horse 12")
     listing = mine.get("/grid-worker/residents")
     assert listing.status_code == 200
     shown = text(listing)

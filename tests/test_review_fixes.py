@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import SmsMessage
 from tests import factories
 from tests.conftest import PASSWORD
-from tests.helpers import bearer
+from tests.helpers import bearer, log_in
 from tests.rating_helpers import completed_booking
 from tests.rendered_forms import submit
 
@@ -80,7 +80,7 @@ def test_a_temporary_password_opens_no_api_either(app, client):
     temporary = recovery.assisted_reset(db.session, official, resident, method="in_person_id", id_last4="1234",
                                         note="")
     db.session.commit()
-    assert client.post("/login", data={"phone": resident.phone, "password": temporary}).status_code == 302
+    assert log_in(client, resident.phone, temporary).status_code == 302
     refused = client.get("/api/v1/me")
     assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
     assert "Set your own password first" in refused.get_json()["detail"]
@@ -90,7 +90,7 @@ def test_a_temporary_password_opens_no_api_either(app, client):
 def test_a_resident_with_her_own_password_still_uses_the_api_by_session(client):
     resident = factories.resident()
     db.session.commit()
-    client.post("/login", data={"phone": resident.phone, "password": PASSWORD})
+    log_in(client, resident.phone, PASSWORD)
     assert client.get("/api/v1/me").status_code == 200
 
 

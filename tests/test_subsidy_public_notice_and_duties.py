@@ -57,6 +57,7 @@ def test_anyone_reads_the_notices_without_logging_in(client, noticed):
 def test_objecting_still_needs_a_resident_of_the_community(client, auth, noticed):
     claim, community = noticed["claim"], noticed["community"]
     notice = f"/subsidies/notices/{claim.id}"
+    # The notice offers a visitor no objection form (a log-in link instead): the post is raw on purpose.
     assert client.post(f"{notice}/object", data={"text": "设备未通电"}).status_code in (302, 401)
     db.session.expire_all()
     assert db.session.get(SubsidyClaim, claim.id).status == ClaimStatus.NOTICE

@@ -14,6 +14,7 @@ from app.models import Role
 from providers.bookings import services as bookings
 from providers.bookings.schedule import week_of
 from tests import factories
+from tests.helpers import log_in
 from tests.carer_helpers import carer_for
 from tests.conftest import PASSWORD
 
@@ -50,7 +51,7 @@ def world(db_session, clock):
 def page(app, user, resident, week=None):
     client = app.test_client()
     client.set_cookie("linli_lang", "en")  # the English page these tests read
-    assert client.post("/login", data={"phone": user.phone, "password": PASSWORD}).status_code == 302
+    assert log_in(client, user.phone, PASSWORD).status_code == 302
     url = f"/residents/{resident.id}/schedule" + (f"?week={week}" if week else "")
     return client.get(url)
 
@@ -93,10 +94,10 @@ def test_who_may_open_it(app, world):
 def test_the_links_to_it(app, world):
     resident = world["resident"]
     client = app.test_client()
-    client.post("/login", data={"phone": resident.phone, "password": PASSWORD})
+    log_in(client, resident.phone, PASSWORD)
     assert f'href="/residents/{resident.id}/schedule"' in client.get("/bookings").get_data(as_text=True)
     worker = app.test_client()
-    worker.post("/login", data={"phone": world["worker"].phone, "password": PASSWORD})
+    log_in(worker, world["worker"].phone, PASSWORD)
     html = worker.get(f"/grid-worker/residents/{resident.id}").get_data(as_text=True)
     assert f'href="/residents/{resident.id}/schedule"' in html
     assert f'href="/grid-worker/residents/{resident.id}/password-reset"' in html
